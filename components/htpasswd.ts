@@ -1,0 +1,51 @@
+// Htpasswd: the registry's users as bcrypt lines in nginx's htpasswd file, plus per-user
+// access rules (pull-only users get 403 on writes). Passwords come from secret config or
+// are generated; the file is rewritten atomically and changes only when a password does.
+// A password change replaces no container.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { Credential, renderAccessRules, renderHtpasswd } from "../configs/htpasswd";
+import { renderAuthInstall, renderConfigInstall } from "../configs/install";
+import { Settings } from "../configs/settings";
+import { containerScript } from "./dockerCommand";
+
+export interface HtpasswdArgs {
+    settings: Settings;
+    /** Name of the running nginx container. */
+    nginxContainer: pulumi.Input<string>;
+}
+
+export class Htpasswd extends pulumi.ComponentResource {
+    /** Every user's password, by user name (secret). */
+    public readonly passwords: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: HtpasswdArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("registry:index:Htpasswd", name, {}, opts);
+        const s = args.settings;
+
+        // Per-stack key for the deterministic bcrypt salts; never leaves the state.
+        const saltKey = new random.RandomBytes(`${name}-salt-key`, { length: 32 }, { parent: this });
+
+        const passwords: pulumi.Output<string>[] = s.users.map((u) =>
+            u.password
+                ? pulumi.secret(u.password.reveal())
+                : new random.RandomPassword(`${name}-${u.name}-password`, { length: 32, special: false }, { parent: this }).result,
+        );
+
+        const users = pulumi.all(passwords).apply((pws) => s.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
+        this.passwords = pulumi.secret(users.apply((list) => Object.fromEntries(list.map((u) => [u.name, u.password]))));
+
+        const script = pulumi.secret(
+            pulumi.all([users, saltKey.hex]).apply(([list, key]) =>
+                [
+                    renderAuthInstall("htpasswd file", [{ path: "htpasswd", content: renderHtpasswd(list, key, s.bcryptCost) }]),
+                    renderConfigInstall("user access rules", [{ path: "access/users.conf", content: renderAccessRules(list) }]),
+                ].join("\n"),
+            ),
+        );
+
+        containerScript(`${name}-install`, { dockerHost: s.dockerHost, container: args.nginxContainer, script }, { parent: this });
+
+        this.registerOutputs({ passwords: this.passwords });
+    }
+}

@@ -1,0 +1,162 @@
+// PrivateRegistry: a Docker registry behind nginx with ACME TLS and basic auth, on one
+// Docker host. Reads top to bottom like the architecture: host, network, volumes, images,
+// registry, nginx, (Pebble), certbot, then the certificate bootstrap and the users.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { certbotEnv, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
+import { NGINX_AUTH_DIR, NGINX_CONF_DIR, publicHost, REGISTRY_ALIAS, renderNginxEntrypoint } from "../configs/nginx";
+import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../configs/registry";
+import { Settings } from "../configs/settings";
+import { Htpasswd } from "./htpasswd";
+import { LocalAcmeServer } from "./localAcmeServer";
+import { TlsCertificate } from "./tlsCertificate";
+
+export interface PrivateRegistryArgs {
+    /** Validated stack settings (configs/settings.ts). */
+    settings: Settings;
+}
+
+export class PrivateRegistry extends pulumi.ComponentResource {
+    /** `https://<host>`: the registry's address. */
+    public readonly url: pulumi.Output<string>;
+    /** Host (and port) to tag images with: `docker push <host>/team/app:1`. */
+    public readonly host: pulumi.Output<string>;
+    public readonly userNames: pulumi.Output<string[]>;
+    /** Passwords by user name (secret). */
+    public readonly passwords: pulumi.Output<Record<string, string>>;
+    /** Docker config JSON (`~/.docker/config.json`) for the first user (secret). */
+    public readonly dockerConfigJson: pulumi.Output<string>;
+    /** PEM root of the issuing CA when it is not publicly trusted (local Pebble stacks). */
+    public readonly caRoot: pulumi.Output<string | undefined>;
+    public readonly certificateExpiry: pulumi.Output<string>;
+    public readonly volumes: pulumi.Output<{ data: string; certificates: string }>;
+
+    constructor(name: string, args: PrivateRegistryArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        super("registry:index:PrivateRegistry", name, {}, opts);
+        const s = args.settings;
+        const p = s.namePrefix;
+        const labels = [
+            { label: "org.opencontainers.image.vendor", value: "private-registry" },
+            { label: "private-registry.stack", value: s.stack },
+        ];
+
+        const provider = new docker.Provider(`${name}-docker`, { host: s.dockerHost }, { parent: this });
+        const o = { parent: this, provider };
+
+        const network = new docker.Network(`${name}-network`, { name: `${p}-net`, driver: "bridge", labels }, o);
+
+        // Registry data and certificates outlive containers, and `pulumi destroy` unless
+        // retainVolumes is false. The others are rebuilt by `pulumi up`.
+        const keep = { ...o, retainOnDelete: s.retainVolumes };
+        const dataVolume = new docker.Volume(`${name}-data`, { name: `${p}-data`, labels }, keep);
+        const certsVolume = new docker.Volume(`${name}-certs`, { name: `${p}-certs`, labels }, keep);
+        const webrootVolume = new docker.Volume(`${name}-acme-webroot`, { name: `${p}-acme-webroot`, labels }, o);
+        const confVolume = new docker.Volume(`${name}-nginx-conf`, { name: `${p}-nginx-conf`, labels }, o);
+        const authVolume = new docker.Volume(`${name}-auth`, { name: `${p}-auth`, labels }, o);
+
+        const image = (role: string, ref: string) => new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, o);
+        const registryImage = image("registry", s.images.registry);
+        const nginxImage = image("nginx", s.images.nginx);
+        const certbotImage = image("certbot", s.images.certbot);
+
+        const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
+
+        // Containers have fixed names and published ports: delete before replace.
+        const replace = { ...o, deleteBeforeReplace: true };
+
+        const registry = new docker.Container(
+            `${name}-registry`,
+            {
+                name: `${p}-registry`,
+                image: registryImage.imageId,
+                command: [REGISTRY_CONFIG_PATH],
+                uploads: [{ file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) }],
+                networksAdvanced: [{ name: network.name, aliases: [REGISTRY_ALIAS] }],
+                volumes: [{ volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR }],
+                restart: "unless-stopped",
+                labels,
+            },
+            replace,
+        );
+
+        const nginx = new docker.Container(
+            `${name}-nginx`,
+            {
+                name: `${p}-nginx`,
+                image: nginxImage.imageId,
+                entrypoints: ["/bin/sh", "-c"],
+                command: [renderNginxEntrypoint()],
+                ports: [
+                    { internal: 80, external: s.publish.httpPort, ip: s.publish.bindAddress },
+                    { internal: 443, external: s.publish.httpsPort, ip: s.publish.bindAddress },
+                ],
+                // Pebble validates challenges over the network: the domain resolves to nginx there.
+                networksAdvanced: [{ name: network.name, aliases: s.acme.kind === "pebble" ? [s.domain] : [] }],
+                volumes: [
+                    { volumeName: confVolume.name, containerPath: NGINX_CONF_DIR },
+                    { volumeName: authVolume.name, containerPath: NGINX_AUTH_DIR },
+                    { volumeName: certsVolume.name, containerPath: LETSENCRYPT_DIR, readOnly: true },
+                    { volumeName: webrootVolume.name, containerPath: WEBROOT, readOnly: true },
+                ],
+                restart: "unless-stopped",
+                labels,
+            },
+            // The HTTPS server proxies to the registry's name: it must resolve when nginx starts.
+            { ...replace, dependsOn: [registry] },
+        );
+
+        const acme = s.acme.kind === "pebble" ? new LocalAcmeServer(`${name}-pebble`, { settings: s, network: network.name, labels }, { parent: this, provider }) : undefined;
+
+        const certbot = new docker.Container(
+            `${name}-certbot`,
+            {
+                name: `${p}-certbot`,
+                image: certbotImage.imageId,
+                entrypoints: ["/bin/sh", "-c"],
+                command: [renderRenewLoop(s)],
+                envs: certbotEnv(s),
+                // nginx's PID namespace: the deploy hook reloads nginx with a HUP to PID 1.
+                pidMode: pulumi.interpolate`container:${nginx.id}`,
+                networksAdvanced: [{ name: network.name }],
+                volumes: [
+                    { volumeName: certsVolume.name, containerPath: LETSENCRYPT_DIR },
+                    { volumeName: webrootVolume.name, containerPath: WEBROOT },
+                    ...(acme ? [{ volumeName: acme.certsVolume, containerPath: PEBBLE_CA_DIR, readOnly: true }] : []),
+                ],
+                restart: "unless-stopped",
+                labels,
+            },
+            { ...replace, dependsOn: acme ? [acme] : [] },
+        );
+
+        const tls = new TlsCertificate(`${name}-tls`, { settings: s, nginxContainer: nginx.name, certbotContainer: certbot.name }, { parent: this });
+        const users = new Htpasswd(`${name}-htpasswd`, { settings: s, nginxContainer: nginx.name }, { parent: this, dependsOn: [tls] });
+
+        const host = publicHost(s);
+        this.host = pulumi.output(host);
+        this.url = pulumi.output(`https://${host}`);
+        this.userNames = pulumi.output(s.users.map((u) => u.name));
+        this.passwords = users.passwords;
+        const first = s.users[0].name;
+        this.dockerConfigJson = pulumi.secret(
+            users.passwords.apply((pw) =>
+                JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${first}:${pw[first]}`).toString("base64") } } }),
+            ),
+        );
+        this.caRoot = tls.caRoot;
+        this.certificateExpiry = tls.expiry;
+        this.volumes = pulumi.output({ data: dataVolume.name, certificates: certsVolume.name });
+
+        this.registerOutputs({
+            url: this.url,
+            host: this.host,
+            userNames: this.userNames,
+            passwords: this.passwords,
+            dockerConfigJson: this.dockerConfigJson,
+            caRoot: this.caRoot,
+            certificateExpiry: this.certificateExpiry,
+            volumes: this.volumes,
+        });
+    }
+}

@@ -1,0 +1,137 @@
+// certbot: the scripts the certbot container runs. Pure: settings in, shell text out.
+//
+// The certbot container shares nginx's PID namespace, so nginx's master is PID 1 there and
+// a deploy hook reloads it with a HUP: renewals reach nginx with no host cron and no Docker
+// socket in any container.
+import { createHash } from "node:crypto";
+import { CERT_NAME } from "./nginx";
+import { Settings } from "./settings";
+
+export const LETSENCRYPT_DIR = "/etc/letsencrypt";
+export const WEBROOT = "/var/www/acme";
+export const DEPLOY_HOOK = "/usr/local/bin/registry-deploy-hook";
+/** The private CA's root certificate (Pebble), saved when a certificate is issued. */
+export const ACME_ROOT_FILE = `${LETSENCRYPT_DIR}/registry-acme-root.pem`;
+/** What the current certificate was requested for; a change forces a new certificate. */
+export const REQUEST_FILE = `${LETSENCRYPT_DIR}/registry-request`;
+/** Where Pebble's listener CA is mounted in the certbot container (local stacks). */
+export const PEBBLE_CA_DIR = "/etc/pebble-ca";
+export const PEBBLE_ROOTS_URL = "https://pebble:15000/roots/0";
+
+function q(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Certbot container environment. */
+export function certbotEnv(s: Settings): string[] {
+    const env = ["CERTBOT_NO_RANDOM_SLEEP=1"];
+    if (s.acme.kind === "pebble") {
+        env.push(`REQUESTS_CA_BUNDLE=${PEBBLE_CA_DIR}/pebble.minica.pem`, `ACME_ROOT_URL=${PEBBLE_ROOTS_URL}`);
+    }
+    return env;
+}
+
+/** Runs after every issuance or renewal: save a private CA's root, reload nginx. */
+export function renderDeployHook(): string {
+    return [
+        "#!/bin/sh",
+        "set -eu",
+        'if [ -n "${ACME_ROOT_URL:-}" ]; then',
+        // Pebble keeps its root in memory only: save it next to the certificate it signed.
+        `  python3 -c 'import ssl,sys,urllib.request; c=ssl.create_default_context(cafile=sys.argv[2]); sys.stdout.write(urllib.request.urlopen(sys.argv[1], context=c, timeout=30).read().decode())' "$ACME_ROOT_URL" "$REQUESTS_CA_BUNDLE" > ${ACME_ROOT_FILE}.tmp`,
+        `  mv -f ${ACME_ROOT_FILE}.tmp ${ACME_ROOT_FILE}`,
+        "fi",
+        // nginx's master is PID 1 in the shared PID namespace; HUP is a graceful reload.
+        "kill -HUP 1",
+        'echo "registry: certificate deployed for ${RENEWED_DOMAINS:-?}; nginx reloaded"',
+        "",
+    ].join("\n");
+}
+
+/** The certbot container's command: install the deploy hook, then check for renewal forever. */
+export function renderRenewLoop(s: Settings): string {
+    const seconds = s.renewCheckHours * 3600;
+    return [
+        "set -eu",
+        `cat > ${DEPLOY_HOOK} <<'REGISTRY_HOOK_EOF'`,
+        renderDeployHook().trimEnd(),
+        "REGISTRY_HOOK_EOF",
+        `chmod 0755 ${DEPLOY_HOOK}`,
+        "trap 'exit 0' TERM INT",
+        "while :; do",
+        `  if [ -e ${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf ]; then`,
+        `    certbot renew --non-interactive --no-random-sleep-on-renew --deploy-hook ${DEPLOY_HOOK} || echo "registry: renewal check failed; next try in ${s.renewCheckHours}h" >&2`,
+        "  fi",
+        `  sleep ${seconds} & wait $!`,
+        "done",
+        "",
+    ].join("\n");
+}
+
+/** What a certificate is requested for: domain, CA and key type. E-mail is account data. */
+export function certificateRequestId(s: Settings): string {
+    const what = JSON.stringify({ domain: s.domain, server: s.acme.server, keyType: s.acme.keyType });
+    return createHash("sha256").update(what).digest("hex").slice(0, 16);
+}
+
+/** certbot certonly arguments (after `certbot`), without the renewal-mode flag. */
+export function certonlyArgs(s: Settings): string[] {
+    const args = [
+        "certonly",
+        "--non-interactive",
+        "--agree-tos",
+        "--webroot",
+        "--webroot-path",
+        WEBROOT,
+        "--cert-name",
+        CERT_NAME,
+        "--domain",
+        s.domain,
+        "--server",
+        s.acme.server,
+        "--key-type",
+        s.acme.keyType,
+        "--deploy-hook",
+        DEPLOY_HOOK,
+    ];
+    if (s.acme.email) args.push("--email", s.acme.email, "--no-eff-email");
+    else args.push("--register-unsafely-without-email");
+    return args;
+}
+
+/**
+ * Obtains the certificate, run in the certbot container. Idempotent: an unexpired
+ * certificate for the same request is kept; a changed domain, CA or key type gets a new one.
+ */
+export function renderCertonly(s: Settings): string {
+    const id = certificateRequestId(s);
+    return [
+        "#!/bin/sh",
+        "set -eu",
+        `want=${id}`,
+        `have=$(cat ${REQUEST_FILE} 2>/dev/null || true)`,
+        `if [ -e ${LETSENCRYPT_DIR}/live/${CERT_NAME}/fullchain.pem ] && [ "$have" != "$want" ]; then`,
+        "  mode='--force-renewal --new-key'",
+        "else",
+        "  mode=--keep-until-expiring",
+        "fi",
+        `if ! certbot ${certonlyArgs(s).map(q).join(" ")} $mode; then`,
+        `  echo ${q(`registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (HTTP, and HTTPS if a certificate existed). Check that ${s.domain} resolves to this host and that port 80 reaches nginx, then run pulumi up again.`)} >&2`,
+        "  exit 1",
+        "fi",
+        `printf '%s\\n' "$want" > ${REQUEST_FILE}`,
+        "",
+    ].join("\n");
+}
+
+/** Prints the certificate's expiry (ISO 8601, UTC). Runs in the certbot container. */
+export function renderExpiryProbe(): string {
+    const py = [
+        "import sys",
+        "from cryptography import x509",
+        "c = x509.load_pem_x509_certificate(open(sys.argv[1], 'rb').read())",
+        "t = getattr(c, 'not_valid_after_utc', None) or c.not_valid_after",
+        "print(t.strftime('%Y-%m-%dT%H:%M:%SZ'))",
+    ].join("\n");
+    return `python3 -c ${q(py)} ${LETSENCRYPT_DIR}/live/${CERT_NAME}/cert.pem\n`;
+}

@@ -1,0 +1,321 @@
+// Stack config, parsed once into a typed, validated Settings object.
+//
+// `parseSettings` is pure: raw config strings in, Settings (or one ConfigError listing every
+// problem) out. Nothing else in the program reads config, so a bad value fails before any
+// resource is declared. Error messages name the key, the value given (never a secret's) and
+// what is expected.
+import { Secret } from "./secret";
+
+export const PROJECT = "private-registry";
+
+export type Access = "push" | "pull";
+export type AcmeKind = "production" | "staging" | "pebble" | "custom";
+export type KeyType = "ecdsa" | "rsa";
+
+export interface UserSettings {
+    name: string;
+    access: Access;
+    /** Absent: a password is generated and kept in the stack's state. */
+    password?: Secret;
+}
+
+export interface Settings {
+    stack: string;
+    /** Prefix of every container, network and volume name on the Docker host. */
+    namePrefix: string;
+    /** Docker daemon address used by the provider and by every command. */
+    dockerHost: string;
+    domain: string;
+    acme: {
+        kind: AcmeKind;
+        /** ACME directory URL. */
+        server: string;
+        email?: string;
+        keyType: KeyType;
+        /** True when the CA's root is not publicly trusted and is exported as an output. */
+        privateRoot: boolean;
+    };
+    publish: { bindAddress: string; httpPort: number; httpsPort: number };
+    images: { registry: string; nginx: string; certbot: string; pebble: string };
+    users: UserSettings[];
+    bcryptCost: number;
+    /** How often the certbot container checks whether the certificate is due. */
+    renewCheckHours: number;
+    /** Keep the data and certificate volumes on `pulumi destroy`. */
+    retainVolumes: boolean;
+}
+
+/** Config keys this program reads, with their defaults (documented in Pulumi.yaml). */
+export const DEFAULTS = {
+    dockerHost: "unix:///var/run/docker.sock",
+    acmeServer: "production",
+    acmeKeyType: "ecdsa",
+    bindAddress: "0.0.0.0",
+    httpPort: 80,
+    httpsPort: 443,
+    registryImage: "registry:3",
+    nginxImage: "nginx:stable-alpine",
+    certbotImage: "certbot/certbot:latest",
+    pebbleImage: "ghcr.io/letsencrypt/pebble:latest",
+    users: { admin: { access: "push" } },
+    bcryptCost: 10,
+    renewCheckHours: 12,
+    retainVolumes: true,
+} as const;
+
+export const ACME_DIRECTORIES: Record<Exclude<AcmeKind, "custom">, string> = {
+    production: "https://acme-v02.api.letsencrypt.org/directory",
+    staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
+    // The Pebble container this program declares for local stacks, on the stack's network.
+    pebble: "https://pebble:14000/dir",
+};
+
+export const CONFIG_KEYS = [
+    "dockerHost",
+    "namePrefix",
+    "domain",
+    "acmeServer",
+    "acmeEmail",
+    "acmeKeyType",
+    "bindAddress",
+    "httpPort",
+    "httpsPort",
+    "registryImage",
+    "nginxImage",
+    "certbotImage",
+    "pebbleImage",
+    "users",
+    "bcryptCost",
+    "renewCheckHours",
+    "retainVolumes",
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** Raw config as Pulumi hands it over: every value a string (objects as JSON). */
+export type RawConfig = Partial<Record<ConfigKey, string>>;
+
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(
+            `invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const USER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/;
+const EMAIL = /^[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[a-z]{2,}$/i;
+// docker reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
+const IMAGE_REF =
+    /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** Key as the user types it in `pulumi config set`. */
+export function qualified(key: ConfigKey): string {
+    return `${PROJECT}:${key}`;
+}
+
+function show(value: string): string {
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}
+
+export function isValidDomain(domain: string): boolean {
+    if (domain.length > 253 || !domain.includes(".")) return false;
+    if (IPV4.test(domain)) return false;
+    const labels = domain.split(".");
+    return labels.every((l) => DOMAIN_LABEL.test(l)) && /[a-z]/.test(labels[labels.length - 1]);
+}
+
+function isIpAddress(value: string): boolean {
+    if (IPV4.test(value)) return true;
+    // IPv6: hex groups and colons, at most one "::"; enough to reject host names.
+    return /^[0-9a-f:]+$/i.test(value) && value.includes(":") && (value.match(/::/g) ?? []).length <= 1;
+}
+
+function isDockerHost(value: string): boolean {
+    return /^unix:\/\/\/\S+$/.test(value) || /^ssh:\/\/([^@\s/]+@)?[^@\s/:]+(:\d{1,5})?$/.test(value) || /^tcp:\/\/[^\s/]+:\d{1,5}$/.test(value);
+}
+
+/**
+ * Parses and validates raw stack config. Throws a ConfigError naming every bad key at once.
+ * `secretKeys` are the keys the stack stores encrypted; their values are never echoed.
+ */
+export function parseSettings(raw: RawConfig, stack: string, secretKeys: ReadonlySet<string> = new Set()): Settings {
+    const problems: string[] = [];
+    const bad = (key: ConfigKey, given: string, expected: string) =>
+        problems.push(`${qualified(key)}: expected ${expected}, got ${secretKeys.has(key) ? "a secret value" : show(given)}`);
+
+    const str = (key: ConfigKey, fallback?: string): string | undefined => {
+        const v = raw[key];
+        if (v === undefined || v === "") return fallback;
+        return v.trim();
+    };
+    const int = (key: ConfigKey, fallback: number, min: number, max: number): number => {
+        const v = raw[key];
+        if (v === undefined || v === "") return fallback;
+        const n = Number(v);
+        if (!/^\s*-?\d+\s*$/.test(v) || n < min || n > max) {
+            bad(key, v, `an integer from ${min} to ${max}`);
+            return fallback;
+        }
+        return n;
+    };
+    const bool = (key: ConfigKey, fallback: boolean): boolean => {
+        const v = raw[key];
+        if (v === undefined || v === "") return fallback;
+        if (v === "true") return true;
+        if (v === "false") return false;
+        bad(key, v, "true or false");
+        return fallback;
+    };
+    const image = (key: ConfigKey, fallback: string): string => {
+        const v = str(key, fallback)!;
+        if (!IMAGE_REF.test(v)) bad(key, v, "a Docker image reference such as registry:3 or ghcr.io/org/name:tag");
+        return v;
+    };
+
+    const dockerHost = str("dockerHost", DEFAULTS.dockerHost)!;
+    if (!isDockerHost(dockerHost)) {
+        bad("dockerHost", dockerHost, "unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port");
+    }
+
+    const namePrefix = str("namePrefix", `registry-${stack}`)!;
+    if (!DOCKER_NAME.test(namePrefix)) {
+        bad("namePrefix", namePrefix, "1-41 characters of letters, digits, '_', '.' or '-', starting with a letter or digit");
+    }
+
+    const domainRaw = str("domain");
+    let domain = "";
+    if (domainRaw === undefined) {
+        problems.push(`${qualified("domain")}: required; set the host name clients will push to, e.g. \`pulumi config set domain registry.example.com\``);
+    } else {
+        domain = domainRaw.toLowerCase().replace(/\.$/, "");
+        if (!isValidDomain(domain)) bad("domain", domainRaw, "a fully qualified host name such as registry.example.com (not an IP address)");
+    }
+
+    const acmeRaw = str("acmeServer", DEFAULTS.acmeServer)!;
+    let acmeKind: AcmeKind = "production";
+    let acmeServer = ACME_DIRECTORIES.production;
+    if (acmeRaw === "production" || acmeRaw === "staging" || acmeRaw === "pebble") {
+        acmeKind = acmeRaw;
+        acmeServer = ACME_DIRECTORIES[acmeRaw];
+    } else {
+        let url: URL | undefined;
+        try {
+            url = new URL(acmeRaw);
+        } catch {
+            url = undefined;
+        }
+        if (!url || url.protocol !== "https:") {
+            bad("acmeServer", acmeRaw, "production, staging, pebble or an https:// ACME directory URL");
+        } else {
+            acmeKind = "custom";
+            acmeServer = url.toString();
+        }
+    }
+
+    const email = str("acmeEmail");
+    if (email !== undefined && !EMAIL.test(email)) bad("acmeEmail", email, "an e-mail address such as ops@example.com");
+
+    const keyType = str("acmeKeyType", DEFAULTS.acmeKeyType)!;
+    if (keyType !== "ecdsa" && keyType !== "rsa") bad("acmeKeyType", keyType, "ecdsa or rsa");
+
+    const bindAddress = str("bindAddress", DEFAULTS.bindAddress)!;
+    if (!isIpAddress(bindAddress)) bad("bindAddress", bindAddress, "an IP address such as 0.0.0.0 or 127.0.0.1");
+    const httpPort = int("httpPort", DEFAULTS.httpPort, 1, 65535);
+    const httpsPort = int("httpsPort", DEFAULTS.httpsPort, 1, 65535);
+    if (httpPort === httpsPort) bad("httpsPort", String(httpsPort), `a port different from httpPort (${httpPort})`);
+
+    const users = parseUsers(raw.users, secretKeys.has("users"), problems);
+
+    const settings: Settings = {
+        stack,
+        namePrefix,
+        dockerHost,
+        domain,
+        acme: {
+            kind: acmeKind,
+            server: acmeServer,
+            email,
+            keyType: keyType === "rsa" ? "rsa" : "ecdsa",
+            privateRoot: acmeKind === "pebble" || acmeKind === "custom",
+        },
+        publish: { bindAddress, httpPort, httpsPort },
+        images: {
+            registry: image("registryImage", DEFAULTS.registryImage),
+            nginx: image("nginxImage", DEFAULTS.nginxImage),
+            certbot: image("certbotImage", DEFAULTS.certbotImage),
+            pebble: image("pebbleImage", DEFAULTS.pebbleImage),
+        },
+        users,
+        bcryptCost: int("bcryptCost", DEFAULTS.bcryptCost, 4, 16),
+        renewCheckHours: int("renewCheckHours", DEFAULTS.renewCheckHours, 1, 24),
+        retainVolumes: bool("retainVolumes", DEFAULTS.retainVolumes),
+    };
+    if (problems.length > 0) throw new ConfigError(problems);
+    return settings;
+}
+
+function parseUsers(raw: string | undefined, keyIsSecret: boolean, problems: string[]): UserSettings[] {
+    const key = qualified("users");
+    let value: unknown = DEFAULTS.users;
+    if (raw !== undefined && raw !== "") {
+        try {
+            value = JSON.parse(raw);
+        } catch {
+            problems.push(`${key}: expected a map of user name to { access, password }, got ${keyIsSecret ? "a secret value" : "text that is not a map"}`);
+            return [];
+        }
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        problems.push(`${key}: expected a map of user name to { access: push|pull, password?: secret }`);
+        return [];
+    }
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) problems.push(`${key}: expected at least one user`);
+    const users: UserSettings[] = [];
+    for (const [name, spec] of entries) {
+        const at = `${key}.${name}`;
+        if (!USER_NAME.test(name)) {
+            problems.push(`${key}: user name ${show(name)} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+            continue;
+        }
+        const s = (spec ?? {}) as Record<string, unknown>;
+        if (typeof s !== "object" || Array.isArray(s)) {
+            problems.push(`${at}: expected { access: push|pull, password?: secret }`);
+            continue;
+        }
+        for (const k of Object.keys(s)) {
+            if (k !== "access" && k !== "password") problems.push(`${at}: unknown field ${show(k)}; expected access or password`);
+        }
+        const access = s.access ?? "push";
+        if (access !== "push" && access !== "pull") {
+            problems.push(`${at}.access: expected push or pull, got ${show(String(access))}`);
+            continue;
+        }
+        let password: Secret | undefined;
+        if (s.password !== undefined) {
+            if (!keyIsSecret) {
+                problems.push(`${at}.password: must be stored as a secret: \`pulumi config set --secret --path 'users.${name}.password' ...\``);
+            }
+            const p = s.password;
+            if (typeof p !== "string") {
+                problems.push(`${at}.password: expected a string`);
+            } else if (p.length < 12) {
+                problems.push(`${at}.password: expected at least 12 characters, got ${p.length}`);
+            } else if (Buffer.byteLength(p, "utf8") > 72) {
+                // bcrypt reads only the first 72 bytes: a longer password would be silently cut.
+                problems.push(`${at}.password: expected at most 72 bytes (bcrypt's limit), got ${Buffer.byteLength(p, "utf8")}`);
+            } else if (/[\r\n\0]/.test(p)) {
+                problems.push(`${at}.password: must not contain line breaks or NUL characters`);
+            } else {
+                password = new Secret(p);
+            }
+        }
+        users.push({ name, access, password });
+    }
+    return users;
+}

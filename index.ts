@@ -1,0 +1,17 @@
+// A private Docker registry behind nginx with ACME TLS, basic auth and renewal.
+// Reads the stack config, builds the registry, exports what other stacks consume.
+import * as pulumi from "@pulumi/pulumi";
+import { PrivateRegistry } from "./components/privateRegistry";
+import { readStackSettings } from "./configs/stackConfig";
+
+const settings = readStackSettings();
+const registry = new PrivateRegistry("registry", { settings });
+
+export const url = registry.url;
+export const host = registry.host;
+export const userNames = registry.userNames;
+export const passwords = pulumi.secret(registry.passwords);
+export const dockerConfigJson = pulumi.secret(registry.dockerConfigJson);
+export const caRoot = registry.caRoot;
+export const certificateExpiry = registry.certificateExpiry;
+export const volumes = registry.volumes;
