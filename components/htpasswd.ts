@@ -33,7 +33,6 @@ export class Htpasswd extends pulumi.ComponentResource {
         );
 
         const users = pulumi.all(passwords).apply((pws) => s.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
-        this.passwords = pulumi.secret(users.apply((list) => Object.fromEntries(list.map((u) => [u.name, u.password]))));
 
         const script = pulumi.secret(
             pulumi.all([users, saltKey.hex]).apply(([list, key]) =>
@@ -44,7 +43,12 @@ export class Htpasswd extends pulumi.ComponentResource {
             ),
         );
 
-        containerScript(`${name}-install`, { dockerHost: s.dockerHost, container: args.nginxContainer, script }, { parent: this });
+        const install = containerScript(`${name}-install`, { dockerHost: s.dockerHost, container: args.nginxContainer, script }, { parent: this });
+
+        // Handed out only once nginx has them: a consumer never gets a password that fails.
+        this.passwords = pulumi.secret(
+            pulumi.all([users, install.stdout]).apply(([list]) => Object.fromEntries(list.map((u) => [u.name, u.password]))),
+        );
 
         this.registerOutputs({ passwords: this.passwords });
     }

@@ -1,0 +1,79 @@
+// Runs the real Pulumi program (index.ts) under pulumi.runtime.setMocks, in this process.
+// The `Mocks` decide what each resource "is": a recorder for unit tests, or the live applier
+// that creates it on a real Docker engine. Each run loads the program afresh with its own
+// stack config, as `pulumi up` would.
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../../configs/settings";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+/** Pulumi's marker for a secret value in mocked inputs. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface ProgramRun {
+    /** Stack outputs, resolved, with their secretness. */
+    outputs: Record<string, { value: unknown; secret: boolean; known: boolean }>;
+}
+
+export interface RunOptions {
+    /** Config values by key without the project prefix; objects are passed as JSON. */
+    config: Record<string, unknown>;
+    /** Keys (without prefix) stored as secrets. */
+    secretKeys?: string[];
+    stack?: string;
+    preview?: boolean;
+    mocks: pulumi.runtime.Mocks;
+}
+
+export function isSecretWrapper(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** Replaces Pulumi's secret wrappers with their values (the caller must not log them). */
+export function unwrapSecrets(value: unknown): unknown {
+    if (isSecretWrapper(value)) return unwrapSecrets(value.value);
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+// Internal to @pulumi/pulumi (what `pulumi.runtime.disconnect` awaits), absent from its types.
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+
+function forgetProgram(): void {
+    for (const id of Object.keys(require.cache)) {
+        const rel = path.relative(ROOT, id);
+        if (!rel.startsWith("..") && !rel.includes("node_modules") && !rel.startsWith("test")) delete require.cache[id];
+    }
+}
+
+async function settle(value: pulumi.Output<unknown>): Promise<{ value: unknown; secret: boolean; known: boolean }> {
+    // Output's internal promise/isKnown are how the SDK's own tests read mocked outputs.
+    const internal = value as unknown as { promise(): Promise<unknown>; isKnown: Promise<boolean>; isSecret: Promise<boolean> };
+    const [v, known, secret] = await Promise.all([internal.promise(), internal.isKnown, internal.isSecret]);
+    return { value: v, known, secret };
+}
+
+/** Loads and runs index.ts with the given config; resolves when every output has settled. */
+export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
+    const stack = opts.stack ?? "test";
+    const config: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.config)) {
+        if (v === undefined) continue;
+        config[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    pulumi.runtime.setAllConfig(config, (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
+    await pulumi.runtime.setMocks(opts.mocks, PROJECT, stack, opts.preview ?? false);
+    forgetProgram();
+    const program = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
+    // Every registration (and so every mocked resource) has finished once the RPC queue drains.
+    await waitForRPCs();
+    const outputs: ProgramRun["outputs"] = {};
+    for (const [key, value] of Object.entries(program)) {
+        if (pulumi.Output.isInstance(value)) outputs[key] = await settle(value);
+    }
+    return { outputs };
+}

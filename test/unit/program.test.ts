@@ -1,0 +1,200 @@
+// The real program under Pulumi's mocks: the resource graph, its order, secrets, no
+// perpetual diff, previews with unknown values, and config errors.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { isSecretWrapper, runProgram } from "../harness/program";
+import { Recorded, Recorder } from "../harness/recorder";
+
+const DEV = { domain: "registry.test", acmeServer: "pebble", bindAddress: "127.0.0.1", httpPort: 8080, httpsPort: 8443 };
+const USERS = { alice: { access: "push", password: "alice-password-123" }, bob: { access: "pull" } };
+
+async function deploy(config: Record<string, unknown> = DEV, secretKeys: string[] = [], preview = false) {
+    const mocks = new Recorder(preview);
+    const run = await runProgram({ config, secretKeys, mocks, preview });
+    return { mocks, run };
+}
+
+/** Every string in the inputs that is not inside a secret wrapper. */
+function plainStrings(value: unknown, out: string[] = []): string[] {
+    if (isSecretWrapper(value)) return out;
+    if (typeof value === "string") out.push(value);
+    else if (Array.isArray(value)) value.forEach((v) => plainStrings(v, out));
+    else if (typeof value === "object" && value !== null) Object.values(value).forEach((v) => plainStrings(v, out));
+    return out;
+}
+
+const containers = (m: Recorder) => m.ofType("docker:index/container:Container");
+const commands = (m: Recorder) => m.ofType("command:local:Command");
+
+describe("resource graph", () => {
+    test("declares the network, volumes, images and the four containers of a dev stack", async () => {
+        const { mocks } = await deploy();
+        assert.deepEqual(containers(mocks).map((c) => c.inputs.name).sort(), ["registry-test-certbot", "registry-test-nginx", "registry-test-pebble", "registry-test-registry"]);
+        assert.deepEqual(
+            mocks.ofType("docker:index/volume:Volume").map((v) => v.inputs.name).sort(),
+            ["registry-test-acme-webroot", "registry-test-auth", "registry-test-certs", "registry-test-data", "registry-test-nginx-conf", "registry-test-pebble-certs"],
+        );
+        assert.equal(mocks.ofType("docker:index/network:Network")[0].inputs.driver, "bridge");
+        assert.deepEqual(mocks.ofType("docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name).sort(), [
+            "certbot/certbot:latest", "ghcr.io/letsencrypt/pebble:latest", "nginx:stable-alpine", "registry:3",
+        ]);
+        for (const c of containers(mocks)) assert.match(c.inputs.image, /^sha256:/, `${c.name} runs the RemoteImage's imageId`);
+    });
+
+    test("a production stack has no Pebble and publishes 80/443 on every address", async () => {
+        const { mocks } = await deploy({ domain: "registry.example.com", acmeEmail: "ops@example.com" });
+        assert.equal(containers(mocks).length, 3);
+        const nginx = mocks.byName("registry-nginx");
+        assert.deepEqual(nginx.inputs.ports, [
+            { internal: 80, external: 80, ip: "0.0.0.0" },
+            { internal: 443, external: 443, ip: "0.0.0.0" },
+        ]);
+        const certonly = mocks.byName("registry-tls-certonly");
+        assert.match(certonly.inputs.stdin, /'--server' 'https:\/\/acme-v02\.api\.letsencrypt\.org\/directory'/);
+        assert.match(certonly.inputs.stdin, /'--email' 'ops@example\.com'/);
+    });
+
+    test("only nginx publishes ports; the registry is reachable only on the network", async () => {
+        const { mocks } = await deploy();
+        for (const c of containers(mocks)) {
+            if (c.inputs.name === "registry-test-nginx") assert.equal(c.inputs.ports.length, 2);
+            else assert.equal(c.inputs.ports, undefined, `${c.inputs.name} publishes nothing`);
+        }
+        assert.deepEqual(mocks.byName("registry-registry").inputs.networksAdvanced[0].aliases, ["registry"]);
+    });
+
+    test("certificates are read-only in nginx; certbot shares nginx's PID namespace and mounts no Docker socket", async () => {
+        const { mocks } = await deploy();
+        const nginx = mocks.byName("registry-nginx");
+        const certs = nginx.inputs.volumes.find((v: any) => v.containerPath === "/etc/letsencrypt");
+        assert.equal(certs.readOnly, true);
+        const certbot = mocks.byName("registry-certbot");
+        assert.equal(certbot.inputs.pidMode, "container:registry-nginx-id");
+        for (const c of containers(mocks)) {
+            for (const v of c.inputs.volumes ?? []) assert.equal(v.hostPath, undefined, `${c.inputs.name} mounts no host path`);
+        }
+    });
+
+    test("containers are deleted before they are replaced and data volumes are retained", async () => {
+        // deleteBeforeReplace and retainOnDelete are resource options: check them in the source
+        // of truth the engine sees, the component's declarations.
+        const src = require("node:fs").readFileSync(require.resolve("../../components/privateRegistry.ts"), "utf8") as string;
+        assert.match(src, /deleteBeforeReplace: true/);
+        assert.match(src, /retainOnDelete: s\.retainVolumes/);
+    });
+});
+
+describe("bootstrap order", () => {
+    test("HTTP config, then certonly, then HTTPS config, then htpasswd", async () => {
+        const { mocks } = await deploy();
+        const at = (name: string) => mocks.byName(name).order;
+        assert.ok(at("registry-nginx") < at("registry-tls-http-config"));
+        assert.ok(at("registry-certbot") < at("registry-tls-certonly"));
+        assert.ok(at("registry-tls-http-config") < at("registry-tls-certonly"), "certonly after the HTTP config");
+        assert.ok(at("registry-tls-certonly") < at("registry-tls-https-config"), "HTTPS config after certonly");
+        assert.ok(at("registry-tls-https-config") < at("registry-htpasswd-install"), "htpasswd after the HTTPS config");
+        assert.ok(at("registry-pebble-container") < at("registry-certbot"), "Pebble before certbot");
+        assert.ok(at("registry-registry") < at("registry-nginx"), "registry before nginx");
+    });
+
+    test("every command runs inside a container on the configured Docker host, script on stdin", async () => {
+        const { mocks } = await deploy({ ...DEV, dockerHost: "ssh://deploy@build-host" });
+        assert.ok(commands(mocks).length >= 5);
+        for (const c of commands(mocks)) {
+            assert.match(c.inputs.create, /^docker exec -i registry-test-(nginx|certbot) sh -s$/);
+            assert.equal(c.inputs.environment.DOCKER_HOST, "ssh://deploy@build-host");
+        }
+        assert.equal(mocks.ofType("pulumi:providers:docker")[0].inputs.host, "ssh://deploy@build-host");
+    });
+
+    test("certonly is replaced when the domain, CA, key type or e-mail change", async () => {
+        const { mocks } = await deploy();
+        assert.deepEqual(mocks.byName("registry-tls-certonly").inputs.triggers, ["registry.test", "https://pebble:14000/dir", "ecdsa", ""]);
+    });
+});
+
+describe("secrets", () => {
+    test("passwords, the HTTP secret and the salt key never appear in plain text in any input", async () => {
+        const { mocks, run } = await deploy({ ...DEV, users: USERS }, ["users"]);
+        const passwords = run.outputs.passwords.value as Record<string, string>;
+        assert.equal(passwords.alice, "alice-password-123");
+        assert.equal(passwords.bob.length, 32);
+        const secrets = [passwords.alice, passwords.bob, mocks.byName("registry-http-secret").state.result, mocks.byName("registry-htpasswd-salt-key").state.hex];
+        assert.ok(secrets.every((x) => typeof x === "string" && x.length >= 12));
+        for (const r of mocks.resources) {
+            if (r.type === "random:index/randomPassword:RandomPassword" || r.type === "random:index/randomBytes:RandomBytes") continue;
+            for (const s of plainStrings(r.inputs)) {
+                for (const secret of secrets) assert.ok(!s.includes(secret), `${r.name} carries a password in plain text`);
+            }
+        }
+        const htpasswd = mocks.byName("registry-htpasswd-install");
+        assert.ok(isSecretWrapper(htpasswd.inputs.stdin), "htpasswd script is a secret");
+        const registry = mocks.byName("registry-registry");
+        assert.ok(isSecretWrapper(registry.inputs.uploads), "registry config (http.secret) is a secret");
+    });
+
+    test("credential outputs are secrets; URL and host are not", async () => {
+        const { run } = await deploy({ ...DEV, users: USERS }, ["users"]);
+        assert.equal(run.outputs.passwords.secret, true);
+        assert.equal(run.outputs.dockerConfigJson.secret, true);
+        assert.equal(run.outputs.url.secret, false);
+        assert.equal(run.outputs.url.value, "https://registry.test:8443");
+        assert.equal(run.outputs.host.value, "registry.test:8443");
+        assert.deepEqual(run.outputs.userNames.value, ["alice", "bob"]);
+        const auth = JSON.parse(run.outputs.dockerConfigJson.value as string).auths["registry.test:8443"].auth;
+        assert.equal(Buffer.from(auth, "base64").toString(), "alice:alice-password-123");
+        assert.match(run.outputs.caRoot.value as string, /BEGIN CERTIFICATE/);
+        assert.deepEqual(run.outputs.volumes.value, { data: "registry-test-data", certificates: "registry-test-certs" });
+    });
+
+    test("a production stack exports no CA root", async () => {
+        const { run } = await deploy({ domain: "registry.example.com" });
+        assert.equal(run.outputs.caRoot.value, undefined);
+    });
+});
+
+describe("no perpetual diff", () => {
+    test("two runs with the same config declare identical inputs", async () => {
+        const strip = (rs: Recorded[]) => Object.fromEntries(rs.map((r) => [r.name, JSON.stringify(r.inputs)]));
+        const a = await deploy({ ...DEV, users: USERS }, ["users"]);
+        const b = await deploy({ ...DEV, users: USERS }, ["users"]);
+        assert.deepEqual(strip(b.mocks.resources), strip(a.mocks.resources));
+    });
+
+    test("a password change rewrites only the htpasswd command", async () => {
+        const inputs = (m: Recorder) => Object.fromEntries(m.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
+        const a = inputs((await deploy({ ...DEV, users: USERS }, ["users"])).mocks);
+        const changed = { ...USERS, alice: { access: "push", password: "another-password-456" } };
+        const b = inputs((await deploy({ ...DEV, users: changed }, ["users"])).mocks);
+        const differing = Object.keys(a).filter((k) => a[k] !== b[k]);
+        assert.deepEqual(differing, ["registry-htpasswd-install"]);
+    });
+});
+
+describe("preview", () => {
+    test("a first preview with every computed value unknown does not throw", async () => {
+        const { mocks, run } = await deploy(DEV, [], true);
+        assert.ok(mocks.resources.length > 20);
+        assert.equal(run.outputs.url.value, "https://registry.test:8443");
+        assert.equal(run.outputs.certificateExpiry.known, false);
+    });
+});
+
+describe("config errors fail before any resource is declared", () => {
+    test("a bad port names the key and the value", async () => {
+        const mocks = new Recorder();
+        await assert.rejects(runProgram({ config: { ...DEV, httpsPort: "99999" }, mocks }), /private-registry:httpsPort: expected an integer from 1 to 65535, got "99999"/);
+        assert.equal(mocks.resources.length, 0);
+    });
+
+    test("a secret's value is never echoed", async () => {
+        const mocks = new Recorder();
+        const users = { alice: { password: "short" } };
+        await assert.rejects(runProgram({ config: { ...DEV, users }, secretKeys: ["users"], mocks }), (err: Error) => {
+            assert.match(err.message, /users\.alice\.password: expected at least 12 characters, got 5/);
+            assert.ok(!err.message.includes("short"));
+            return true;
+        });
+        assert.equal(mocks.resources.length, 0);
+    });
+});
