@@ -1,0 +1,169 @@
+// The pure renderers, checked by their real consumers: nginx -t (Debian's nginx) for the
+// nginx configs, htpasswd -vb (apache2-utils) for the htpasswd lines.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import * as bcrypt from "bcryptjs";
+import { certonlyArgs, renderCertonly, renderRenewLoop } from "../../configs/certbot";
+import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
+import { renderConfigInstall } from "../../configs/install";
+import { renderFallbackConf, renderHttpServer, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
+import { renderRegistryConfig } from "../../configs/registry";
+import { parseSettings } from "../../configs/settings";
+
+const settings = parseSettings({ domain: "registry.test", acmeServer: "pebble", httpsPort: "8443" }, "dev");
+
+function tmp(): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), "registry-unit-"));
+}
+
+/**
+ * Lays the rendered files out as the nginx container sees them, under `root`, rewriting the
+ * container's absolute paths into it (and the registry's network name to loopback: nginx
+ * resolves upstream names at `nginx -t`).
+ */
+function layOut(root: string, files: Record<string, string>): string {
+    const rewrite = (text: string) =>
+        text
+            .replaceAll("/etc/letsencrypt/", `${root}/letsencrypt/`)
+            .replaceAll("/etc/nginx/auth/", `${root}/auth/`)
+            .replaceAll("/var/www/acme", `${root}/acme`)
+            .replaceAll("server registry:5000;", "server 127.0.0.1:5000;")
+            .replace("user nginx;", "user nobody nogroup;")
+            .replace("pid /tmp/nginx.pid;", `pid ${root}/nginx.pid;`);
+    const conf = path.join(root, "conf");
+    for (const [rel, content] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(conf, rel)), { recursive: true });
+        fs.writeFileSync(path.join(conf, rel), rewrite(content));
+    }
+    fs.mkdirSync(path.join(root, "auth"), { recursive: true });
+    fs.mkdirSync(path.join(root, "acme"), { recursive: true });
+    return path.join(conf, "nginx.conf");
+}
+
+function selfSignedCert(root: string): void {
+    const live = path.join(root, "letsencrypt", "live", "registry");
+    fs.mkdirSync(live, { recursive: true });
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=registry.test",
+        "-keyout", path.join(live, "privkey.pem"), "-out", path.join(live, "fullchain.pem")], { stdio: "ignore" });
+}
+
+function nginxTest(confFile: string): { ok: boolean; output: string } {
+    // nginx opens /dev/stdout by path, which fails on the socket pairs Node gives children:
+    // hand it a plain file, as Docker hands it a pipe.
+    const log = path.join(path.dirname(confFile), "nginx-t.log");
+    const fd = fs.openSync(log, "w");
+    const r = spawnSync("nginx", ["-t", "-c", confFile], { stdio: ["ignore", fd, fd] });
+    fs.closeSync(fd);
+    return { ok: r.status === 0, output: fs.readFileSync(log, "utf8") };
+}
+
+describe("nginx configs pass a real nginx -t", () => {
+    test("main config with the HTTP server alone (before any certificate)", () => {
+        const root = tmp();
+        const conf = layOut(root, { "nginx.conf": renderMainConf(settings), "servers/00-http.conf": renderHttpServer(settings) });
+        const r = nginxTest(conf);
+        assert.ok(r.ok, r.output);
+    });
+
+    test("main config with HTTP, HTTPS and access rules for a pull-only user", () => {
+        const root = tmp();
+        selfSignedCert(root);
+        const conf = layOut(root, {
+            "nginx.conf": renderMainConf(settings),
+            "servers/00-http.conf": renderHttpServer(settings),
+            "servers/10-https.conf": renderHttpsServer(settings),
+            "access/users.conf": renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }]),
+        });
+        const r = nginxTest(conf);
+        assert.ok(r.ok, r.output);
+    });
+
+    test("the HTTPS server without its certificate is rejected (so the installer would keep the old config)", () => {
+        const root = tmp();
+        const conf = layOut(root, { "nginx.conf": renderMainConf(settings), "servers/10-https.conf": renderHttpsServer(settings) });
+        const r = nginxTest(conf);
+        assert.equal(r.ok, false);
+        assert.match(r.output, /fullchain\.pem/);
+    });
+
+    test("the fallback config passes nginx -t", () => {
+        const root = tmp();
+        const conf = layOut(root, { "nginx.conf": renderFallbackConf() });
+        const r = nginxTest(conf);
+        assert.ok(r.ok, r.output);
+    });
+
+    test("the HTTPS server follows distribution's nginx recipe", () => {
+        const https = renderHttpsServer(settings);
+        for (const line of [
+            "client_max_body_size 0;", "chunked_transfer_encoding on;", "proxy_request_buffering off;", "proxy_buffering off;",
+            "proxy_http_version 1.1;", "proxy_set_header Host $http_host;", "proxy_set_header X-Forwarded-Proto $scheme;",
+            "proxy_read_timeout 900;", "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_stapling off;",
+            "add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;",
+        ]) assert.ok(https.includes(line), `missing: ${line}`);
+        assert.ok(!/add_header\s+'?Docker-Distribution-Api-Version'?\s+'?registry\/2\.0/.test(https), "a literal add_header would send the header twice");
+        assert.match(renderMainConf(settings), /map \$upstream_http_docker_distribution_api_version \$docker_distribution_api_version \{\s+"" "registry\/2\.0";/);
+        assert.match(renderHttpServer(settings), /return 301 https:\/\/registry\.test:8443\$request_uri;/);
+    });
+
+    test("the nginx entrypoint and installer are valid sh", () => {
+        for (const script of [renderNginxEntrypoint(), renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]), renderRenewLoop(settings), renderCertonly(settings)]) {
+            const r = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+        }
+    });
+
+    test("the installer refuses paths outside its directory", () => {
+        assert.throws(() => renderConfigInstall("x", [{ path: "../etc/passwd", content: "" }]), /unsafe path/);
+    });
+});
+
+describe("htpasswd", () => {
+    test("lines verify with Apache's htpasswd -vb, and a wrong password does not", () => {
+        const dir = tmp();
+        const file = path.join(dir, "htpasswd");
+        fs.writeFileSync(file, renderHtpasswd([{ name: "alice", password: "correct horse battery", access: "push" }, { name: "ci", password: "another-secret-123", access: "pull" }], "k".repeat(64), 5));
+        assert.equal(spawnSync("htpasswd", ["-vb", file, "alice", "correct horse battery"]).status, 0);
+        assert.equal(spawnSync("htpasswd", ["-vb", file, "ci", "another-secret-123"]).status, 0);
+        assert.notEqual(spawnSync("htpasswd", ["-vb", file, "alice", "wrong"]).status, 0);
+    });
+
+    test("deterministic: same password same line; new password, user or key a new line", () => {
+        const a = htpasswdLine("alice", "pw-one-123456", "key", 4);
+        assert.equal(htpasswdLine("alice", "pw-one-123456", "key", 4), a);
+        assert.notEqual(htpasswdLine("alice", "pw-two-123456", "key", 4), a);
+        assert.notEqual(deterministicSalt("key", "bob", 4), deterministicSalt("key", "alice", 4));
+        assert.notEqual(deterministicSalt("other", "alice", 4), deterministicSalt("key", "alice", 4));
+        assert.match(a, /^alice:\$2y\$04\$[./A-Za-z0-9]{53}$/);
+        assert.ok(bcrypt.compareSync("pw-one-123456", a.slice("alice:".length)));
+    });
+
+    test("access rules forbid writes to pull-only users only", () => {
+        assert.match(renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }]), /\^w:\(ci\\\.bot\)\$/);
+        assert.doesNotMatch(renderAccessRules([{ name: "alice", access: "push" }]), /return 403/);
+    });
+});
+
+describe("registry and certbot", () => {
+    test("registry config: filesystem storage, delete enabled, the HTTP secret, no auth section", () => {
+        const yml = renderRegistryConfig(settings, "abc123");
+        assert.match(yml, /rootdirectory: \/var\/lib\/registry/);
+        assert.match(yml, /delete:\n\s+enabled: true/);
+        assert.match(yml, /secret: "abc123"/);
+        assert.doesNotMatch(yml, /^auth:/m);
+        assert.throws(() => renderRegistryConfig(settings, 'x"y'), /alphanumeric/);
+    });
+
+    test("certonly is webroot, non-interactive, with the configured CA and key type", () => {
+        const args = certonlyArgs(parseSettings({ domain: "a.example.com", acmeServer: "staging", acmeKeyType: "rsa", acmeEmail: "ops@example.com" }, "prod"));
+        assert.deepEqual(args.slice(0, 4), ["certonly", "--non-interactive", "--agree-tos", "--webroot"]);
+        for (const [flag, value] of [["--server", "https://acme-staging-v02.api.letsencrypt.org/directory"], ["--key-type", "rsa"], ["--email", "ops@example.com"], ["--domain", "a.example.com"]]) {
+            assert.equal(args[args.indexOf(flag) + 1], value, flag);
+        }
+        assert.match(renderCertonly(settings), /--keep-until-expiring/);
+    });
+});

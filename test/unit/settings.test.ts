@@ -1,0 +1,95 @@
+// parseSettings: defaults, and an error naming the key for every bad value.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { ConfigError, parseSettings, RawConfig } from "../../configs/settings";
+
+const ok = (raw: RawConfig, secret: string[] = []) => parseSettings(raw, "dev", new Set(secret));
+
+function problemsOf(raw: RawConfig, secret: string[] = []): string[] {
+    try {
+        ok(raw, secret);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+        return e.problems;
+    }
+    assert.fail("expected the config to be rejected");
+}
+
+describe("parseSettings", () => {
+    test("defaults for a production stack", () => {
+        const s = ok({ domain: "Registry.Example.com." });
+        assert.equal(s.domain, "registry.example.com");
+        assert.equal(s.namePrefix, "registry-dev");
+        assert.equal(s.dockerHost, "unix:///var/run/docker.sock");
+        assert.deepEqual(s.acme, { kind: "production", server: "https://acme-v02.api.letsencrypt.org/directory", email: undefined, keyType: "ecdsa", privateRoot: false });
+        assert.deepEqual(s.publish, { bindAddress: "0.0.0.0", httpPort: 80, httpsPort: 443 });
+        assert.deepEqual(s.images, { registry: "registry:3", nginx: "nginx:stable-alpine", certbot: "certbot/certbot:latest", pebble: "ghcr.io/letsencrypt/pebble:latest" });
+        assert.deepEqual(s.users, [{ name: "admin", access: "push", password: undefined }]);
+        assert.equal(s.bcryptCost, 10);
+        assert.equal(s.retainVolumes, true);
+    });
+
+    test("staging, pebble and URL ACME servers", () => {
+        assert.equal(ok({ domain: "a.example.com", acmeServer: "staging" }).acme.server, "https://acme-staging-v02.api.letsencrypt.org/directory");
+        const pebble = ok({ domain: "registry.test", acmeServer: "pebble" }).acme;
+        assert.equal(pebble.server, "https://pebble:14000/dir");
+        assert.equal(pebble.privateRoot, true);
+        const custom = ok({ domain: "a.example.com", acmeServer: "https://acme.internal.example/directory" }).acme;
+        assert.equal(custom.kind, "custom");
+    });
+
+    test("users: access levels, secret passwords wrapped so they never print", () => {
+        const s = ok({ domain: "a.example.com", users: JSON.stringify({ ci: { access: "pull", password: "p4ssword-long-enough" }, dev: {} }) }, ["users"]);
+        assert.equal(s.users[0].access, "pull");
+        assert.equal(s.users[0].password?.reveal(), "p4ssword-long-enough");
+        assert.equal(`${s.users[0].password}`, "[secret]");
+        assert.ok(!JSON.stringify(s).includes("p4ssword"));
+        assert.equal(s.users[1].access, "push");
+    });
+
+    const cases: [string, RawConfig, RegExp][] = [
+        ["missing domain", {}, /private-registry:domain: required/],
+        ["IP as domain", { domain: "10.0.0.1" }, /private-registry:domain: expected a fully qualified host name .* got "10\.0\.0\.1"/],
+        ["single-label domain", { domain: "registry" }, /private-registry:domain: expected a fully qualified host name/],
+        ["bad ACME server", { domain: "a.example.com", acmeServer: "http://insecure.example/dir" }, /private-registry:acmeServer: expected production, staging, pebble or an https:\/\/ ACME directory URL, got "http:\/\/insecure\.example\/dir"/],
+        ["bad e-mail", { domain: "a.example.com", acmeEmail: "not-an-email" }, /private-registry:acmeEmail: expected an e-mail address/],
+        ["bad key type", { domain: "a.example.com", acmeKeyType: "dsa" }, /private-registry:acmeKeyType: expected ecdsa or rsa, got "dsa"/],
+        ["port out of range", { domain: "a.example.com", httpPort: "0" }, /private-registry:httpPort: expected an integer from 1 to 65535, got "0"/],
+        ["port not a number", { domain: "a.example.com", httpsPort: "https" }, /private-registry:httpsPort: expected an integer from 1 to 65535, got "https"/],
+        ["same ports", { domain: "a.example.com", httpPort: "8443", httpsPort: "8443" }, /private-registry:httpsPort: expected a port different from httpPort \(8443\)/],
+        ["bind address", { domain: "a.example.com", bindAddress: "localhost" }, /private-registry:bindAddress: expected an IP address/],
+        ["docker host", { domain: "a.example.com", dockerHost: "http://docker:2375" }, /private-registry:dockerHost: expected unix:\/\/\/path\/to\/docker\.sock, ssh:\/\/user@host\[:port\] or tcp:\/\/host:port/],
+        ["image", { domain: "a.example.com", nginxImage: "Nginx:Latest!" }, /private-registry:nginxImage: expected a Docker image reference/],
+        ["name prefix", { domain: "a.example.com", namePrefix: "-bad name" }, /private-registry:namePrefix: expected 1-41 characters/],
+        ["bcrypt cost", { domain: "a.example.com", bcryptCost: "3" }, /private-registry:bcryptCost: expected an integer from 4 to 16, got "3"/],
+        ["boolean", { domain: "a.example.com", retainVolumes: "yes" }, /private-registry:retainVolumes: expected true or false, got "yes"/],
+        ["users not a map", { domain: "a.example.com", users: "[1,2]" }, /private-registry:users: expected a map of user name/],
+        ["empty users", { domain: "a.example.com", users: "{}" }, /private-registry:users: expected at least one user/],
+        ["bad user name", { domain: "a.example.com", users: JSON.stringify({ "bad:name": {} }) }, /private-registry:users: user name "bad:name" must be/],
+        ["bad access", { domain: "a.example.com", users: JSON.stringify({ ci: { access: "admin" } }) }, /private-registry:users\.ci\.access: expected push or pull, got "admin"/],
+        ["unknown field", { domain: "a.example.com", users: JSON.stringify({ ci: { acess: "pull" } }) }, /private-registry:users\.ci: unknown field "acess"/],
+    ];
+    for (const [name, raw, message] of cases) {
+        test(`rejects ${name}`, () => {
+            const problems = problemsOf(raw);
+            assert.ok(problems.some((p) => message.test(p)), `no problem matched ${message}; got:\n${problems.join("\n")}`);
+        });
+    }
+
+    test("a plain-text password is refused and not echoed", () => {
+        const problems = problemsOf({ domain: "a.example.com", users: JSON.stringify({ ci: { password: "visible-password-1" } }) });
+        assert.match(problems.join("\n"), /users\.ci\.password: must be stored as a secret/);
+        assert.ok(!problems.join("\n").includes("visible-password-1"));
+    });
+
+    test("passwords longer than bcrypt's 72 bytes are refused (bcrypt would cut them silently)", () => {
+        const problems = problemsOf({ domain: "a.example.com", users: JSON.stringify({ ci: { password: "x".repeat(73) } }) }, ["users"]);
+        assert.match(problems.join("\n"), /users\.ci\.password: expected at most 72 bytes/);
+        assert.ok(!problems.join("\n").includes("x".repeat(73)));
+    });
+
+    test("every problem is reported at once", () => {
+        const problems = problemsOf({ httpPort: "x", acmeKeyType: "dsa" });
+        assert.equal(problems.length, 3);
+    });
+});
