@@ -1,0 +1,141 @@
+// Real clients for the live tests: HTTPS requests with the exported CA root, TLS handshakes,
+// and the Docker CLI with a throwaway config directory. Passwords go through stdin or
+// headers, never through process arguments.
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import { run, RunResult } from "./applier";
+
+export interface Endpoint {
+    domain: string;
+    httpPort: number;
+    httpsPort: number;
+    ca: string;
+}
+
+export interface Reply {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    rawHeaders: string[];
+    body: string;
+}
+
+export function basic(user: string, password: string): string {
+    return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+}
+
+/** One HTTPS request on a fresh connection, verifying the certificate against `ca`. */
+export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: string; method?: string; timeoutMs?: number } = {}): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+        const req = https.request(
+            {
+                host: "127.0.0.1",
+                port: ep.httpsPort,
+                servername: ep.domain,
+                path: urlPath,
+                method: opts.method ?? "GET",
+                ca: ep.ca,
+                agent: false,
+                headers: { Host: `${ep.domain}:${ep.httpsPort}`, ...(opts.auth ? { Authorization: opts.auth } : {}) },
+                timeout: opts.timeoutMs ?? 10_000,
+            },
+            (res) => {
+                let body = "";
+                res.on("data", (d) => (body += d));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error("request timed out")));
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+export function httpRequest(ep: Endpoint, urlPath: string): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port: ep.httpPort, path: urlPath, headers: { Host: ep.domain }, agent: false, timeout: 10_000 }, (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+        });
+        req.on("timeout", () => req.destroy(new Error("request timed out")));
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+/** The certificate nginx serves, verified against `ca`. */
+export function peerCertificate(ep: Endpoint): Promise<tls.DetailedPeerCertificate> {
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: "127.0.0.1", port: ep.httpsPort, servername: ep.domain, ca: ep.ca }, () => {
+            const cert = socket.getPeerCertificate(true);
+            socket.end();
+            resolve(cert);
+        });
+        socket.setTimeout(10_000, () => socket.destroy(new Error("TLS handshake timed out")));
+        socket.on("error", reject);
+    });
+}
+
+/** Attempts a handshake limited to one protocol version; resolves with the negotiated one or the error. */
+export function handshake(ep: Endpoint, version: tls.SecureVersion): Promise<{ ok: boolean; detail: string }> {
+    return new Promise((resolve) => {
+        const socket = tls.connect({
+            host: "127.0.0.1",
+            port: ep.httpsPort,
+            servername: ep.domain,
+            ca: ep.ca,
+            minVersion: version,
+            maxVersion: version,
+            // Let this client offer old protocols at all, so a refusal is the server's.
+            ciphers: "DEFAULT@SECLEVEL=0",
+        });
+        socket.setTimeout(10_000, () => socket.destroy(new Error("timeout")));
+        socket.on("secureConnect", () => {
+            const v = socket.getProtocol() ?? "?";
+            socket.end();
+            resolve({ ok: true, detail: v });
+        });
+        socket.on("error", (e) => resolve({ ok: false, detail: e.message }));
+    });
+}
+
+/** The Docker CLI with its own config directory (logins do not touch the user's). */
+export class DockerClient {
+    readonly configDir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-docker-"));
+
+    exec(args: string[], input?: string): Promise<RunResult> {
+        return run("docker", args, { env: { ...process.env, DOCKER_CONFIG: this.configDir }, input, timeoutMs: 600_000 });
+    }
+
+    async must(args: string[], input?: string): Promise<string> {
+        const r = await this.exec(args, input);
+        if (r.code !== 0) throw new Error(`docker ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`);
+        return r.stdout.trim();
+    }
+
+    login(host: string, user: string, password: string): Promise<RunResult> {
+        return this.exec(["login", host, "--username", user, "--password-stdin"], password);
+    }
+
+    /** A fresh single-layer image of `bytes` random bytes, tagged `ref`; returns its id. */
+    async makeImage(ref: string, bytes = 1024 * 1024): Promise<string> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-image-"));
+        try {
+            fs.writeFileSync(path.join(dir, "payload.bin"), require("node:crypto").randomBytes(bytes));
+            const tar = path.join(dir, "layer.tar");
+            const t = await run("tar", ["-C", dir, "-cf", tar, "payload.bin"]);
+            if (t.code !== 0) throw new Error(`tar failed: ${t.stderr}`);
+            return await this.must(["import", tar, ref]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    cleanup(): void {
+        fs.rmSync(this.configDir, { recursive: true, force: true });
+    }
+}

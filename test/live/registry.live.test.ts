@@ -1,0 +1,206 @@
+// The product, live: the real program applied to a real Docker engine (test/live/applier.ts),
+// Pebble as the CA, then real clients: the Docker CLI logs in, pushes and pulls through TLS
+// and basic auth; TLS, auth, renewal, ACME failure, bad config and replacement are exercised.
+// The tests run in order against one deployment, as an operator's day would.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { renderConfigInstall } from "../../configs/install";
+import { docker, run } from "./applier";
+import { Bed, DeployError } from "./bed";
+import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate } from "./client";
+
+const LABEL = `live-${randomBytes(3).toString("hex")}`;
+const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
+const BOB = { name: "bob", password: `bob-${randomBytes(9).toString("hex")}` };
+
+describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () => {
+    const bed = new Bed(LABEL);
+    const client = new DockerClient();
+    const users = (alice = ALICE.password) => ({ alice: { access: "push", password: alice }, bob: { access: "pull", password: BOB.password } });
+    let config = bed.config({ users: users() });
+    let ep: Endpoint;
+    let host: string;
+    const prefix = `bed-${LABEL}`;
+    const repo = () => `${host}/bed/hello`;
+    let pushedId = "";
+    const extraImages: string[] = [];
+
+    const containerIds = async () => {
+        const ids: Record<string, string> = {};
+        for (const role of ["registry", "nginx", "certbot", "pebble"]) {
+            ids[role] = await docker(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", `${prefix}-${role}`]);
+        }
+        return ids;
+    };
+
+    before(async () => {
+        const run = await bed.up(config);
+        host = run.outputs.host.value as string;
+        const ca = run.outputs.caRoot.value as string;
+        ep = { domain: "registry.test", httpPort: 18080, httpsPort: 18443, ca };
+        bed.addHostsEntry("registry.test");
+        bed.trustRoot(host, ca);
+    });
+
+    after(async () => {
+        client.cleanup();
+        await bed.cleanup();
+        await run("docker", ["image", "rm", "--force", `registry.test:18443/bed/hello:1`, `registry.test:18443/bed/hello:2`, ...extraImages]);
+    });
+
+    test("1. fresh deploy: Pebble-issued certificate; docker login, push and pull through TLS and auth", async () => {
+        assert.equal(host, "registry.test:18443");
+        const cert = await peerCertificate(ep);
+        assert.match(String(cert.issuer.CN ?? ""), /Pebble/i, "issued by Pebble's intermediate");
+        assert.equal(cert.subjectaltname, "DNS:registry.test");
+
+        const login = await client.login(host, ALICE.name, ALICE.password);
+        assert.equal(login.code, 0, login.stderr);
+        const id = await client.makeImage(`${repo()}:1`);
+        await client.must(["push", `${repo()}:1`]);
+        await client.must(["image", "rm", `${repo()}:1`]);
+        await client.must(["pull", `${repo()}:1`]);
+        pushedId = await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]);
+        assert.equal(pushedId, id);
+    });
+
+    test("2. no credentials and a wrong password get 401; pull-only users cannot write; TLS < 1.2 refused; HTTP redirects", async () => {
+        const anonymous = await httpsRequest(ep, "/v2/");
+        assert.equal(anonymous.status, 401);
+        const versions = anonymous.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === "docker-distribution-api-version");
+        assert.equal(versions.length, 1, "Docker-Distribution-Api-Version exactly once on nginx's 401");
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, "wrong-password") })).status, 401);
+        const ok = await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) });
+        assert.equal(ok.status, 200);
+        assert.equal(ok.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === "docker-distribution-api-version").length, 1, "exactly once on the registry's 200");
+        assert.match(String(ok.headers["strict-transport-security"]), /max-age=\d+/);
+
+        // bob is pull-only: reads work, writes get 403.
+        assert.equal((await httpsRequest(ep, "/v2/bed/hello/tags/list", { auth: basic(BOB.name, BOB.password) })).status, 200);
+        assert.equal((await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status, 403);
+        assert.equal((await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(ALICE.name, ALICE.password), method: "POST" })).status, 202);
+
+        for (const v of ["TLSv1", "TLSv1.1"] as const) {
+            const r = await handshake(ep, v);
+            assert.equal(r.ok, false, `${v} must be refused, negotiated ${r.detail}`);
+        }
+        assert.deepEqual(await handshake(ep, "TLSv1.2"), { ok: true, detail: "TLSv1.2" });
+        assert.deepEqual(await handshake(ep, "TLSv1.3"), { ok: true, detail: "TLSv1.3" });
+
+        const redirect = await httpRequest(ep, "/v2/");
+        assert.equal(redirect.status, 301);
+        assert.equal(redirect.headers.location, "https://registry.test:18443/v2/");
+        assert.equal((await httpRequest(ep, "/.well-known/acme-challenge/not-a-token")).status, 404, "challenge path is served, not redirected");
+    });
+
+    test("3. password rotation through config: old 401, new 200, no container replaced", async () => {
+        const before = await containerIds();
+        const rotated = `alice-rotated-${randomBytes(9).toString("hex")}`;
+        config = bed.config({ users: users(rotated) });
+        await bed.up(config);
+        assert.deepEqual(bed.applier.actions, ["update command:local:Command registry-htpasswd-install"]);
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 401);
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, rotated) })).status, 200);
+        assert.deepEqual(await containerIds(), before);
+        ALICE.password = rotated;
+        assert.equal((await client.login(host, ALICE.name, ALICE.password)).code, 0);
+    });
+
+    test("4. renewal: a forced renewal is served with a new serial, no request fails, no container restarts", async () => {
+        const before = await containerIds();
+        const oldSerial = (await peerCertificate(ep)).serialNumber;
+        const auth = basic(ALICE.name, ALICE.password);
+        let renewing = true;
+        const results = { ok: 0, failed: [] as string[], serials: new Set<string>() };
+        const deadline = Date.now() + 120_000;
+        const load = (async () => {
+            // Bounded: at most 5000 requests and 120 s, and it stops 2 s after the renewal.
+            let stopAt = Infinity;
+            for (let i = 0; i < 5000 && Date.now() < Math.min(deadline, stopAt); i++) {
+                if (!renewing && stopAt === Infinity) stopAt = Date.now() + 2000;
+                try {
+                    const r = await httpsRequest(ep, "/v2/", { auth });
+                    if (r.status === 200) results.ok++;
+                    else results.failed.push(`status ${r.status}`);
+                } catch (e) {
+                    results.failed.push((e as Error).message);
+                }
+                if (i % 10 === 0) results.serials.add((await peerCertificate(ep)).serialNumber);
+            }
+        })();
+        const renewal = await run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", "/usr/local/bin/registry-deploy-hook"]);
+        renewing = false;
+        await load;
+        assert.equal(renewal.code, 0, renewal.stderr);
+        const newSerial = (await peerCertificate(ep)).serialNumber;
+        assert.notEqual(newSerial, oldSerial, "nginx serves the renewed certificate");
+        assert.deepEqual(results.failed, [], "no request failed during the renewal");
+        assert.ok(results.ok > 10, `requests ran through the renewal (${results.ok})`);
+        assert.deepEqual(await containerIds(), before, "no container restarted");
+    });
+
+    test("5. ACME failure: certonly fails clearly, nginx keeps serving; a rerun once the CA is back succeeds", async () => {
+        const serial = (await peerCertificate(ep)).serialNumber;
+        await docker(["network", "disconnect", `${prefix}-net`, `${prefix}-pebble`]);
+        config = bed.config({ users: users(ALICE.password), acmeKeyType: "rsa" });
+        await assert.rejects(bed.up(config), (e: Error) => {
+            assert.ok(e instanceof DeployError);
+            assert.match(e.message, /registry: certbot could not obtain a certificate for registry\.test from https:\/\/pebble:14000\/dir/);
+            assert.ok(!e.message.includes(ALICE.password));
+            return true;
+        });
+        assert.equal((await peerCertificate(ep)).serialNumber, serial, "HTTPS still serves the previous certificate");
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+        assert.equal((await httpRequest(ep, "/v2/")).status, 301, "HTTP still served");
+
+        await docker(["network", "connect", "--alias", "pebble", `${prefix}-net`, `${prefix}-pebble`]);
+        await bed.up(config);
+        const cert = await peerCertificate(ep);
+        assert.notEqual(cert.serialNumber, serial);
+        assert.ok(cert.modulus, "the new certificate has an RSA key");
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+    });
+
+    test("6. a config that nginx -t rejects is never installed; the previous config keeps serving", async () => {
+        const script = renderConfigInstall("broken server", [{ path: "servers/20-broken.conf", content: "server {\n    listen 443 ssl;\n    no_such_directive on;\n}\n" }]);
+        const r = await run("docker", ["exec", "-i", `${prefix}-nginx`, "sh", "-s"], { input: script });
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /no_such_directive/);
+        assert.match(r.stderr, /nginx rejected the new broken server; the running configuration is unchanged/);
+        const ls = await run("docker", ["exec", `${prefix}-nginx`, "ls", "-A", "/etc/nginx/registry/servers"]);
+        assert.deepEqual(ls.stdout.trim().split("\n").sort(), ["00-http.conf", "10-https.conf"]);
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+    });
+
+    test("7. data survives: replacing the registry and nginx containers loses no image, certificate or credential", async () => {
+        const serial = (await peerCertificate(ep)).serialNumber;
+        const before = await containerIds();
+        // A new image id for the same software, as a new tag upstream would bring.
+        const retag = async (image: string, tag: string) => {
+            const ref = `registry-test/retag:${tag}`;
+            await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${LABEL}"\n` });
+            extraImages.push(ref);
+            return ref;
+        };
+        const registryImage = await retag(bed.images.REGISTRY_IMAGE, `registry-${LABEL}`);
+        const nginxImage = await retag(bed.images.NGINX_IMAGE, `nginx-${LABEL}`);
+        {
+            config = { ...config, registryImage, nginxImage };
+            await bed.up(config);
+            const after = await containerIds();
+            assert.notEqual(after.registry, before.registry, "registry replaced");
+            assert.notEqual(after.nginx, before.nginx, "nginx replaced");
+            assert.ok(!bed.applier.actions.some((a) => a.includes("Volume")), "no volume touched");
+
+            assert.equal((await peerCertificate(ep)).serialNumber, serial, "same certificate");
+            assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "same credentials");
+            await client.must(["image", "rm", `${repo()}:1`]);
+            await client.must(["pull", `${repo()}:1`]);
+            assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]), pushedId, "the pushed image is still there");
+            // And the replaced stack still takes pushes.
+            await client.makeImage(`${repo()}:2`, 256 * 1024);
+            await client.must(["push", `${repo()}:2`]);
+        }
+    });
+});

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): installs what the tests need on a fresh Debian machine,
+# then runs every test: unit (the program under mocks, renderers with real nginx -t and
+# htpasswd), live (the program applied to a real Docker engine with Pebble as the CA) and a
+# smoke run of the benchmark. Idempotent: a warm machine installs and builds nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# System packages: nginx (nginx -t), apache2-utils (htpasswd -v), openssl, the Docker engine,
+# debootstrap (test images), skopeo-free: the Docker client does pushes and pulls.
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v openssl >/dev/null || need+=(openssl)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || need+=(docker.io)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  # Never let a package's postinst start a service (nginx would take port 80 on the host).
+  created_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created_policy=1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  [ -z "$created_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+
+if [ ! -x node_modules/.bin/tsx ] || ! npm ls --depth=0 >/dev/null 2>&1; then
+  log "npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+log "typecheck (tsc --noEmit)"
+npx tsc --noEmit -p .
+
+log "docker engine"
+bash test/bed/docker-engine.sh
+
+log "test images"
+bash test/bed/images.sh
+
+log "tests"
+node --import tsx --test --test-concurrency=1 \
+  test/unit/*.test.ts test/live/*.test.ts bench/*.test.ts
