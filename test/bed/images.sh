@@ -57,7 +57,7 @@ repo=registry-test
 registry_pkg=github.com/distribution/distribution/v3/cmd/registry
 pebble_pkg=github.com/letsencrypt/pebble/v2/cmd/pebble
 # Bump when the way root filesystems are made changes (invalidates rootfs tarballs).
-rootfs_rev=1
+rootfs_rev=2
 base_pkgs=ca-certificates,openssl,wget,curl
 
 say() { printf 'images: %s\n' "$*" >&2; }
@@ -207,10 +207,11 @@ make_rootfs_tarball() {
     cp "$root$path" "$BED_CACHE/bin/$kind-$(basename "$path").tmp"
     mv "$BED_CACHE/bin/$kind-$(basename "$path").tmp" "$BED_CACHE/bin/$kind-$(basename "$path")"
   done
-  # slim down: apt lists and caches, docs, logs; docker provides resolv.conf
+  # slim down: apt lists and caches, docs, translations, logs; docker provides resolv.conf
   [ -d "$root/usr/bin" ] || die "unexpected rootfs layout in $root"
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
     "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/debootstrap
+  find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
   find "$root/var/log" -type f -delete
   : >"$root/etc/resolv.conf"
   tar --numeric-owner -C "$root" -cf "$tarball.tmp" .
@@ -414,6 +415,7 @@ for name in registry pebble; do
   if ! forced "$name" && [ -s "${!bin_var}" ]; then
     ctx=$(new_ctx "$name")
     cp "${!bin_var}" "$ctx/$name"
+    chmod 0755 "$ctx/$name"
     build_image "$name" "${!tag_var}" "$base_img" "${!ver_var}" "$ctx"
     built+=("$name")
     continue
@@ -435,6 +437,19 @@ for name in registry pebble; do
   build_image "$name" "${!tag_var}" "$base_img" "$ver" "$ctx"
   built+=("$name-debian")
 done
+
+# Drop rootfs tarballs of older recipes (same suite and kind, other key).
+if [ ${#built[@]} -gt 0 ]; then
+  for kind_img in "base=$base_img" "nginx=$nginx_base" "certbot=$certbot_base" \
+    "certbot-deb=$certbot_deb_base" "bins=$bins_img"; do
+    kind=${kind_img%%=*} key=${kind_img##*:}
+    for f in "$BED_CACHE/rootfs/$suite-$kind-"*.tar; do
+      [ -e "$f" ] || continue
+      [[ ${f##*/} =~ ^$suite-$kind-([0-9a-f]{12})\.tar$ ]] || continue
+      [ "${BASH_REMATCH[1]}" = "$key" ] || rm -f "$f" "$f.labels"
+    done
+  done
+fi
 
 # ---------------------------------------------------------------------- output
 for name in nginx registry certbot pebble; do

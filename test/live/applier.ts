@@ -68,12 +68,21 @@ function only(type: string, inputs: Record<string, unknown>, allowed: string[]):
 
 const CHARSETS = { lower: "abcdefghijklmnopqrstuvwxyz", upper: "ABCDEFGHIJKLMNOPQRSTUVWXYZ", numeric: "0123456789", special: "!@#$%&*()-_=+[]{}<>:?" };
 
+/** Everything needed to carry the applier's state from one `up` to the next. */
+export interface ApplierSnapshot {
+    resources: Applied[];
+    order: string[];
+    dockerHost?: string;
+}
+
 export class DockerApplier implements pulumi.runtime.Mocks {
     /** What exists now, by type and logical name; survives between runs of the program. */
     readonly state = new Map<string, Applied>();
     /** Every action taken in the current run, e.g. "create docker:index/container:Container registry-nginx". */
     actions: string[] = [];
     errors: Error[] = [];
+    /** Milliseconds each resource operation of the current run took, by logical name. */
+    timings: Record<string, number> = {};
     private seen = new Set<string>();
     private order: string[] = [];
     private env: NodeJS.ProcessEnv = { ...process.env };
@@ -81,9 +90,24 @@ export class DockerApplier implements pulumi.runtime.Mocks {
     /** @param label every container, network and volume created carries `registry-bed=<label>`. */
     constructor(readonly label: string, private readonly log: (line: string) => void = () => undefined) {}
 
+    snapshot(): ApplierSnapshot {
+        return { resources: [...this.state.values()], order: [...this.order], dockerHost: this.env.DOCKER_HOST };
+    }
+
+    restore(snap: ApplierSnapshot): void {
+        this.state.clear();
+        for (const a of snap.resources) this.state.set(`${a.type}::${a.name}`, a);
+        this.order = [...snap.order];
+        if (snap.dockerHost) this.env.DOCKER_HOST = snap.dockerHost;
+    }
+
+    /** Number of resources being applied right now. */
+    inFlight = 0;
+
     beginRun(): void {
         this.actions = [];
         this.errors = [];
+        this.timings = {};
         this.seen = new Set();
     }
 
@@ -103,11 +127,14 @@ export class DockerApplier implements pulumi.runtime.Mocks {
         const key = `${args.type}::${args.name}`;
         this.seen.add(key);
         if (!args.custom) return { id: undefined, state: {} };
+        this.inFlight++;
         try {
             const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
             const prev = this.state.get(key);
             if (prev && isDeepStrictEqual(prev.inputs, inputs)) return { id: prev.id, state: prev.state };
+            const started = Date.now();
             const applied = await this.apply(args.type, args.name, inputs, prev);
+            this.timings[args.name] = Date.now() - started;
             this.state.set(key, applied);
             if (!this.order.includes(key)) this.order.push(key);
             return { id: applied.id, state: applied.state };
@@ -116,6 +143,8 @@ export class DockerApplier implements pulumi.runtime.Mocks {
             this.errors.push(err);
             this.log(`failed ${args.type} ${args.name}: ${err.message.split("\n")[0]}`);
             throw err;
+        } finally {
+            this.inFlight--;
         }
     }
 

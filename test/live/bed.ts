@@ -1,10 +1,14 @@
 // The live test bed: the program applied to the real Docker engine with the locally built
 // images and Pebble as the CA, plus the host-side plumbing a user would do by hand
 // (resolving the host name, trusting the CA root) — undone afterwards.
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { ProgramRun, ROOT, runProgram } from "../harness/program";
-import { DockerApplier } from "./applier";
+import { ProgramRun, ROOT } from "../harness/program";
+import { DockerApplier, run } from "./applier";
+import { seal, unseal } from "./sealed";
+import { UpRequest, UpResult } from "./up";
 
 export interface BedImages {
     NGINX_IMAGE: string;
@@ -35,14 +39,16 @@ export class DeployError extends Error {
 }
 
 export class Bed {
-    readonly applier: DockerApplier;
     readonly images = loadImages();
+    /** What the last `up` did, e.g. "update command:local:Command registry-htpasswd-install". */
+    actions: string[] = [];
+    timings: Record<string, number> = {};
+    private readonly key = randomBytes(32);
+    private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-state-"));
     private hostsLine?: string;
     private certsDirs: string[] = [];
 
-    constructor(readonly label: string, readonly stack = "bed") {
-        this.applier = new DockerApplier(label, (line) => process.stderr.write(`  [bed ${label}] ${line}\n`));
-    }
+    constructor(readonly label: string, readonly stack = "bed") {}
 
     /** Stack config for the dev path: Pebble, local images, loopback ports. */
     config(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -62,22 +68,22 @@ export class Bed {
         };
     }
 
-    /** `pulumi up`: runs the program against the engine; throws with every failure's message. */
+    /** `pulumi up`: runs the program in its own process; throws with every failure's message. */
     async up(config: Record<string, unknown>, secretKeys: string[] = ["users"]): Promise<ProgramRun> {
-        this.applier.beginRun();
-        let run: ProgramRun | undefined;
-        let failure: unknown;
-        try {
-            run = await runProgram({ config, secretKeys, stack: this.stack, mocks: this.applier });
-        } catch (e) {
-            failure = e;
-        }
-        if (this.applier.errors.length > 0 || failure) {
-            const causes = this.applier.errors.length > 0 ? this.applier.errors : [failure as Error];
-            throw new DeployError(`deploy failed:\n${causes.map((c) => c.message).join("\n")}`, causes);
-        }
-        await this.applier.endRun();
-        return run!;
+        const request: UpRequest = { label: this.label, stack: this.stack, config, secretKeys };
+        seal(path.join(this.dir, "request"), this.key, request);
+        fs.rmSync(path.join(this.dir, "result"), { force: true });
+        const child = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "up.ts")], {
+            env: { ...process.env, BED_KEY: this.key.toString("hex"), BED_DIR: this.dir },
+            timeoutMs: 600_000,
+        });
+        process.stderr.write(child.stderr);
+        if (!fs.existsSync(path.join(this.dir, "result"))) throw new DeployError(`deploy crashed (exit ${child.code}): ${child.stderr.trim()}`, []);
+        const result = unseal<UpResult>(path.join(this.dir, "result"), this.key);
+        this.actions = result.actions;
+        this.timings = result.timings;
+        if (!result.ok) throw new DeployError(`deploy failed:\n${result.errors.join("\n")}`, result.errors.map((m) => new Error(m)));
+        return { outputs: result.outputs! };
     }
 
     /** Resolves the registry's host name to loopback, as the README tells users to. */
@@ -96,7 +102,8 @@ export class Bed {
     }
 
     async cleanup(): Promise<void> {
-        await this.applier.destroyAll();
+        await new DockerApplier(this.label).destroyAll();
+        fs.rmSync(this.dir, { recursive: true, force: true });
         if (this.hostsLine) {
             const kept = fs.readFileSync("/etc/hosts", "utf8").split("\n").filter((l) => l !== this.hostsLine);
             fs.writeFileSync("/etc/hosts", kept.join("\n"));

@@ -99,7 +99,7 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         const rotated = `alice-rotated-${randomBytes(9).toString("hex")}`;
         config = bed.config({ users: users(rotated) });
         await bed.up(config);
-        assert.deepEqual(bed.applier.actions, ["update command:local:Command registry-htpasswd-install"]);
+        assert.deepEqual(bed.actions, ["update command:local:Command registry-htpasswd-install"]);
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 401);
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, rotated) })).status, 200);
         assert.deepEqual(await containerIds(), before);
@@ -191,7 +191,7 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
             const after = await containerIds();
             assert.notEqual(after.registry, before.registry, "registry replaced");
             assert.notEqual(after.nginx, before.nginx, "nginx replaced");
-            assert.ok(!bed.applier.actions.some((a) => a.includes("Volume")), "no volume touched");
+            assert.ok(!bed.actions.some((a) => a.includes("Volume")), "no volume touched");
 
             assert.equal((await peerCertificate(ep)).serialNumber, serial, "same certificate");
             assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "same credentials");
