@@ -33,7 +33,7 @@ export class LocalAcmeServer extends pulumi.ComponentResource {
                 image: image.imageId,
                 command: ["-config", PEBBLE_CONFIG_PATH],
                 envs: PEBBLE_ENV,
-                uploads: [{ file: PEBBLE_CONFIG_PATH, content: renderPebbleConfig() }],
+                uploads: [{ file: PEBBLE_CONFIG_PATH, content: renderPebbleConfig(s.pebbleCertificateDays) }],
                 networksAdvanced: [{ name: args.network, aliases: ["pebble"] }],
                 volumes: [{ volumeName: certs.name, containerPath: PEBBLE_CERTS_DIR }],
                 restart: "unless-stopped",

@@ -4,7 +4,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { certbotEnv, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
+import { certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
 import { NGINX_AUTH_DIR, NGINX_CONF_DIR, publicHost, REGISTRY_ALIAS, renderNginxEntrypoint } from "../configs/nginx";
 import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../configs/registry";
 import { Settings } from "../configs/settings";
@@ -118,6 +118,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 envs: certbotEnv(s),
                 // nginx's PID namespace: the deploy hook reloads nginx with a HUP to PID 1.
                 pidMode: pulumi.interpolate`container:${nginx.id}`,
+                // Unhealthy when the certificate is missing or within certificateWarningDays of expiry.
+                healthcheck: { tests: ["CMD", HEALTH_CHECK], interval: "30s", timeout: "20s", retries: 1 },
                 networksAdvanced: [{ name: network.name }],
                 volumes: [
                     { volumeName: certsVolume.name, containerPath: LETSENCRYPT_DIR },

@@ -10,6 +10,7 @@ import { Settings } from "./settings";
 export const LETSENCRYPT_DIR = "/etc/letsencrypt";
 export const WEBROOT = "/var/www/acme";
 export const DEPLOY_HOOK = "/usr/local/bin/registry-deploy-hook";
+export const HEALTH_CHECK = "/usr/local/bin/registry-certificate-health";
 /** The private CA's root certificate (Pebble), saved when a certificate is issued. */
 export const ACME_ROOT_FILE = `${LETSENCRYPT_DIR}/registry-acme-root.pem`;
 /** What the current certificate was requested for; a change forces a new certificate. */
@@ -48,7 +49,30 @@ export function renderDeployHook(): string {
     ].join("\n");
 }
 
-/** The certbot container's command: install the deploy hook, then check for renewal forever. */
+/**
+ * The certbot container's health check: unhealthy when there is no certificate or it
+ * expires within `certificateWarningDays`, so `docker ps` shows a lapsing certificate
+ * without anyone reading logs. Its output (in `docker inspect`) says how many days are left.
+ */
+export function renderHealthCheck(s: Settings): string {
+    return [
+        "#!/usr/bin/env python3",
+        "import datetime, sys",
+        "from cryptography import x509",
+        "try:",
+        `    c = x509.load_pem_x509_certificate(open("${LETSENCRYPT_DIR}/live/${CERT_NAME}/cert.pem", "rb").read())`,
+        "except FileNotFoundError:",
+        '    print("no certificate yet")',
+        "    sys.exit(1)",
+        'when = getattr(c, "not_valid_after_utc", None) or c.not_valid_after.replace(tzinfo=datetime.timezone.utc)',
+        "left = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds() / 86400",
+        `print("certificate expires %s: %.1f days left (unhealthy at ${s.certificateWarningDays} or fewer)" % (when.strftime("%Y-%m-%dT%H:%M:%SZ"), left))`,
+        `sys.exit(0 if left > ${s.certificateWarningDays} else 1)`,
+        "",
+    ].join("\n");
+}
+
+/** The certbot container's command: install the hooks, then check for renewal forever. */
 export function renderRenewLoop(s: Settings): string {
     const seconds = s.renewCheckHours * 3600;
     return [
@@ -56,7 +80,10 @@ export function renderRenewLoop(s: Settings): string {
         `cat > ${DEPLOY_HOOK} <<'REGISTRY_HOOK_EOF'`,
         renderDeployHook().trimEnd(),
         "REGISTRY_HOOK_EOF",
-        `chmod 0755 ${DEPLOY_HOOK}`,
+        `cat > ${HEALTH_CHECK} <<'REGISTRY_HEALTH_EOF'`,
+        renderHealthCheck(s).trimEnd(),
+        "REGISTRY_HEALTH_EOF",
+        `chmod 0755 ${DEPLOY_HOOK} ${HEALTH_CHECK}`,
         "trap 'exit 0' TERM INT",
         "while :; do",
         `  if [ -e ${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf ]; then`,

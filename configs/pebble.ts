@@ -6,8 +6,8 @@ export const PEBBLE_CONFIG_PATH = "/test/config/registry-pebble.json";
 export const PEBBLE_CERTS_DIR = "/test/certs";
 
 /** Pebble validates HTTP-01 on port 80 of the domain, which resolves to nginx on the network. */
-export function renderPebbleConfig(): string {
-    return renderTemplate("pebble.json.mustache", {});
+export function renderPebbleConfig(certificateDays?: number): string {
+    return renderTemplate("pebble.json.mustache", { validitySeconds: certificateDays === undefined ? undefined : certificateDays * 86400 });
 }
 
 export const PEBBLE_ENV = [

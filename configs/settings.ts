@@ -43,6 +43,10 @@ export interface Settings {
     renewCheckHours: number;
     /** Keep the data and certificate volumes on `pulumi destroy`. */
     retainVolumes: boolean;
+    /** The certbot container turns unhealthy when the certificate expires within this many days. */
+    certificateWarningDays: number;
+    /** Lifetime of certificates a local Pebble issues, in days (Pebble's default when absent). */
+    pebbleCertificateDays?: number;
 }
 
 /** Config keys this program reads, with their defaults (documented in Pulumi.yaml). */
@@ -61,6 +65,7 @@ export const DEFAULTS = {
     bcryptCost: 10,
     renewCheckHours: 12,
     retainVolumes: true,
+    certificateWarningDays: 10,
 } as const;
 
 export const ACME_DIRECTORIES: Record<Exclude<AcmeKind, "custom">, string> = {
@@ -88,6 +93,8 @@ export const CONFIG_KEYS = [
     "bcryptCost",
     "renewCheckHours",
     "retainVolumes",
+    "certificateWarningDays",
+    "pebbleCertificateDays",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -231,6 +238,12 @@ export function parseSettings(raw: RawConfig, stack: string, secretKeys: Readonl
 
     const users = parseUsers(raw.users, secretKeys.has("users"), problems);
 
+    let pebbleCertificateDays: number | undefined;
+    if (raw.pebbleCertificateDays !== undefined && raw.pebbleCertificateDays !== "") {
+        pebbleCertificateDays = int("pebbleCertificateDays", 0, 1, 3650);
+        if (acmeKind !== "pebble") bad("pebbleCertificateDays", raw.pebbleCertificateDays, "to be unset unless acmeServer is pebble (a public CA decides its certificates' lifetime)");
+    }
+
     const settings: Settings = {
         stack,
         namePrefix,
@@ -254,6 +267,8 @@ export function parseSettings(raw: RawConfig, stack: string, secretKeys: Readonl
         bcryptCost: int("bcryptCost", DEFAULTS.bcryptCost, 4, 16),
         renewCheckHours: int("renewCheckHours", DEFAULTS.renewCheckHours, 1, 24),
         retainVolumes: bool("retainVolumes", DEFAULTS.retainVolumes),
+        certificateWarningDays: int("certificateWarningDays", DEFAULTS.certificateWarningDays, 1, 60),
+        pebbleCertificateDays,
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return settings;

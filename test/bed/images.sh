@@ -88,6 +88,19 @@ upstream_version() {
   printf '%s\n' "${v%%+*}"
 }
 
+# apt_install PKG...: install Debian packages on the host (apt-get update first
+# only when a package has no install candidate yet)
+apt_install() {
+  local p
+  for p in "$@"; do
+    if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+      run_logged apt-get-update apt-get update || return 1
+      break
+    fi
+  done
+  DEBIAN_FRONTEND=noninteractive run_logged "apt-get-install" apt-get install -y --no-install-recommends "$@"
+}
+
 # ---------------------------------------------------------------- preconditions
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, docker)"
 if ! docker info >/dev/null 2>&1; then
@@ -114,6 +127,7 @@ cleanup() {
   rm -rf "${BED_CACHE:?}/tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 export DOCKER_BUILDKIT=0 # the classic builder: FROM a local image, RUN with --network none
 
 if [ -n "${BED_DEBIAN_SUITE:-}" ]; then
@@ -181,14 +195,22 @@ ensure_rootfs() {
 make_rootfs_tarball() {
   local kind=$1 pkgs=$2 tarball=$3 mirror dir root pkg ver
   mirror=$(detect_mirror)
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    say "installing debootstrap"
+    apt_install debootstrap || die "cannot install debootstrap"
+  fi
   say "debootstrap --variant=minbase $suite ($kind: $pkgs) from $mirror"
   dir=$(mktemp -d "$BED_CACHE/tmp/rootfs-$kind.XXXXXX")
   root=$dir/root
   # private mount namespace: debootstrap's /proc,/sys,/dev mounts vanish with it
-  run_logged "debootstrap-$kind" unshare --mount --propagation private \
+  run_logged "debootstrap-$kind" timeout 1200 unshare --mount --propagation private \
     debootstrap --variant=minbase --cache-dir="$BED_CACHE/debs" --include="$pkgs" \
     "$suite" "$root" "$mirror" || {
-    [ -f "$root/debootstrap/debootstrap.log" ] && tail -n 20 "$root/debootstrap/debootstrap.log" >&2
+    if [ -f "$root/debootstrap/debootstrap.log" ]; then
+      cp "$root/debootstrap/debootstrap.log" "$BED_CACHE/logs/debootstrap-$kind.debootstrap.log"
+      say "last lines of $BED_CACHE/logs/debootstrap-$kind.debootstrap.log:"
+      tail -n 20 "$root/debootstrap/debootstrap.log" >&2
+    fi
     die "debootstrap of $suite ($kind) failed"
   }
   if grep -q " $dir/" /proc/mounts; then die "mounts left under $dir after debootstrap"; fi
@@ -254,7 +276,10 @@ fetch_wheels() {
   arch=$(uname -m)
   local plat=(--platform "manylinux2014_$arch")
   for ((m = ${glibc#*.}; m >= 5; m--)); do plat+=(--platform "manylinux_2_${m}_$arch"); done
-  command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 || return 1
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    say "installing python3-pip (for pip download)"
+    apt_install python3 python3-pip || return 1
+  fi
   tmp=$(mktemp -d "$BED_CACHE/tmp/wheels.XXXXXX")
   say "pip download certbot==$certbot_version (wheels for CPython $pyver, glibc $glibc)"
   run_logged pip-download python3 -m pip download --disable-pip-version-check --dest "$tmp" \
@@ -302,7 +327,7 @@ new_ctx() {
 # ---------------------------------------------------------------------- plan
 nginx_pkgs=$base_pkgs,nginx,gettext-base
 certbot_pkgs=$base_pkgs,python3,python3-venv
-certbot_deb_pkgs=$base_pkgs,python3,certbot
+certbot_deb_pkgs=$base_pkgs,python3,python3-cffi-backend,certbot # debootstrap does not resolve virtual packages
 bins_pkgs=docker-registry,pebble
 
 base_img=$(rootfs_image base "$base_pkgs")
@@ -330,6 +355,7 @@ if forced certbot; then certbot_tag=$certbot_deb_tag; else certbot_tag=$certbot_
 # ---------------------------------------------------------------------- build
 built=()
 have_go=
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH=/usr/local/go/bin:$PATH; fi
 command -v go >/dev/null 2>&1 && have_go=1
 
 # Go builds run in the background while the root filesystems are made.

@@ -218,10 +218,16 @@ export class DockerApplier implements pulumi.runtime.Mocks {
     }
 
     private async container(type: string, name: string, inputs: Record<string, any>): Promise<Applied> {
-        only(type, inputs, ["name", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "ports", "volumes", "uploads", "restart", "pidMode"]);
+        only(type, inputs, ["name", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "ports", "volumes", "uploads", "restart", "pidMode", "healthcheck"]);
         const args = ["create", "--name", inputs.name, ...this.labelArgs(inputs.labels)];
         if (inputs.restart) args.push("--restart", inputs.restart);
         if (inputs.pidMode) args.push("--pid", inputs.pidMode);
+        if (inputs.healthcheck) {
+            const h = inputs.healthcheck;
+            only(`${type}.healthcheck`, h, ["tests", "interval", "timeout", "retries"]);
+            if (h.tests[0] !== "CMD" || h.tests.length !== 2) throw new Error("live applier: healthcheck tests other than [CMD, executable] not implemented");
+            args.push("--health-cmd", h.tests[1], "--health-interval", h.interval, "--health-timeout", h.timeout, "--health-retries", String(h.retries));
+        }
         for (const e of inputs.envs ?? []) args.push("--env", e);
         for (const p of inputs.ports ?? []) {
             only(`${type}.ports`, p, ["internal", "external", "ip", "protocol"]);

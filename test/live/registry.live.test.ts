@@ -9,8 +9,22 @@ import { renderConfigInstall } from "../../configs/install";
 import { docker, run } from "./applier";
 import { Bed, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate } from "./client";
+import { requestsDuring } from "./load";
 
 const LABEL = `live-${randomBytes(3).toString("hex")}`;
+
+/** Waits (bounded) for Docker's health status of a container to become `want`. */
+async function healthBecomes(container: string, want: "healthy" | "unhealthy", maxMs = 75_000): Promise<{ status: string; output: string }> {
+    const deadline = Date.now() + maxMs;
+    let status = "";
+    while (Date.now() < deadline) {
+        status = await docker(["inspect", "--format", "{{.State.Health.Status}}", container]);
+        if (status === want) break;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    const output = await docker(["inspect", "--format", "{{range .State.Health.Log}}{{.Output}}{{end}}", container]);
+    return { status, output };
+}
 const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
 const BOB = { name: "bob", password: `bob-${randomBytes(9).toString("hex")}` };
 
@@ -80,6 +94,18 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.equal((await httpsRequest(ep, "/v2/bed/hello/tags/list", { auth: basic(BOB.name, BOB.password) })).status, 200);
         assert.equal((await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status, 403);
         assert.equal((await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(ALICE.name, ALICE.password), method: "POST" })).status, 202);
+        const reader = new DockerClient();
+        try {
+            assert.equal((await reader.login(host, BOB.name, BOB.password)).code, 0);
+            await reader.must(["pull", `${repo()}:1`]);
+            await reader.must(["tag", `${repo()}:1`, `${repo()}:by-bob`]);
+            const denied = await reader.exec(["push", `${repo()}:by-bob`]);
+            assert.notEqual(denied.code, 0, "a pull-only user cannot push");
+            assert.match(denied.stderr, /denied|forbidden|403/i);
+        } finally {
+            await reader.exec(["image", "rm", `${repo()}:by-bob`]);
+            reader.cleanup();
+        }
 
         for (const v of ["TLSv1", "TLSv1.1"] as const) {
             const r = await handshake(ep, v);
@@ -110,34 +136,19 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
     test("4. renewal: a forced renewal is served with a new serial, no request fails, no container restarts", async () => {
         const before = await containerIds();
         const oldSerial = (await peerCertificate(ep)).serialNumber;
-        const auth = basic(ALICE.name, ALICE.password);
-        let renewing = true;
-        const results = { ok: 0, failed: [] as string[], serials: new Set<string>() };
-        const deadline = Date.now() + 120_000;
-        const load = (async () => {
-            // Bounded: at most 5000 requests and 120 s, and it stops 2 s after the renewal.
-            let stopAt = Infinity;
-            for (let i = 0; i < 5000 && Date.now() < Math.min(deadline, stopAt); i++) {
-                if (!renewing && stopAt === Infinity) stopAt = Date.now() + 2000;
-                try {
-                    const r = await httpsRequest(ep, "/v2/", { auth });
-                    if (r.status === 200) results.ok++;
-                    else results.failed.push(`status ${r.status}`);
-                } catch (e) {
-                    results.failed.push((e as Error).message);
-                }
-                if (i % 10 === 0) results.serials.add((await peerCertificate(ep)).serialNumber);
-            }
-        })();
-        const renewal = await run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", "/usr/local/bin/registry-deploy-hook"]);
-        renewing = false;
-        await load;
+        const { load, result: renewal } = await requestsDuring(ep, ALICE, () =>
+            run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", "/usr/local/bin/registry-deploy-hook"]),
+        );
         assert.equal(renewal.code, 0, renewal.stderr);
         const newSerial = (await peerCertificate(ep)).serialNumber;
         assert.notEqual(newSerial, oldSerial, "nginx serves the renewed certificate");
-        assert.deepEqual(results.failed, [], "no request failed during the renewal");
-        assert.ok(results.ok > 10, `requests ran through the renewal (${results.ok})`);
+        assert.deepEqual(load.failed, [], "no request failed during the renewal");
+        assert.ok(load.served > 10, `requests ran through the renewal (${load.served})`);
+        assert.deepEqual(load.serials.slice(-1), [newSerial], "the last requests saw the new certificate");
         assert.deepEqual(await containerIds(), before, "no container restarted");
+        const health = await healthBecomes(`${prefix}-certbot`, "healthy");
+        assert.equal(health.status, "healthy", health.output);
+        assert.match(health.output, /certificate expires \d{4}-\d\d-\d\dT[\d:]+Z: [\d.]+ days left/);
     });
 
     test("5. ACME failure: certonly fails clearly, nginx keeps serving; a rerun once the CA is back succeeds", async () => {
@@ -202,5 +213,34 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
             await client.makeImage(`${repo()}:2`, 256 * 1024);
             await client.must(["push", `${repo()}:2`]);
         }
+    });
+});
+
+describe("live: certificate expiry is visible and renewal follows the certificate's lifetime", { timeout: 600_000 }, () => {
+    const label = `exp-${randomBytes(3).toString("hex")}`;
+    const bed = new Bed(label);
+    const prefix = `bed-${label}`;
+    const user = { name: "ops", password: `ops-${randomBytes(9).toString("hex")}` };
+
+    after(() => bed.cleanup());
+
+    test("a 10-day certificate: expiry output, unhealthy within 20 warning days, not renewed early", async () => {
+        const out = await bed.up(bed.config({ users: { ops: { access: "push", password: user.password } }, pebbleCertificateDays: 10, certificateWarningDays: 20 }));
+        const expiry = Date.parse(out.outputs.certificateExpiry.value as string);
+        const days = (expiry - Date.now()) / 86_400_000;
+        assert.ok(days > 9 && days <= 10, `certificateExpiry output is ~10 days ahead, got ${out.outputs.certificateExpiry.value}`);
+
+        const health = await healthBecomes(`${prefix}-certbot`, "unhealthy");
+        assert.equal(health.status, "unhealthy", health.output);
+        assert.match(health.output, /days left \(unhealthy at 20 or fewer\)/);
+
+        // certbot renews by the remaining share of the lifetime (and ARI), not a fixed 30 days
+        // before expiry: a fresh 10-day certificate is not due.
+        const ep: Endpoint = { domain: "registry.test", httpPort: 18080, httpsPort: 18443, ca: out.outputs.caRoot.value as string };
+        const serial = (await peerCertificate(ep)).serialNumber;
+        const renew = await run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--no-random-sleep-on-renew", "--non-interactive"]);
+        assert.equal(renew.code, 0, renew.stderr);
+        assert.match(`${renew.stdout}${renew.stderr}`, /not yet due for renewal/i);
+        assert.equal((await peerCertificate(ep)).serialNumber, serial);
     });
 });

@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import * as bcrypt from "bcryptjs";
-import { certonlyArgs, renderCertonly, renderRenewLoop } from "../../configs/certbot";
+import { certonlyArgs, renderCertonly, renderHealthCheck, renderRenewLoop } from "../../configs/certbot";
 import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
 import { renderConfigInstall } from "../../configs/install";
 import { renderFallbackConf, renderHttpServer, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
@@ -156,6 +156,22 @@ describe("registry and certbot", () => {
         assert.match(yml, /secret: "abc123"/);
         assert.doesNotMatch(yml, /^auth:/m);
         assert.throws(() => renderRegistryConfig(settings, 'x"y'), /alphanumeric/);
+    });
+
+    test("the certificate health check is valid Python that fails without a certificate", () => {
+        const dir = tmp();
+        const file = path.join(dir, "health.py");
+        fs.writeFileSync(file, renderHealthCheck(settings));
+        const compiled = spawnSync("python3", ["-m", "py_compile", file], { encoding: "utf8" });
+        assert.equal(compiled.status, 0, compiled.stderr);
+        assert.match(renderHealthCheck(settings), /sys\.exit\(0 if left > 10 else 1\)/);
+    });
+
+    test("Pebble's certificate lifetime is set only when asked for", async () => {
+        const { renderPebbleConfig } = await import("../../configs/pebble");
+        assert.equal(JSON.parse(renderPebbleConfig(10)).pebble.certificateValidityPeriod, 864000);
+        assert.equal(JSON.parse(renderPebbleConfig()).pebble.certificateValidityPeriod, undefined);
+        assert.equal(JSON.parse(renderPebbleConfig()).pebble.httpPort, 80);
     });
 
     test("certonly is webroot, non-interactive, with the configured CA and key type", () => {

@@ -67,6 +67,8 @@ describe("parseSettings", () => {
         ["empty users", { domain: "a.example.com", users: "{}" }, /private-registry:users: expected at least one user/],
         ["bad user name", { domain: "a.example.com", users: JSON.stringify({ "bad:name": {} }) }, /private-registry:users: user name "bad:name" must be/],
         ["bad access", { domain: "a.example.com", users: JSON.stringify({ ci: { access: "admin" } }) }, /private-registry:users\.ci\.access: expected push or pull, got "admin"/],
+        ["Pebble lifetime without Pebble", { domain: "a.example.com", pebbleCertificateDays: "10" }, /private-registry:pebbleCertificateDays: expected to be unset unless acmeServer is pebble/],
+        ["warning days", { domain: "a.example.com", certificateWarningDays: "0" }, /private-registry:certificateWarningDays: expected an integer from 1 to 60, got "0"/],
         ["unknown field", { domain: "a.example.com", users: JSON.stringify({ ci: { acess: "pull" } }) }, /private-registry:users\.ci: unknown field "acess"/],
     ];
     for (const [name, raw, message] of cases) {

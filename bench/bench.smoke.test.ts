@@ -1,0 +1,44 @@
+// A smoke run of the benchmark with tiny sizes, so `npm run bench` cannot rot. It checks
+// that every section is measured and sane; the numbers themselves are not judged here.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { run } from "../test/live/applier";
+
+test("the benchmark runs end to end and reports every section", { timeout: 600_000 }, async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));
+    try {
+        const r = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "bench.ts")], {
+            env: {
+                ...process.env,
+                BENCH_OUT: out,
+                BENCH_LAYER_MB: "4",
+                BENCH_SMALL_COUNT: "2",
+                BENCH_SMALL_MB: "1",
+                BENCH_RUNS: "1",
+                BENCH_CONCURRENCY: "3",
+                BENCH_CONCURRENT_MB: "1",
+            },
+            timeoutMs: 600_000,
+        });
+        assert.equal(r.code, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+        const result = JSON.parse(fs.readFileSync(path.join(out, "latest.json"), "utf8"));
+        for (const kind of ["large", "small"]) {
+            for (const op of ["pushMBps", "pullMBps"]) {
+                for (const p of ["a", "b", "c"]) assert.ok(result.throughput[kind][op][p] > 0, `${kind} ${op} ${p}`);
+            }
+        }
+        assert.ok(result.coldDeploy.totalToFirstPushS > 0);
+        assert.ok(result.coldDeploy.steps.certonly > 0);
+        assert.ok(result.programEvaluationMs.median > 0);
+        assert.equal(result.renewalUnderLoad.renewed, true);
+        assert.equal(result.renewalUnderLoad.failed, 0, "no request failed during the renewal");
+        assert.deepEqual(result.concurrency.push.errors, []);
+        assert.deepEqual(result.concurrency.pull.errors, []);
+        assert.match(fs.readFileSync(path.join(out, "latest.md"), "utf8"), /\| push 1 × 4 MiB \|/);
+    } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+    }
+});

@@ -1,0 +1,283 @@
+// `npm run bench`: what users feel, measured on the live test bed in one run.
+//   - layer throughput, push and pull with skopeo, through (a) our nginx + TLS, (b) straight
+//     to the registry container (the limit here), (c) nginx with the seed tutorial's config
+//     (same images and certificate, nginx's buffering defaults); runs interleaved, medians;
+//   - cold deploy, with a breakdown per step; program evaluation (mocked preview);
+//   - renewal under load; concurrent pushes and pulls.
+// Sizes come from the environment (BENCH_*), so a smoke run can use tiny ones.
+// Prints a table and writes bench/results/latest.{json,md} (or BENCH_OUT).
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runProgram } from "../test/harness/program";
+import { Recorder } from "../test/harness/recorder";
+import { docker, run } from "../test/live/applier";
+import { Bed } from "../test/live/bed";
+import { Endpoint } from "../test/live/client";
+import { requestsDuring } from "../test/live/load";
+import { makeOciImage } from "./oci";
+
+const MiB = 1024 * 1024;
+const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+const SIZES = {
+    layerMiB: env("BENCH_LAYER_MB", 1024),
+    smallCount: env("BENCH_SMALL_COUNT", 20),
+    smallMiB: env("BENCH_SMALL_MB", 10),
+    runs: env("BENCH_RUNS", 3),
+    concurrency: env("BENCH_CONCURRENCY", 20),
+    concurrentMiB: env("BENCH_CONCURRENT_MB", 5),
+};
+const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
+const DOMAIN = "registry.test";
+const SEED_PORT = 18444;
+
+// The "seed": the nginx config most registry tutorials copy (distribution's recipe as
+// commonly pasted): HTTP/1.0 to the upstream, request and response buffering left on.
+const SEED_CONF = `user nginx;
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream docker-registry { server registry:5000; }
+  server {
+    listen 443 ssl;
+    server_name ${DOMAIN};
+    ssl_certificate /etc/letsencrypt/live/registry/fullchain.pem;
+    ssl_certificate_key /etc/letsencrypt/live/registry/privkey.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    client_max_body_size 0;
+    chunked_transfer_encoding on;
+    location /v2/ {
+      auth_basic "Registry realm";
+      auth_basic_user_file /etc/nginx/auth/htpasswd;
+      add_header 'Docker-Distribution-Api-Version' 'registry/2.0' always;
+      proxy_pass http://docker-registry;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_read_timeout 900;
+    }
+  }
+}
+`;
+
+type PathName = "a_ours" | "b_direct" | "c_seed";
+interface Target {
+    name: PathName;
+    host: string;
+    tlsVerify: boolean;
+}
+
+const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function skopeo(args: string[], authfile: string): Promise<number> {
+    const t0 = performance.now();
+    const r = await run("skopeo", ["--command-timeout", "900s", ...args.slice(0, 1), "--authfile", authfile, ...args.slice(1)], { timeoutMs: 900_000 });
+    if (r.code !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr.trim()}`);
+    return (performance.now() - t0) / 1000;
+}
+
+async function push(target: Target, layout: string, tag: string, repo: string, authfile: string): Promise<number> {
+    return skopeo(["copy", "--quiet", `--dest-tls-verify=${target.tlsVerify}`, `oci:${layout}:${tag}`, `docker://${target.host}/${repo}:${tag}`], authfile);
+}
+
+async function pull(target: Target, tag: string, repo: string, authfile: string): Promise<number> {
+    const dest = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-pull-"));
+    try {
+        return await skopeo(["copy", "--quiet", `--src-tls-verify=${target.tlsVerify}`, `docker://${target.host}/${repo}:${tag}`, `dir:${dest}`], authfile);
+    } finally {
+        fs.rmSync(dest, { recursive: true, force: true });
+    }
+}
+
+async function main(): Promise<void> {
+    const label = `bench-${randomBytes(3).toString("hex")}`;
+    const bed = new Bed(label, "bench");
+    const user = { name: "bench", password: `bench-${randomBytes(12).toString("hex")}` };
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-"));
+    const results: Record<string, unknown> = { sizes: SIZES, when: new Date().toISOString(), versions: versions(bed) };
+    const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
+    try {
+        // Program evaluation: the whole program under mocks, as a preview (unknown outputs).
+        const evals: number[] = [];
+        for (let i = 0; i < 5; i++) {
+            const t0 = performance.now();
+            await runProgram({ config: bed.config(), mocks: new Recorder(true), preview: true });
+            evals.push(performance.now() - t0);
+        }
+        results.programEvaluationMs = { first: round(evals[0]), median: round(median(evals.slice(1))) };
+        log(`mocked preview: first ${round(evals[0])} ms, then median ${round(median(evals.slice(1)))} ms`);
+
+        // Cold deploy: empty engine (for this stack), images present.
+        const t0 = performance.now();
+        // The product default bcrypt cost: nginx verifies it on every request users make.
+        const deployed = await bed.up(bed.config({ bcryptCost: 10, users: { [user.name]: { access: "push", password: user.password } } }));
+        const deployS = (performance.now() - t0) / 1000;
+        const host = deployed.outputs.host.value as string;
+        const ca = deployed.outputs.caRoot.value as string;
+        bed.addHostsEntry(DOMAIN);
+        bed.trustRoot(host, ca);
+        bed.trustRoot(`${DOMAIN}:${SEED_PORT}`, ca);
+        const auth = Buffer.from(`${user.name}:${user.password}`).toString("base64");
+        const authfile = path.join(work, "auth.json");
+        fs.writeFileSync(authfile, JSON.stringify({ auths: { [host]: { auth }, [`${DOMAIN}:${SEED_PORT}`]: { auth } } }), { mode: 0o600 });
+
+        const first = path.join(work, "first");
+        await makeOciImage(first, "1", [256 * 1024]);
+        const firstPushS = await push({ name: "a_ours", host, tlsVerify: true }, first, "1", "bench/first", authfile);
+        const t = bed.timings;
+        const sum = (...names: string[]) => round(names.reduce((acc, n) => acc + (t[n] ?? 0), 0) / 1000, 2);
+        results.coldDeploy = {
+            totalToFirstPushS: round(deployS + firstPushS, 2),
+            upS: round(deployS, 2),
+            firstPushS: round(firstPushS, 2),
+            steps: {
+                containers: sum("registry-registry", "registry-nginx", "registry-pebble-container", "registry-certbot"),
+                httpConfig: sum("registry-tls-http-config"),
+                certonly: sum("registry-tls-certonly"),
+                httpsConfig: sum("registry-tls-https-config"),
+                htpasswd: sum("registry-htpasswd-install"),
+            },
+        };
+        log(`cold deploy: up ${round(deployS, 2)} s + first push ${round(firstPushS, 2)} s`);
+
+        // The seed tutorial's nginx, beside ours: same image, certificate and htpasswd.
+        const prefix = `bed-${label}`;
+        const seed = await docker([
+            "create", "--name", `${prefix}-seed`, "--label", `registry-bed=${label}`, "--network", `${prefix}-net`,
+            "--publish", `127.0.0.1:${SEED_PORT}:443`, "--volume", `${prefix}-certs:/etc/letsencrypt:ro`, "--volume", `${prefix}-auth:/etc/nginx/auth:ro`,
+            bed.images.NGINX_IMAGE, "nginx", "-c", "/etc/nginx/seed.conf", "-g", "daemon off;",
+        ]);
+        fs.writeFileSync(path.join(work, "seed.conf"), SEED_CONF);
+        await docker(["cp", path.join(work, "seed.conf"), `${seed}:/etc/nginx/seed.conf`]);
+        await docker(["start", seed]);
+        const registryIp = await docker(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", `${prefix}-registry`]);
+        const targets: Target[] = [
+            { name: "a_ours", host, tlsVerify: true },
+            { name: "b_direct", host: `${registryIp}:5000`, tlsVerify: false },
+            { name: "c_seed", host: `${DOMAIN}:${SEED_PORT}`, tlsVerify: true },
+        ];
+
+        // Layer throughput, interleaved: every run pushes a fresh random image through each path.
+        const throughput: Record<string, Record<PathName, { push: number[]; pull: number[] }>> = {};
+        for (const [kind, layers] of [
+            ["large", [SIZES.layerMiB * MiB]],
+            ["small", Array.from({ length: SIZES.smallCount }, () => SIZES.smallMiB * MiB)],
+        ] as const) {
+            const bytes = layers.reduce((a, b) => a + b, 0);
+            throughput[kind] = { a_ours: { push: [], pull: [] }, b_direct: { push: [], pull: [] }, c_seed: { push: [], pull: [] } };
+            for (let r = 0; r < SIZES.runs; r++) {
+                for (const target of targets) {
+                    const layout = path.join(work, `${kind}-${r}-${target.name}`);
+                    await makeOciImage(layout, "1", [...layers]);
+                    const repo = `bench/${kind}-${target.name}-${r}`;
+                    const pushS = await push(target, layout, "1", repo, authfile);
+                    fs.rmSync(layout, { recursive: true, force: true });
+                    const pullS = await pull(target, "1", repo, authfile);
+                    throughput[kind][target.name].push.push(bytes / 1e6 / pushS);
+                    throughput[kind][target.name].pull.push(bytes / 1e6 / pullS);
+                    log(`${kind} ${target.name} run ${r + 1}: push ${round(bytes / 1e6 / pushS)} MB/s, pull ${round(bytes / 1e6 / pullS)} MB/s`);
+                }
+            }
+        }
+        const summary: Record<string, unknown> = {};
+        for (const [kind, byPath] of Object.entries(throughput)) {
+            const m = (p: PathName, op: "push" | "pull") => round(median(byPath[p][op]));
+            summary[kind] = {
+                pushMBps: { a: m("a_ours", "push"), b: m("b_direct", "push"), c: m("c_seed", "push") },
+                pullMBps: { a: m("a_ours", "pull"), b: m("b_direct", "pull"), c: m("c_seed", "pull") },
+                ratios: {
+                    pushAoverB: round(m("a_ours", "push") / m("b_direct", "push"), 2),
+                    pullAoverB: round(m("a_ours", "pull") / m("b_direct", "pull"), 2),
+                    pushAoverC: round(m("a_ours", "push") / m("c_seed", "push"), 2),
+                    pullAoverC: round(m("a_ours", "pull") / m("c_seed", "pull"), 2),
+                },
+                samples: byPath,
+            };
+        }
+        results.throughput = summary;
+
+        // Concurrency: distinct images pushed at once through our path, then pulled at once.
+        const layouts = await Promise.all(
+            Array.from({ length: SIZES.concurrency }, async (_, i) => {
+                const dir = path.join(work, `concurrent-${i}`);
+                await makeOciImage(dir, "1", [SIZES.concurrentMiB * MiB]);
+                return dir;
+            }),
+        );
+        const ours = targets[0];
+        const settle = async (jobs: Promise<number>[]) => {
+            const t = performance.now();
+            const outcomes = await Promise.allSettled(jobs);
+            return { seconds: round((performance.now() - t) / 1000, 2), errors: outcomes.filter((o) => o.status === "rejected").map((o) => String((o as PromiseRejectedResult).reason).slice(0, 200)) };
+        };
+        const pushes = await settle(layouts.map((dir, i) => push(ours, dir, "1", `bench/concurrent-${i}`, authfile)));
+        const pulls = await settle(layouts.map((_, i) => pull(ours, "1", `bench/concurrent-${i}`, authfile)));
+        results.concurrency = { images: SIZES.concurrency, mibEach: SIZES.concurrentMiB, push: pushes, pull: pulls };
+        log(`concurrency: ${SIZES.concurrency} pushes in ${pushes.seconds} s (${pushes.errors.length} errors), pulls in ${pulls.seconds} s (${pulls.errors.length} errors)`);
+
+        // Renewal under load: a forced renewal while requests run.
+        const ep: Endpoint = { domain: DOMAIN, httpPort: 18080, httpsPort: 18443, ca };
+        const { load, result: renewal } = await requestsDuring(ep, user, () =>
+            run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", "/usr/local/bin/registry-deploy-hook"]),
+        );
+        results.renewalUnderLoad = { renewed: renewal.code === 0, served: load.served, failed: load.failed.length, certificatesSeen: load.serials.length };
+        log(`renewal under load: ${load.served} served, ${load.failed.length} failed`);
+    } finally {
+        await bed.cleanup();
+        fs.rmSync(work, { recursive: true, force: true });
+    }
+    fs.mkdirSync(OUT, { recursive: true });
+    fs.writeFileSync(path.join(OUT, "latest.json"), JSON.stringify(results, null, 2));
+    const md = markdown(results);
+    fs.writeFileSync(path.join(OUT, "latest.md"), md);
+    process.stdout.write(`\n${md}`);
+}
+
+function versions(bed: Bed): Record<string, string> {
+    const v: Record<string, string> = {};
+    for (const k of ["NGINX_VERSION", "REGISTRY_VERSION", "CERTBOT_VERSION", "PEBBLE_VERSION"]) if (bed.images[k]) v[k.replace("_VERSION", "").toLowerCase()] = bed.images[k];
+    return v;
+}
+
+function markdown(r: Record<string, any>): string {
+    const lines = [
+        `Benchmark ${r.when} on ${os.cpus().length} cores (${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", ")}); medians of ${r.sizes.runs} interleaved runs.`,
+        "",
+        "| layer throughput (MB/s) | (a) ours: nginx + TLS | (b) registry direct | (c) seed nginx + TLS | a/b | a/c |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ];
+    for (const [kind, s] of Object.entries<any>(r.throughput)) {
+        const what = kind === "large" ? `1 × ${r.sizes.layerMiB} MiB` : `${r.sizes.smallCount} × ${r.sizes.smallMiB} MiB`;
+        lines.push(`| push ${what} | ${s.pushMBps.a} | ${s.pushMBps.b} | ${s.pushMBps.c} | ${s.ratios.pushAoverB} | ${s.ratios.pushAoverC} |`);
+        lines.push(`| pull ${what} | ${s.pullMBps.a} | ${s.pullMBps.b} | ${s.pullMBps.c} | ${s.ratios.pullAoverB} | ${s.ratios.pullAoverC} |`);
+    }
+    const c = r.coldDeploy;
+    lines.push(
+        "",
+        "| measure | value |",
+        "| --- | ---: |",
+        `| cold deploy to first accepted push | ${c.totalToFirstPushS} s |`,
+        `| … containers / HTTP config / certonly / HTTPS config / htpasswd | ${c.steps.containers} / ${c.steps.httpConfig} / ${c.steps.certonly} / ${c.steps.httpsConfig} / ${c.steps.htpasswd} s |`,
+        `| … first push (256 KiB) | ${c.firstPushS} s |`,
+        `| mocked preview of the whole program (first / median of 4 more) | ${r.programEvaluationMs.first} / ${r.programEvaluationMs.median} ms |`,
+        `| renewal under load: served / failed | ${r.renewalUnderLoad.served} / ${r.renewalUnderLoad.failed} |`,
+        `| ${r.concurrency.images} concurrent pushes of ${r.concurrency.mibEach} MiB: time / errors | ${r.concurrency.push.seconds} s / ${r.concurrency.push.errors.length} |`,
+        `| ${r.concurrency.images} concurrent pulls: time / errors | ${r.concurrency.pull.seconds} s / ${r.concurrency.pull.errors.length} |`,
+        "",
+    );
+    return lines.join("\n");
+}
+
+main().catch((e) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : e}\n`);
+    process.exit(1);
+});

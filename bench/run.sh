@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `npm run bench`: the full benchmark (1 GiB layers, 3 interleaved runs) on the live bed.
+# Same prerequisites as the tests; results in bench/results/latest.{json,md}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SKIP_TESTS=1 bash test/run.sh
+node --import tsx bench/bench.ts
