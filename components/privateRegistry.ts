@@ -5,8 +5,15 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
-import { NGINX_AUTH_DIR, NGINX_CONF_DIR, publicHost, REGISTRY_ALIAS, renderNginxEntrypoint } from "../configs/nginx";
-import { REGISTRY_CONFIG_PATH, REGISTRY_DATA_DIR, renderRegistryConfig } from "../configs/registry";
+import { NGINX_AUTH_DIR, NGINX_CONF_DIR, NGINX_CONTROL_DIR, publicHost, REGISTRY_ALIAS, renderNginxEntrypoint } from "../configs/nginx";
+import {
+    REGISTRY_CONFIG_PATH,
+    REGISTRY_CONTROL_DIR,
+    REGISTRY_DATA_DIR,
+    REGISTRY_READONLY_CONFIG_PATH,
+    renderRegistryConfig,
+    renderRegistrySupervisor,
+} from "../configs/registry";
 import { Settings } from "../configs/settings";
 import { Htpasswd } from "./htpasswd";
 import { LocalAcmeServer } from "./localAcmeServer";
@@ -54,6 +61,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         const webrootVolume = new docker.Volume(`${name}-acme-webroot`, { name: `${p}-acme-webroot`, labels }, o);
         const confVolume = new docker.Volume(`${name}-nginx-conf`, { name: `${p}-nginx-conf`, labels }, o);
         const authVolume = new docker.Volume(`${name}-auth`, { name: `${p}-auth`, labels }, o);
+        const controlVolume = new docker.Volume(`${name}-registry-control`, { name: `${p}-registry-control`, labels }, o);
 
         const image = (role: string, ref: string) => new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, o);
         const registryImage = image("registry", s.images.registry);
@@ -70,10 +78,18 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             {
                 name: `${p}-registry`,
                 image: registryImage.imageId,
-                command: [REGISTRY_CONFIG_PATH],
-                uploads: [{ file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) }],
+                // Serves the registry and runs garbage collection safely (configs/registry.ts).
+                entrypoints: ["/bin/sh", "-c"],
+                command: [renderRegistrySupervisor(s)],
+                uploads: [
+                    { file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) },
+                    { file: REGISTRY_READONLY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))) },
+                ],
                 networksAdvanced: [{ name: network.name, aliases: [REGISTRY_ALIAS] }],
-                volumes: [{ volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR }],
+                volumes: [
+                    { volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR },
+                    { volumeName: controlVolume.name, containerPath: REGISTRY_CONTROL_DIR },
+                ],
                 restart: "unless-stopped",
                 labels,
             },
@@ -98,6 +114,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     { volumeName: authVolume.name, containerPath: NGINX_AUTH_DIR },
                     { volumeName: certsVolume.name, containerPath: LETSENCRYPT_DIR, readOnly: true },
                     { volumeName: webrootVolume.name, containerPath: WEBROOT, readOnly: true },
+                    { volumeName: controlVolume.name, containerPath: NGINX_CONTROL_DIR, readOnly: true },
                 ],
                 restart: "unless-stopped",
                 labels,

@@ -12,6 +12,8 @@ export const CERT_NAME = "registry";
 /** The registry container's name on the stack's network. */
 export const REGISTRY_ALIAS = "registry";
 export const HSTS_MAX_AGE = 63072000;
+/** Where nginx sees the registry container's control volume (GC flag), read-only. */
+export const NGINX_CONTROL_DIR = "/etc/nginx/registry-control";
 
 /** Host (and port, when not 443) that clients use: `docker push <publicHost>/repo`. */
 export function publicHost(s: Pick<Settings, "domain" | "publish">): string {
@@ -33,6 +35,7 @@ export function renderHttpsServer(s: Settings): string {
         registryHost: REGISTRY_ALIAS,
         hstsMaxAge: HSTS_MAX_AGE,
         realm: "Registry",
+        controlDir: NGINX_CONTROL_DIR,
     });
 }
 

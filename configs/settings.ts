@@ -47,6 +47,8 @@ export interface Settings {
     certificateWarningDays: number;
     /** Lifetime of certificates a local Pebble issues, in days (Pebble's default when absent). */
     pebbleCertificateDays?: number;
+    /** Garbage collection: every this many hours (0: only on demand), and whether untagged manifests go too. */
+    gc: { intervalHours: number; deleteUntagged: boolean };
 }
 
 /** Config keys this program reads, with their defaults (documented in Pulumi.yaml). */
@@ -66,6 +68,8 @@ export const DEFAULTS = {
     renewCheckHours: 12,
     retainVolumes: true,
     certificateWarningDays: 10,
+    gcIntervalHours: 0,
+    gcDeleteUntagged: false,
 } as const;
 
 export const ACME_DIRECTORIES: Record<Exclude<AcmeKind, "custom">, string> = {
@@ -95,6 +99,8 @@ export const CONFIG_KEYS = [
     "retainVolumes",
     "certificateWarningDays",
     "pebbleCertificateDays",
+    "gcIntervalHours",
+    "gcDeleteUntagged",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -269,6 +275,10 @@ export function parseSettings(raw: RawConfig, stack: string, secretKeys: Readonl
         retainVolumes: bool("retainVolumes", DEFAULTS.retainVolumes),
         certificateWarningDays: int("certificateWarningDays", DEFAULTS.certificateWarningDays, 1, 60),
         pebbleCertificateDays,
+        gc: {
+            intervalHours: int("gcIntervalHours", DEFAULTS.gcIntervalHours, 0, 8760),
+            deleteUntagged: bool("gcDeleteUntagged", DEFAULTS.gcDeleteUntagged),
+        },
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return settings;

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 log() { printf '\n== %s\n' "$*"; }
 
 # System packages: nginx (nginx -t), apache2-utils (htpasswd -v), openssl, the Docker engine,
-# debootstrap (test images), skopeo (the benchmark's push and pull client).
+# debootstrap (test images), skopeo (the benchmark's push and pull client), openssh
+# (a loopback sshd stands in for a remote Docker host).
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
@@ -18,6 +19,9 @@ command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debo
 command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || need+=(docker.io)
 command -v curl >/dev/null || need+=(curl)
 command -v skopeo >/dev/null || need+=(skopeo)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   # Never let a package's postinst start a service (nginx would take port 80 on the host).

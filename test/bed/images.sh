@@ -39,6 +39,7 @@
 #   BED_PEBBLE_VERSION    pebble release (default v2.10.3)
 #   BED_CERTBOT_VERSION   certbot release on PyPI (default 5.8.0)
 #   BED_FALLBACK          comma list of registry,pebble,certbot to build from Debian packages
+#   BED_IMAGE_REPO        image name prefix (default registry-test)
 set -euo pipefail
 
 start_time=$(date +%s)
@@ -53,7 +54,7 @@ pebble_version=${BED_PEBBLE_VERSION:-v2.10.3}
 certbot_version=${BED_CERTBOT_VERSION:-5.8.0}
 forced_fallback=",${BED_FALLBACK:-},"
 
-repo=registry-test
+repo=${BED_IMAGE_REPO:-registry-test} # image repository prefix (tests of this script use another)
 registry_pkg=github.com/distribution/distribution/v3/cmd/registry
 pebble_pkg=github.com/letsencrypt/pebble/v2/cmd/pebble
 # Bump when the way root filesystems are made changes (invalidates rootfs tarballs).

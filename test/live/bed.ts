@@ -69,8 +69,8 @@ export class Bed {
     }
 
     /** `pulumi up`: runs the program in its own process; throws with every failure's message. */
-    async up(config: Record<string, unknown>, secretKeys: string[] = ["users"]): Promise<ProgramRun> {
-        const request: UpRequest = { label: this.label, stack: this.stack, config, secretKeys };
+    async up(config: Record<string, unknown>, secretKeys: string[] = ["users"], mode: UpRequest["mode"] = "up"): Promise<ProgramRun> {
+        const request: UpRequest = { mode, label: this.label, stack: this.stack, config, secretKeys };
         seal(path.join(this.dir, "request"), this.key, request);
         fs.rmSync(path.join(this.dir, "result"), { force: true });
         const child = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "up.ts")], {
@@ -84,6 +84,11 @@ export class Bed {
         this.timings = result.timings;
         if (!result.ok) throw new DeployError(`deploy failed:\n${result.errors.join("\n")}`, result.errors.map((m) => new Error(m)));
         return { outputs: result.outputs! };
+    }
+
+    /** `pulumi destroy`: deletes every resource of the stack through its Docker host. */
+    async destroy(): Promise<void> {
+        await this.up({}, [], "destroy");
     }
 
     /** Resolves the registry's host name to loopback, as the README tells users to. */

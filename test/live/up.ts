@@ -8,6 +8,8 @@ import { ApplierSnapshot, DockerApplier } from "./applier";
 import { seal, unseal } from "./sealed";
 
 export interface UpRequest {
+    /** `destroy` deletes everything in the state, newest first, through the stack's Docker host. */
+    mode?: "up" | "destroy";
     label: string;
     stack: string;
     config: Record<string, unknown>;
@@ -35,6 +37,12 @@ async function main(): Promise<number> {
     process.on("unhandledRejection", (e) => unhandled.push(e instanceof Error ? e : new Error(String(e))));
 
     applier.beginRun();
+    if (request.mode === "destroy") {
+        await applier.endRun();
+        seal(`${dir}/state`, key, applier.snapshot());
+        seal(`${dir}/result`, key, { ok: true, errors: [], actions: applier.actions, timings: {} } satisfies UpResult);
+        return 0;
+    }
     let outputs: ProgramRun["outputs"] | undefined;
     let failure: Error | undefined;
     try {

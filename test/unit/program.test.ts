@@ -32,7 +32,7 @@ describe("resource graph", () => {
         assert.deepEqual(containers(mocks).map((c) => c.inputs.name).sort(), ["registry-test-certbot", "registry-test-nginx", "registry-test-pebble", "registry-test-registry"]);
         assert.deepEqual(
             mocks.ofType("docker:index/volume:Volume").map((v) => v.inputs.name).sort(),
-            ["registry-test-acme-webroot", "registry-test-auth", "registry-test-certs", "registry-test-data", "registry-test-nginx-conf", "registry-test-pebble-certs"],
+            ["registry-test-acme-webroot", "registry-test-auth", "registry-test-certs", "registry-test-data", "registry-test-nginx-conf", "registry-test-pebble-certs", "registry-test-registry-control"],
         );
         assert.equal(mocks.ofType("docker:index/network:Network")[0].inputs.driver, "bridge");
         assert.deepEqual(mocks.ofType("docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name).sort(), [

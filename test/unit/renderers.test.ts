@@ -31,7 +31,8 @@ function layOut(root: string, files: Record<string, string>): string {
             .replaceAll("/etc/letsencrypt/", `${root}/letsencrypt/`)
             .replaceAll("/etc/nginx/auth/", `${root}/auth/`)
             .replaceAll("/var/www/acme", `${root}/acme`)
-            .replaceAll("server registry:5000;", "server 127.0.0.1:5000;")
+            .replace(/server registry:(\d+)/g, "server 127.0.0.1:$1")
+            .replaceAll("/etc/nginx/registry-control/", `${root}/control/`)
             .replace("user nginx;", "user nobody nogroup;")
             .replace("pid /tmp/nginx.pid;", `pid ${root}/nginx.pid;`);
     const conf = path.join(root, "conf");
