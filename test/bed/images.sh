@@ -191,8 +191,8 @@ ensure_rootfs() {
 }
 
 # make_rootfs_tarball KIND PKGS TARBALL [EXTRACT...]: debootstrap, record package
-# versions as labels, slim down, tar. EXTRACT: paths copied out of the rootfs
-# into $BED_CACHE/bin/ before it is removed (for the fallback binaries).
+# versions as labels, slim down, tar. EXTRACT: files copied out of the rootfs
+# to $BED_CACHE/bin/<tarball name without .tar>-<file name> (fallback binaries).
 make_rootfs_tarball() {
   local kind=$1 pkgs=$2 tarball=$3 mirror dir root pkg ver
   mirror=$(detect_mirror)
@@ -224,11 +224,12 @@ make_rootfs_tarball() {
     done
   } >"$dir/labels"
   shift 3
-  local path
+  local path out
   for path in "$@"; do
     [ -f "$root$path" ] || die "$path not found in the $kind rootfs"
-    cp "$root$path" "$BED_CACHE/bin/$kind-$(basename "$path").tmp"
-    mv "$BED_CACHE/bin/$kind-$(basename "$path").tmp" "$BED_CACHE/bin/$kind-$(basename "$path")"
+    out=$BED_CACHE/bin/$(basename "$tarball" .tar)-$(basename "$path")
+    cp "$root$path" "$out.tmp"
+    mv "$out.tmp" "$out"
   done
   # slim down: apt lists and caches, docs, translations, logs; docker provides resolv.conf
   [ -d "$root/usr/bin" ] || die "unexpected rootfs layout in $root"
@@ -417,10 +418,11 @@ fi
 # debian_binary NAME PATH: the binary from Debian's package (fallback route)
 debian_binary() {
   local tarball=$BED_CACHE/rootfs/$suite-bins-$bins_key.tar
-  if [ ! -s "$BED_CACHE/bin/bins-$1" ] || [ ! -f "$tarball.labels" ]; then
+  local bin=$BED_CACHE/bin/$suite-bins-$bins_key-$1
+  if [ ! -s "$bin" ] || [ ! -f "$tarball.labels" ]; then
     make_rootfs_tarball bins "$bins_pkgs" "$tarball" /usr/bin/docker-registry /usr/bin/pebble
   fi
-  cp "$BED_CACHE/bin/bins-$1" "$2"
+  cp "$bin" "$2"
   chmod 0755 "$2"
 }
 debian_version() { # PACKAGE

@@ -28,7 +28,7 @@ export function basic(user: string, password: string): string {
 }
 
 /** One HTTPS request on a fresh connection, verifying the certificate against `ca`. */
-export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: string; method?: string; timeoutMs?: number } = {}): Promise<Reply> {
+export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: string; method?: string; timeoutMs?: number; accept?: string } = {}): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const req = https.request(
             {
@@ -39,7 +39,7 @@ export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: strin
                 method: opts.method ?? "GET",
                 ca: ep.ca,
                 agent: false,
-                headers: { Host: `${ep.domain}:${ep.httpsPort}`, ...(opts.auth ? { Authorization: opts.auth } : {}) },
+                headers: { Host: `${ep.domain}:${ep.httpsPort}`, ...(opts.auth ? { Authorization: opts.auth } : {}), ...(opts.accept ? { Accept: opts.accept } : {}) },
                 timeout: opts.timeoutMs ?? 10_000,
             },
             (res) => {
@@ -51,6 +51,42 @@ export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: strin
         req.on("timeout", () => req.destroy(new Error("request timed out")));
         req.on("error", reject);
         req.end();
+    });
+}
+
+/**
+ * A blob upload PATCH whose body trickles in (`chunks` × `chunkBytes`, one every `gapMs`):
+ * an upload that is in flight when something else happens.
+ */
+export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: number, chunkBytes: number, gapMs: number): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+        const url = new URL(location, `https://${ep.domain}:${ep.httpsPort}`);
+        const req = https.request(
+            {
+                host: "127.0.0.1",
+                port: ep.httpsPort,
+                servername: ep.domain,
+                path: `${url.pathname}${url.search}`,
+                method: "PATCH",
+                ca: ep.ca,
+                agent: false,
+                headers: { Host: `${ep.domain}:${ep.httpsPort}`, Authorization: auth, "Content-Type": "application/octet-stream", "Content-Length": String(chunks * chunkBytes) },
+                timeout: 120_000,
+            },
+            (res) => {
+                let body = "";
+                res.on("data", (d) => (body += d));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+            },
+        );
+        req.on("error", reject);
+        let sent = 0;
+        const tick = () => {
+            req.write(Buffer.alloc(chunkBytes, sent));
+            if (++sent === chunks) req.end();
+            else setTimeout(tick, gapMs);
+        };
+        tick();
     });
 }
 

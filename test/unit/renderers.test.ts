@@ -170,7 +170,8 @@ describe("registry and certbot", () => {
 
     test("Pebble's certificate lifetime is set only when asked for", async () => {
         const { renderPebbleConfig } = await import("../../configs/pebble");
-        assert.equal(JSON.parse(renderPebbleConfig(10)).pebble.certificateValidityPeriod, 864000);
+        assert.equal(JSON.parse(renderPebbleConfig(10)).pebble.certificateValidityPeriod, 864000, "Pebble before 2.7");
+        assert.equal(JSON.parse(renderPebbleConfig(10)).pebble.profiles.default.validityPeriod, 864000, "Pebble 2.7 and later");
         assert.equal(JSON.parse(renderPebbleConfig()).pebble.certificateValidityPeriod, undefined);
         assert.equal(JSON.parse(renderPebbleConfig()).pebble.httpPort, 80);
     });
