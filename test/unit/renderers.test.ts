@@ -11,7 +11,7 @@ import { certonlyArgs, renderCertonly, renderHealthCheck, renderRenewLoop } from
 import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
 import { renderConfigInstall } from "../../configs/install";
 import { renderFallbackConf, renderHttpServer, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
-import { renderRegistryConfig } from "../../configs/registry";
+import { renderRegistryConfig, renderRegistrySupervisor } from "../../configs/registry";
 import { parseSettings } from "../../configs/settings";
 
 const settings = parseSettings({ domain: "registry.test", acmeServer: "pebble", httpsPort: "8443" }, "dev");
@@ -112,7 +112,7 @@ describe("nginx configs pass a real nginx -t", () => {
     });
 
     test("the nginx entrypoint and installer are valid sh", () => {
-        for (const script of [renderNginxEntrypoint(), renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]), renderRenewLoop(settings), renderCertonly(settings)]) {
+        for (const script of [renderNginxEntrypoint(), renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]), renderRenewLoop(settings), renderCertonly(settings), renderRegistrySupervisor(settings)]) {
             const r = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
             assert.equal(r.status, 0, r.stderr);
         }
@@ -157,6 +157,10 @@ describe("registry and certbot", () => {
         assert.match(yml, /secret: "abc123"/);
         assert.doesNotMatch(yml, /^auth:/m);
         assert.throws(() => renderRegistryConfig(settings, 'x"y'), /alphanumeric/);
+        const readOnly = renderRegistryConfig(settings, "abc123", "read-only");
+        assert.match(readOnly, /readonly:\n\s+enabled: true/);
+        assert.match(readOnly, /addr: :5001/);
+        assert.doesNotMatch(yml, /readonly:/);
     });
 
     test("the certificate health check is valid Python that fails without a certificate", () => {
@@ -174,6 +178,14 @@ describe("registry and certbot", () => {
         assert.equal(JSON.parse(renderPebbleConfig(10)).pebble.profiles.default.validityPeriod, 864000, "Pebble 2.7 and later");
         assert.equal(JSON.parse(renderPebbleConfig()).pebble.certificateValidityPeriod, undefined);
         assert.equal(JSON.parse(renderPebbleConfig()).pebble.httpPort, 80);
+    });
+
+    test("GC runs on the configured schedule, with --delete-untagged only when asked", () => {
+        const weekly = parseSettings({ domain: "a.example.com", gcIntervalHours: "168", gcDeleteUntagged: "true" }, "prod");
+        assert.match(renderRegistrySupervisor(weekly), /interval=604800/);
+        assert.match(renderRegistrySupervisor(weekly), /registry garbage-collect --delete-untagged "\$rw"/);
+        assert.match(renderRegistrySupervisor(settings), /interval=0/);
+        assert.match(renderRegistrySupervisor(settings), /registry garbage-collect "\$rw"/);
     });
 
     test("certonly is webroot, non-interactive, with the configured CA and key type", () => {

@@ -69,6 +69,7 @@ describe("parseSettings", () => {
         ["bad access", { domain: "a.example.com", users: JSON.stringify({ ci: { access: "admin" } }) }, /private-registry:users\.ci\.access: expected push or pull, got "admin"/],
         ["Pebble lifetime without Pebble", { domain: "a.example.com", pebbleCertificateDays: "10" }, /private-registry:pebbleCertificateDays: expected to be unset unless acmeServer is pebble/],
         ["warning days", { domain: "a.example.com", certificateWarningDays: "0" }, /private-registry:certificateWarningDays: expected an integer from 1 to 60, got "0"/],
+        ["GC interval", { domain: "a.example.com", gcIntervalHours: "-1" }, /private-registry:gcIntervalHours: expected an integer from 0 to 8760, got "-1"/],
         ["unknown field", { domain: "a.example.com", users: JSON.stringify({ ci: { acess: "pull" } }) }, /private-registry:users\.ci: unknown field "acess"/],
     ];
     for (const [name, raw, message] of cases) {
