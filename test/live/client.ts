@@ -23,6 +23,13 @@ export interface Reply {
     body: string;
 }
 
+/** Reads a whole response into a Reply. */
+function collect(res: http.IncomingMessage, resolve: (r: Reply) => void): void {
+    let body = "";
+    res.on("data", (d) => (body += d));
+    res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+}
+
 export function basic(user: string, password: string): string {
     return `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 }
@@ -42,11 +49,7 @@ export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: strin
                 headers: { Host: `${ep.domain}:${ep.httpsPort}`, ...(opts.auth ? { Authorization: opts.auth } : {}), ...(opts.accept ? { Accept: opts.accept } : {}) },
                 timeout: opts.timeoutMs ?? 10_000,
             },
-            (res) => {
-                let body = "";
-                res.on("data", (d) => (body += d));
-                res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
-            },
+            (res) => collect(res, resolve),
         );
         req.on("timeout", () => req.destroy(new Error("request timed out")));
         req.on("error", reject);
@@ -73,11 +76,7 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
                 headers: { Host: `${ep.domain}:${ep.httpsPort}`, Authorization: auth, "Content-Type": "application/octet-stream", "Content-Length": String(chunks * chunkBytes) },
                 timeout: 120_000,
             },
-            (res) => {
-                let body = "";
-                res.on("data", (d) => (body += d));
-                res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
-            },
+            (res) => collect(res, resolve),
         );
         req.on("error", reject);
         let sent = 0;
@@ -92,11 +91,9 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
 
 export function httpRequest(ep: Endpoint, urlPath: string): Promise<Reply> {
     return new Promise((resolve, reject) => {
-        const req = http.request({ host: "127.0.0.1", port: ep.httpPort, path: urlPath, headers: { Host: ep.domain }, agent: false, timeout: 10_000 }, (res) => {
-            let body = "";
-            res.on("data", (d) => (body += d));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
-        });
+        const req = http.request({ host: "127.0.0.1", port: ep.httpPort, path: urlPath, headers: { Host: ep.domain }, agent: false, timeout: 10_000 }, (res) =>
+            collect(res, resolve),
+        );
         req.on("timeout", () => req.destroy(new Error("request timed out")));
         req.on("error", reject);
         req.end();
