@@ -47,6 +47,18 @@ bash test/bed/docker-engine.sh
 log "test images"
 bash test/bed/images.sh
 
+# Leftovers of an earlier run that was killed before its cleanup (everything the bed
+# creates carries the label registry-bed): they would hold the bed's ports.
+stale=$(docker ps -aq --filter label=registry-bed)
+[ -z "$stale" ] || docker rm -f $stale >/dev/null
+stale=$(docker network ls -q --filter label=registry-bed)
+[ -z "$stale" ] || docker network rm $stale >/dev/null
+stale=$(docker volume ls -q --filter label=registry-bed)
+[ -z "$stale" ] || docker volume rm -f $stale >/dev/null
+if grep -q '# registry-bed ' /etc/hosts; then
+  grep -v '# registry-bed ' /etc/hosts > /tmp/registry-bed-hosts; cat /tmp/registry-bed-hosts > /etc/hosts; rm -f /tmp/registry-bed-hosts
+fi
+
 if [ -n "${SKIP_TESTS:-}" ]; then exit 0; fi
 
 log "tests"
