@@ -15,7 +15,7 @@ import { Recorder } from "../test/harness/recorder";
 import { docker, run } from "../test/live/applier";
 import { Bed } from "../test/live/bed";
 import { Endpoint } from "../test/live/client";
-import { requestsDuring } from "../test/live/load";
+import { forceRenewal, requestsDuring } from "../test/live/load";
 import { makeOciImage } from "./oci";
 
 const MiB = 1024 * 1024;
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
         // Renewal under load: a forced renewal while requests run.
         const ep: Endpoint = { domain: DOMAIN, httpPort: 18080, httpsPort: 18443, ca };
         const { load, result: renewal } = await requestsDuring(ep, user, () =>
-            run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", "/usr/local/bin/registry-deploy-hook"]),
+            forceRenewal(prefix),
         );
         results.renewalUnderLoad = { renewed: renewal.code === 0, served: load.served, failed: load.failed.length, certificatesSeen: load.serials.length };
         log(`renewal under load: ${load.served} served, ${load.failed.length} failed`);

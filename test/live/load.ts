@@ -1,6 +1,13 @@
 // A bounded request loop running while an action (a renewal, say) happens: how many
 // requests were served, which failed, and which certificate serials were seen.
+import { DEPLOY_HOOK } from "../../configs/certbot";
+import { run, RunResult } from "./applier";
 import { basic, Endpoint, httpsRequest, peerCertificate } from "./client";
+
+/** A forced renewal inside the certbot container, with the stack's deploy hook. */
+export function forceRenewal(prefix: string): Promise<RunResult> {
+    return run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", DEPLOY_HOOK]);
+}
 
 export interface LoadResult {
     served: number;

@@ -9,7 +9,7 @@ import { renderConfigInstall } from "../../configs/install";
 import { docker, run } from "./applier";
 import { Bed, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate, slowPatch } from "./client";
-import { requestsDuring } from "./load";
+import { forceRenewal, requestsDuring } from "./load";
 
 const LABEL = `live-${randomBytes(3).toString("hex")}`;
 
@@ -137,7 +137,7 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         const before = await containerIds();
         const oldSerial = (await peerCertificate(ep)).serialNumber;
         const { load, result: renewal } = await requestsDuring(ep, ALICE, () =>
-            run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", "/usr/local/bin/registry-deploy-hook"]),
+            forceRenewal(prefix),
         );
         assert.equal(renewal.code, 0, renewal.stderr);
         const newSerial = (await peerCertificate(ep)).serialNumber;
