@@ -15,10 +15,12 @@ export interface ContainerScriptArgs {
     script: pulumi.Input<string>;
     /** Values whose change re-runs the script as a replacement. */
     triggers?: pulumi.Input<unknown>[];
+    /** What reads the script from stdin (default: a POSIX shell). */
+    interpreter?: "sh -s" | "python3 -";
 }
 
 export function containerScript(name: string, args: ContainerScriptArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
-    const run = pulumi.interpolate`docker exec -i ${args.container} sh -s`;
+    const run = pulumi.interpolate`docker exec -i ${args.container} ${args.interpreter ?? "sh -s"}`;
     return new command.local.Command(
         name,
         {

@@ -11,10 +11,15 @@ import {
     REGISTRY_CONTROL_DIR,
     REGISTRY_DATA_DIR,
     REGISTRY_READONLY_CONFIG_PATH,
+    registryEnv,
     renderRegistryConfig,
     renderRegistrySupervisor,
+    renderS3Credentials,
+    renderStorageCheck,
+    S3_CREDENTIALS_PATH,
 } from "../configs/registry";
 import { Settings } from "../configs/settings";
+import { containerScript } from "./dockerCommand";
 import { Htpasswd } from "./htpasswd";
 import { LocalAcmeServer } from "./localAcmeServer";
 import { TlsCertificate } from "./tlsCertificate";
@@ -54,7 +59,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         const network = new docker.Network(`${name}-network`, { name: `${p}-net`, driver: "bridge", labels }, o);
 
         // Registry data and certificates outlive containers, and `pulumi destroy` unless
-        // retainVolumes is false. The others are rebuilt by `pulumi up`.
+        // retainVolumes is false. The others are rebuilt by `pulumi up`. The data volume is
+        // declared with S3 storage too (not mounted), so switching drivers never deletes it.
         const keep = { ...o, retainOnDelete: s.retainVolumes };
         const dataVolume = new docker.Volume(`${name}-data`, { name: `${p}-data`, labels }, keep);
         const certsVolume = new docker.Volume(`${name}-certs`, { name: `${p}-certs`, labels }, keep);
@@ -73,6 +79,14 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         // Containers have fixed names and published ports: delete before replace.
         const replace = { ...o, deleteBeforeReplace: true };
 
+        // S3 keys reach the registry as a root-only file (secret in state); config.yml names no key.
+        const st = s.storage;
+        const s3Credentials =
+            st.driver === "s3" && st.credentials
+                ? [{ file: S3_CREDENTIALS_PATH, content: pulumi.secret(renderS3Credentials(st.credentials.accessKey.reveal(), st.credentials.secretKey.reveal())), permissions: "0400" }]
+                : [];
+        const env = registryEnv(st);
+
         const registry = new docker.Container(
             `${name}-registry`,
             {
@@ -84,10 +98,12 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 uploads: [
                     { file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) },
                     { file: REGISTRY_READONLY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))) },
+                    ...s3Credentials,
                 ],
+                ...(env.length > 0 ? { envs: env } : {}),
                 networksAdvanced: [{ name: network.name, aliases: [REGISTRY_ALIAS] }],
                 volumes: [
-                    { volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR },
+                    ...(st.driver === "filesystem" ? [{ volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR }] : []),
                     { volumeName: controlVolume.name, containerPath: REGISTRY_CONTROL_DIR },
                 ],
                 restart: "unless-stopped",
@@ -149,8 +165,17 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             { ...replace, dependsOn: acme ? [acme] : [] },
         );
 
+        // Fails the deploy with the driver's message when the registry cannot use its storage
+        // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
+        const storageCheck = containerScript(
+            `${name}-storage-check`,
+            { dockerHost: s.dockerHost, container: certbot.name, interpreter: "python3 -", script: renderStorageCheck(s), triggers: [registry.id] },
+            { parent: this },
+        );
+
         const tls = new TlsCertificate(`${name}-tls`, { settings: s, nginxContainer: nginx.name, certbotContainer: certbot.name }, { parent: this });
-        const users = new Htpasswd(`${name}-htpasswd`, { settings: s, nginxContainer: nginx.name }, { parent: this, dependsOn: [tls] });
+        // Passwords are handed out once the registry can store what is pushed with them.
+        const users = new Htpasswd(`${name}-htpasswd`, { settings: s, nginxContainer: nginx.name }, { parent: this, dependsOn: [tls, storageCheck] });
 
         const host = publicHost(s);
         this.host = pulumi.output(host);

@@ -1,5 +1,5 @@
 // The distribution registry's config.yml. Pure: settings and the HTTP secret in, YAML out.
-import { Settings } from "./settings";
+import { Settings, StorageSettings } from "./settings";
 import { renderTemplate } from "./template";
 
 export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";
@@ -8,13 +8,70 @@ export const REGISTRY_DATA_DIR = "/var/lib/registry";
 /** Shared with nginx (read-only there): the registry container flags a running GC here. */
 export const REGISTRY_CONTROL_DIR = "/var/lib/registry-control";
 export const GC_FLAG = "gc-in-progress";
+/** The S3 keys, in the AWS SDK's shared credentials format: never in config.yml, env or arguments. */
+export const S3_CREDENTIALS_PATH = "/etc/distribution/s3-credentials";
 export const REGISTRY_PORT = 5000;
 export const REGISTRY_READONLY_PORT = 5001;
 
 export function renderRegistryConfig(s: Settings, httpSecret: string, mode: "read-write" | "read-only" = "read-write"): string {
     if (!/^[A-Za-z0-9]+$/.test(httpSecret)) throw new Error("registry http secret must be alphanumeric");
     const readonly = mode === "read-only";
-    return renderTemplate("registry.yml.mustache", { stack: s.stack, filesystem: true, httpSecret, readonly, port: readonly ? REGISTRY_READONLY_PORT : REGISTRY_PORT });
+    const st = s.storage;
+    const s3 = st.driver === "s3" ? { ...st, redirectDisabled: !st.redirect } : false;
+    return renderTemplate("registry.yml.mustache", { stack: s.stack, filesystem: st.driver === "filesystem", s3, httpSecret, readonly, port: readonly ? REGISTRY_READONLY_PORT : REGISTRY_PORT });
+}
+
+/** The S3 keys as an AWS shared credentials file (profile "default"). Handle as a secret. */
+export function renderS3Credentials(accessKey: string, secretKey: string): string {
+    for (const k of [accessKey, secretKey]) {
+        if (!/^[\x21-\x7e]+$/.test(k)) throw new Error("S3 keys must be printable characters without spaces");
+    }
+    return `[default]\naws_access_key_id = ${accessKey}\naws_secret_access_key = ${secretKey}\n`;
+}
+
+/** Environment of the registry container: where the SDK finds the keys (a path, not a key). */
+export function registryEnv(storage: StorageSettings): string[] {
+    return storage.driver === "s3" && storage.credentials ? [`AWS_SHARED_CREDENTIALS_FILE=${S3_CREDENTIALS_PATH}`] : [];
+}
+
+/**
+ * A Python script (run in the certbot container, on the stack's network) that proves the
+ * registry can reach its storage: it lists one repository, which makes the storage driver
+ * talk to the bucket. Waits (bounded) for the registry to answer; on a storage error
+ * (wrong keys, missing bucket, unreachable endpoint) it fails with the driver's message.
+ */
+export function renderStorageCheck(s: Settings): string {
+    const what = s.storage.driver === "s3" ? "S3 storage" : "storage";
+    return [
+        "import json, sys, time, urllib.error, urllib.request",
+        `url = "http://registry:${REGISTRY_PORT}/v2/_catalog?n=1"`,
+        "deadline = time.monotonic() + 90",
+        "errors = 0",
+        'last = "no answer"',
+        "while time.monotonic() < deadline:",
+        "    try:",
+        "        with urllib.request.urlopen(url, timeout=20) as r:",
+        `            print("registry ${what}: ok")`,
+        "            sys.exit(0)",
+        "    except urllib.error.HTTPError as e:",
+        "        body = e.read().decode(errors='replace')",
+        "        try:",
+        "            detail = '; '.join(str(x.get('detail') or x.get('message')) for x in json.loads(body)['errors'])",
+        "        except Exception:",
+        "            detail = body.strip()[:500]",
+        "        last = 'HTTP %d: %s' % (e.code, detail)",
+        "        errors += 1",
+        // A storage error does not heal by waiting long: three strikes.
+        "        if errors >= 3:",
+        "            break",
+        "    except Exception as e:",
+        // Not listening yet (starting, or restarted by Docker after a crash).
+        "        last = str(e)",
+        "    time.sleep(2)",
+        `print("the registry cannot use its ${what}: " + last.replace("\\n\\t", " "), file=sys.stderr)`,
+        "sys.exit(1)",
+        "",
+    ].join("\n");
 }
 
 /**

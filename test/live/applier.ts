@@ -253,11 +253,12 @@ export class DockerApplier implements pulumi.runtime.Mocks {
             await docker(["network", "connect", ...(n.aliases ?? []).flatMap((a) => ["--alias", a]), n.name, id], { env: this.env });
         }
         for (const u of inputs.uploads ?? []) {
-            only(`${type}.uploads`, u, ["file", "content"]);
+            only(`${type}.uploads`, u, ["file", "content", "permissions"]);
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-upload-"));
             try {
                 const file = path.join(dir, path.basename(u.file));
-                fs.writeFileSync(file, u.content, { mode: 0o644 });
+                // `docker cp` keeps the mode; the file is root's inside the container.
+                fs.writeFileSync(file, u.content, { mode: u.permissions ? parseInt(u.permissions, 8) : 0o644 });
                 await docker(["cp", file, `${id}:${u.file}`], { env: this.env });
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // perpetual diff, previews with unknown values, and config errors.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { isSecretWrapper, runProgram } from "../harness/program";
+import { isSecretWrapper, runProgram, unwrapSecrets as unwrap } from "../harness/program";
 import { Recorded, Recorder } from "../harness/recorder";
 
 const DEV = { domain: "registry.test", acmeServer: "pebble", bindAddress: "127.0.0.1", httpPort: 8080, httpsPort: 8443 };
@@ -95,13 +95,22 @@ describe("bootstrap order", () => {
         assert.ok(at("registry-tls-https-config") < at("registry-htpasswd-install"), "htpasswd after the HTTPS config");
         assert.ok(at("registry-pebble-container") < at("registry-certbot"), "Pebble before certbot");
         assert.ok(at("registry-registry") < at("registry-nginx"), "registry before nginx");
+        assert.ok(at("registry-certbot") < at("registry-storage-check"), "the storage check runs in the certbot container");
+        assert.ok(at("registry-storage-check") < at("registry-htpasswd-install"), "passwords only once the registry can store");
+    });
+
+    test("the storage check runs again whenever the registry container is (re)created", async () => {
+        const { mocks } = await deploy();
+        const check = mocks.byName("registry-storage-check");
+        assert.deepEqual(check.inputs.triggers, ["registry-registry-id"]);
+        assert.match(check.inputs.stdin, /http:\/\/registry:5000\/v2\/_catalog\?n=1/);
     });
 
     test("every command runs inside a container on the configured Docker host, script on stdin", async () => {
         const { mocks } = await deploy({ ...DEV, dockerHost: "ssh://deploy@build-host" });
         assert.ok(commands(mocks).length >= 5);
         for (const c of commands(mocks)) {
-            assert.match(c.inputs.create, /^docker exec -i registry-test-(nginx|certbot) sh -s$/);
+            assert.match(c.inputs.create, /^docker exec -i registry-test-(nginx|certbot) (sh -s|python3 -)$/);
             assert.equal(c.inputs.environment.DOCKER_HOST, "ssh://deploy@build-host");
         }
         assert.equal(mocks.ofType("pulumi:providers:docker")[0].inputs.host, "ssh://deploy@build-host");
@@ -153,11 +162,52 @@ describe("secrets", () => {
     });
 });
 
+describe("S3 storage", () => {
+    const S3 = { driver: "s3", bucket: "team-images", endpoint: "http://10.0.0.5:9000", rootDirectory: "registry", accessKey: "AKIAEXAMPLEKEY01", secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCY" };
+
+    test("keys reach the registry only as a 0400 secret file; config.yml and env name no key", async () => {
+        const { mocks } = await deploy({ ...DEV, storage: S3 }, ["storage"]);
+        const registry = mocks.byName("registry-registry");
+        for (const r of mocks.resources) {
+            for (const text of plainStrings(r.inputs)) {
+                for (const key of [S3.accessKey, S3.secretKey]) assert.ok(!text.includes(key), `${r.name} carries an S3 key in plain text`);
+            }
+        }
+        const uploads = unwrap(registry.inputs.uploads) as { file: string; content: string; permissions?: string }[];
+        const creds = uploads.find((u) => u.file === "/etc/distribution/s3-credentials")!;
+        assert.equal(creds.permissions, "0400");
+        assert.equal(creds.content, `[default]\naws_access_key_id = ${S3.accessKey}\naws_secret_access_key = ${S3.secretKey}\n`);
+        const config = uploads.find((u) => u.file === "/etc/distribution/config.yml")!.content;
+        assert.match(config, /s3:\n\s+bucket: team-images\n\s+region: us-east-1\n\s+regionendpoint: http:\/\/10\.0\.0\.5:9000\n\s+forcepathstyle: true\n\s+secure: false/);
+        assert.match(config, /redirect:\n\s+# .*\n\s+disable: true/);
+        assert.ok(!config.includes(S3.accessKey) && !config.includes(S3.secretKey), "config.yml names no key");
+        assert.deepEqual(registry.inputs.envs, ["AWS_SHARED_CREDENTIALS_FILE=/etc/distribution/s3-credentials"]);
+        assert.deepEqual(registry.inputs.volumes.map((v: any) => v.containerPath), ["/var/lib/registry-control"], "the data volume is not mounted");
+        assert.ok(mocks.ofType("docker:index/volume:Volume").some((v) => v.inputs.name === "registry-test-data"), "but still declared, so switching drivers never deletes it");
+    });
+
+    test("without keys (an instance role), no credentials file and no environment", async () => {
+        const { mocks } = await deploy({ ...DEV, storage: { driver: "s3", bucket: "team-images", region: "eu-west-1" } });
+        const registry = mocks.byName("registry-registry");
+        const uploads = unwrap(registry.inputs.uploads) as { file: string }[];
+        assert.deepEqual(uploads.map((u) => u.file), ["/etc/distribution/config.yml", "/etc/distribution/config-readonly.yml"]);
+        assert.equal(registry.inputs.envs, undefined);
+    });
+
+    test("switching from filesystem to S3 replaces only the registry (and its storage check); volumes stay", async () => {
+        const inputs = (m: Recorder) => Object.fromEntries(m.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
+        const a = inputs((await deploy(DEV)).mocks);
+        const b = inputs((await deploy({ ...DEV, storage: S3 }, ["storage"])).mocks);
+        assert.deepEqual(Object.keys(a).filter((k) => a[k] !== b[k]), ["registry-registry", "registry-storage-check"]);
+    });
+});
+
 describe("no perpetual diff", () => {
     test("two runs with the same config declare identical inputs", async () => {
         const strip = (rs: Recorded[]) => Object.fromEntries(rs.map((r) => [r.name, JSON.stringify(r.inputs)]));
-        const a = await deploy({ ...DEV, users: USERS }, ["users"]);
-        const b = await deploy({ ...DEV, users: USERS }, ["users"]);
+        const storage = { driver: "s3", bucket: "images", endpoint: "https://s3.example.com", accessKey: "AKIAEXAMPLEKEY01", secretKey: "secret-key-0123" };
+        const a = await deploy({ ...DEV, users: USERS, storage }, ["users", "storage"]);
+        const b = await deploy({ ...DEV, users: USERS, storage }, ["users", "storage"]);
         assert.deepEqual(strip(b.mocks.resources), strip(a.mocks.resources));
     });
 

@@ -11,7 +11,7 @@ import { certonlyArgs, renderCertonly, renderHealthCheck, renderRenewLoop } from
 import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
 import { renderConfigInstall } from "../../configs/install";
 import { renderFallbackConf, renderHttpServer, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
-import { renderRegistryConfig, renderRegistrySupervisor } from "../../configs/registry";
+import { renderRegistryConfig, renderRegistrySupervisor, renderS3Credentials, renderStorageCheck } from "../../configs/registry";
 import { parseSettings } from "../../configs/settings";
 
 const settings = parseSettings({ domain: "registry.test", acmeServer: "pebble", httpsPort: "8443" }, "dev");
@@ -161,6 +161,27 @@ describe("registry and certbot", () => {
         assert.match(readOnly, /readonly:\n\s+enabled: true/);
         assert.match(readOnly, /addr: :5001/);
         assert.doesNotMatch(yml, /readonly:/);
+    });
+
+    test("registry config for S3: bucket, endpoint, path style, prefix, redirect; no keys, no filesystem", () => {
+        const storage = JSON.stringify({ driver: "s3", bucket: "images", region: "eu-central-1", rootDirectory: "teams/registry", redirect: true, accessKey: "AKIAKEY", secretKey: "top/secret+key" });
+        const s3 = parseSettings({ domain: "registry.test", storage }, "prod", new Set(["storage"]));
+        for (const mode of ["read-write", "read-only"] as const) {
+            const yml = renderRegistryConfig(s3, "abc123", mode);
+            assert.match(yml, /^ {2}s3:\n {4}bucket: images\n {4}region: eu-central-1\n {4}forcepathstyle: false\n {4}secure: true\n {4}v4auth: true\n {4}rootdirectory: \/teams\/registry\n/m);
+            assert.match(yml, /^ {2}redirect:\n.*\n {4}disable: false$/m);
+            assert.doesNotMatch(yml, /filesystem|regionendpoint|AKIAKEY|top\/secret/);
+        }
+        assert.equal(renderS3Credentials("AKIAKEY", "top/secret+key"), "[default]\naws_access_key_id = AKIAKEY\naws_secret_access_key = top/secret+key\n");
+        assert.throws(() => renderS3Credentials("AKIA KEY", "x"), /printable characters without spaces/);
+        assert.doesNotMatch(renderRegistryConfig(settings, "abc123"), /s3:|redirect:/);
+    });
+
+    test("the storage check is valid Python", () => {
+        const file = path.join(tmp(), "check.py");
+        fs.writeFileSync(file, renderStorageCheck(settings));
+        const compiled = spawnSync("python3", ["-m", "py_compile", file], { encoding: "utf8" });
+        assert.equal(compiled.status, 0, compiled.stderr);
     });
 
     test("the certificate health check is valid Python that fails without a certificate", () => {

@@ -71,6 +71,16 @@ describe("parseSettings", () => {
         ["warning days", { domain: "a.example.com", certificateWarningDays: "0" }, /private-registry:certificateWarningDays: expected an integer from 1 to 60, got "0"/],
         ["GC interval", { domain: "a.example.com", gcIntervalHours: "-1" }, /private-registry:gcIntervalHours: expected an integer from 0 to 8760, got "-1"/],
         ["unknown field", { domain: "a.example.com", users: JSON.stringify({ ci: { acess: "pull" } }) }, /private-registry:users\.ci: unknown field "acess"/],
+        ["storage driver", { domain: "a.example.com", storage: JSON.stringify({ driver: "gcs" }) }, /private-registry:storage\.driver: expected filesystem or s3, got "gcs"/],
+        ["S3 without bucket", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", region: "eu-central-1" }) }, /private-registry:storage\.bucket: required with driver s3/],
+        ["bad bucket", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "My_Bucket", region: "eu-central-1" }) }, /private-registry:storage\.bucket: expected an S3 bucket name .* got "My_Bucket"/],
+        ["S3 on AWS without region", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images" }) }, /private-registry:storage\.region: required with driver s3 on AWS/],
+        ["bad endpoint", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", endpoint: "minio:9000" }) }, /private-registry:storage\.endpoint: expected the URL of an S3-compatible server/],
+        ["endpoint with a path", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", endpoint: "https://s3.example.com/images" }) }, /private-registry:storage\.endpoint: expected .*no path/],
+        ["root directory", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", rootDirectory: "a/../b" }) }, /private-registry:storage\.rootDirectory: expected a key prefix/],
+        ["S3 field with filesystem", { domain: "a.example.com", storage: JSON.stringify({ bucket: "images" }) }, /private-registry:storage\.bucket: only used with driver s3/],
+        ["unknown storage field", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", pathStyle: true }) }, /private-registry:storage: unknown field "pathStyle"/],
+        ["storage boolean", { domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", redirect: "yes" }) }, /private-registry:storage\.redirect: expected true or false, got "yes"/],
     ];
     for (const [name, raw, message] of cases) {
         test(`rejects ${name}`, () => {
@@ -89,6 +99,35 @@ describe("parseSettings", () => {
         const problems = problemsOf({ domain: "a.example.com", users: JSON.stringify({ ci: { password: "x".repeat(73) } }) }, ["users"]);
         assert.match(problems.join("\n"), /users\.ci\.password: expected at most 72 bytes/);
         assert.ok(!problems.join("\n").includes("x".repeat(73)));
+    });
+
+    test("S3 storage: AWS defaults, and an S3-compatible endpoint with path-style addressing", () => {
+        const aws = ok({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "team-images", region: "eu-central-1", rootDirectory: "/registry/" }) });
+        assert.deepEqual(aws.storage, { driver: "s3", bucket: "team-images", region: "eu-central-1", endpoint: undefined, forcePathStyle: false, secure: true, rootDirectory: "registry", credentials: undefined, redirect: false });
+        const keys = JSON.stringify({ driver: "s3", bucket: "images", endpoint: "http://10.0.0.5:9000/", accessKey: "AKIAEXAMPLE", secretKey: "s3cret/Key+with=chars" });
+        const local = ok({ domain: "a.example.com", storage: keys }, ["storage"]);
+        assert.equal(local.storage.driver, "s3");
+        if (local.storage.driver !== "s3") return;
+        assert.equal(local.storage.endpoint, "http://10.0.0.5:9000");
+        assert.equal(local.storage.secure, false);
+        assert.equal(local.storage.forcePathStyle, true);
+        assert.equal(local.storage.region, "us-east-1");
+        assert.equal(local.storage.credentials?.secretKey.reveal(), "s3cret/Key+with=chars");
+        assert.ok(!JSON.stringify(local).includes("s3cret") && !JSON.stringify(local).includes("AKIAEXAMPLE"), "keys never print");
+        assert.deepEqual(ok({ domain: "a.example.com" }).storage, { driver: "filesystem" });
+    });
+
+    test("S3 keys must be secret, come in pairs, and are never echoed", () => {
+        const plain = problemsOf({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", accessKey: "AKIAVISIBLE", secretKey: "visible-secret-key" }) });
+        assert.match(plain.join("\n"), /storage\.secretKey: the storage keys must be stored as secrets: `pulumi config set --secret --path storage\.accessKey/);
+        const half = problemsOf({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", secretKey: "only-the-secret" }) }, ["storage"]);
+        assert.match(half.join("\n"), /storage: expected both accessKey and secretKey, or neither .* got only secretKey/);
+        const spaced = problemsOf({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "Bad Bucket", region: "us-east-1", accessKey: "AKIA", secretKey: "has a space" }) }, ["storage"]);
+        assert.match(spaced.join("\n"), /storage\.secretKey: expected 1-256 printable characters without spaces/);
+        assert.match(spaced.join("\n"), /storage\.bucket: expected an S3 bucket name .* got a secret value/, "a secret key's values are not echoed");
+        for (const p of [...plain, ...half, ...spaced]) {
+            for (const secret of ["AKIAVISIBLE", "visible-secret-key", "only-the-secret", "has a space", "Bad Bucket"]) assert.ok(!p.includes(secret), `echoed: ${p}`);
+        }
     });
 
     test("every problem is reported at once", () => {
