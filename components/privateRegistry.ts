@@ -11,12 +11,11 @@ import {
     REGISTRY_CONTROL_DIR,
     REGISTRY_DATA_DIR,
     REGISTRY_READONLY_CONFIG_PATH,
-    registryEnv,
     renderRegistryConfig,
     renderRegistrySupervisor,
-    renderS3Credentials,
+    renderS3Keys,
     renderStorageCheck,
-    S3_CREDENTIALS_PATH,
+    S3_KEYS_PATH,
 } from "../configs/registry";
 import { Settings } from "../configs/settings";
 import { containerScript } from "./dockerCommand";
@@ -79,13 +78,12 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         // Containers have fixed names and published ports: delete before replace.
         const replace = { ...o, deleteBeforeReplace: true };
 
-        // S3 keys reach the registry as a root-only file (secret in state); config.yml names no key.
+        // S3 keys reach the registry as a root-only file (a secret in state); config.yml names no key.
         const st = s.storage;
-        const s3Credentials =
+        const s3Keys =
             st.driver === "s3" && st.credentials
-                ? [{ file: S3_CREDENTIALS_PATH, content: pulumi.secret(renderS3Credentials(st.credentials.accessKey.reveal(), st.credentials.secretKey.reveal())), permissions: "0400" }]
+                ? [{ file: S3_KEYS_PATH, content: pulumi.secret(renderS3Keys(st.credentials.accessKey.reveal(), st.credentials.secretKey.reveal())), permissions: "0400" }]
                 : [];
-        const env = registryEnv(st);
 
         const registry = new docker.Container(
             `${name}-registry`,
@@ -98,9 +96,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 uploads: [
                     { file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) },
                     { file: REGISTRY_READONLY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))) },
-                    ...s3Credentials,
+                    ...s3Keys,
                 ],
-                ...(env.length > 0 ? { envs: env } : {}),
                 networksAdvanced: [{ name: network.name, aliases: [REGISTRY_ALIAS] }],
                 volumes: [
                     ...(st.driver === "filesystem" ? [{ volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR }] : []),

@@ -8,8 +8,13 @@ export const REGISTRY_DATA_DIR = "/var/lib/registry";
 /** Shared with nginx (read-only there): the registry container flags a running GC here. */
 export const REGISTRY_CONTROL_DIR = "/var/lib/registry-control";
 export const GC_FLAG = "gc-in-progress";
-/** The S3 keys, in the AWS SDK's shared credentials format: never in config.yml, env or arguments. */
-export const S3_CREDENTIALS_PATH = "/etc/distribution/s3-credentials";
+/**
+ * The S3 keys: a root-only file the supervisor reads into the registry's own environment
+ * (distribution's REGISTRY_STORAGE_S3_ACCESSKEY/SECRETKEY overrides) just before it starts
+ * the registry. So no key is in config.yml, the container's configuration (docker inspect)
+ * or any process's arguments.
+ */
+export const S3_KEYS_PATH = "/etc/distribution/s3-keys";
 export const REGISTRY_PORT = 5000;
 export const REGISTRY_READONLY_PORT = 5001;
 
@@ -21,17 +26,22 @@ export function renderRegistryConfig(s: Settings, httpSecret: string, mode: "rea
     return renderTemplate("registry.yml.mustache", { stack: s.stack, filesystem: st.driver === "filesystem", s3, httpSecret, readonly, port: readonly ? REGISTRY_READONLY_PORT : REGISTRY_PORT });
 }
 
-/** The S3 keys as an AWS shared credentials file (profile "default"). Handle as a secret. */
-export function renderS3Credentials(accessKey: string, secretKey: string): string {
-    for (const k of [accessKey, secretKey]) {
+/**
+ * The S3 keys file: access key, then secret key, one per line, each a YAML single-quoted
+ * scalar (distribution parses environment overrides as YAML, so a key such as `0x1f` or
+ * `!abc` stays the exact string). Handle the result as a secret.
+ */
+export function renderS3Keys(accessKey: string, secretKey: string): string {
+    const quote = (k: string) => {
         if (!/^[\x21-\x7e]+$/.test(k)) throw new Error("S3 keys must be printable characters without spaces");
-    }
-    return `[default]\naws_access_key_id = ${accessKey}\naws_secret_access_key = ${secretKey}\n`;
+        return `'${k.replace(/'/g, "''")}'`;
+    };
+    return `${quote(accessKey)}\n${quote(secretKey)}\n`;
 }
 
-/** Environment of the registry container: where the SDK finds the keys (a path, not a key). */
-export function registryEnv(storage: StorageSettings): string[] {
-    return storage.driver === "s3" && storage.credentials ? [`AWS_SHARED_CREDENTIALS_FILE=${S3_CREDENTIALS_PATH}`] : [];
+/** Whether the registry container gets the S3 keys file (S3 with static keys). */
+export function hasS3Keys(storage: StorageSettings): boolean {
+    return storage.driver === "s3" && storage.credentials !== undefined;
 }
 
 /**
@@ -95,6 +105,13 @@ export function renderRegistrySupervisor(s: Settings): string {
         'mkdir -p "$ctl"',
         `rm -f "$ctl/${GC_FLAG}"`,
         'log() { echo "registry-gc: $*" >&2; }',
+        // The S3 keys go into the environment of the registry processes only (and GC's).
+        ...(hasS3Keys(s.storage)
+            ? [
+                  `{ IFS= read -r REGISTRY_STORAGE_S3_ACCESSKEY; IFS= read -r REGISTRY_STORAGE_S3_SECRETKEY; } < ${S3_KEYS_PATH} || { echo "cannot read ${S3_KEYS_PATH}" >&2; exit 1; }`,
+                  "export REGISTRY_STORAGE_S3_ACCESSKEY REGISTRY_STORAGE_S3_SECRETKEY",
+              ]
+            : []),
         'stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }',
         // Bounded wait until an instance answers on its port.
         'ready() { i=0; while [ $i -lt 100 ]; do wget -q -O /dev/null "http://127.0.0.1:$1/v2/" 2>/dev/null && return 0; i=$((i+1)); sleep 0.1; done; return 1; }',

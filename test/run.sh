@@ -55,6 +55,13 @@ stale=$(docker network ls -q --filter label=registry-bed)
 [ -z "$stale" ] || docker network rm $stale >/dev/null
 stale=$(docker volume ls -q --filter label=registry-bed)
 [ -z "$stale" ] || docker volume rm -f $stale >/dev/null
+# The S3 test server of a killed run (its PID file names it; only a versitygw is ended).
+s3_pid_file=${TMPDIR:-/tmp}/registry-bed-s3.pid
+if [ -f "$s3_pid_file" ]; then
+  s3_pid=$(cat "$s3_pid_file")
+  if [ -r "/proc/$s3_pid/cmdline" ] && tr '\0' ' ' < "/proc/$s3_pid/cmdline" | grep -q versitygw; then kill "$s3_pid" || true; fi
+  rm -f "$s3_pid_file"
+fi
 if grep -q '# registry-bed ' /etc/hosts; then
   grep -v '# registry-bed ' /etc/hosts > /tmp/registry-bed-hosts; cat /tmp/registry-bed-hosts > /etc/hosts; rm -f /tmp/registry-bed-hosts
 fi

@@ -7,6 +7,10 @@
 #   registry-test/certbot:<hash>   stand-in for certbot/certbot          (certbot from PyPI in a venv)
 #   registry-test/pebble:<hash>    stand-in for ghcr.io/letsencrypt/pebble (pebble, go install)
 #
+# and one host binary: versitygw (go install), the S3-compatible server the S3 storage tests
+# run on the host (test/live/s3server.ts). It has no Debian fallback: without the Go module
+# proxy, S3_SERVER_BIN stays empty and the S3 tests fail saying so.
+#
 # How: `debootstrap --variant=minbase` (from the Debian mirror configured in
 # /etc/apt/sources.list*) makes a root filesystem per kind, `docker import`
 # turns it into a local base image, and `docker build --network none` adds the
@@ -28,7 +32,8 @@
 #
 # Output: $IMAGES_ENV gets NGINX_IMAGE=..., REGISTRY_IMAGE=..., CERTBOT_IMAGE=...,
 # PEBBLE_IMAGE=... and NGINX_VERSION=..., REGISTRY_VERSION=..., CERTBOT_VERSION=...,
-# PEBBLE_VERSION=...; the last line on stdout names the versions under test.
+# PEBBLE_VERSION=..., S3_SERVER_BIN=..., S3_SERVER_VERSION=...; the last line on stdout
+# names the versions under test.
 #
 # Env:
 #   IMAGES_ENV            output file (default test/bed/.images.env)
@@ -38,6 +43,7 @@
 #   BED_REGISTRY_VERSION  distribution release (default v3.1.2)
 #   BED_PEBBLE_VERSION    pebble release (default v2.10.3)
 #   BED_CERTBOT_VERSION   certbot release on PyPI (default 5.8.0)
+#   BED_S3_VERSION        versitygw release (default v1.8.0)
 #   BED_FALLBACK          comma list of registry,pebble,certbot to build from Debian packages
 #   BED_IMAGE_REPO        image name prefix (default registry-test)
 set -euo pipefail
@@ -52,11 +58,13 @@ IMAGES_ENV=${IMAGES_ENV:-$bed_dir/.images.env}
 registry_version=${BED_REGISTRY_VERSION:-v3.1.2}
 pebble_version=${BED_PEBBLE_VERSION:-v2.10.3}
 certbot_version=${BED_CERTBOT_VERSION:-5.8.0}
+s3_version=${BED_S3_VERSION:-v1.8.0}
 forced_fallback=",${BED_FALLBACK:-},"
 
 repo=${BED_IMAGE_REPO:-registry-test} # image repository prefix (tests of this script use another)
 registry_pkg=github.com/distribution/distribution/v3/cmd/registry
 pebble_pkg=github.com/letsencrypt/pebble/v2/cmd/pebble
+versitygw_pkg=github.com/versity/versitygw/cmd/versitygw
 # Bump when the way root filesystems are made changes (invalidates rootfs tarballs).
 rootfs_rev=2
 base_pkgs=ca-certificates,openssl,wget,curl
@@ -249,6 +257,7 @@ go_ldflags() { # NAME VERSION
   case $1 in
     registry) printf '%s' "-s -w -X github.com/distribution/distribution/v3/version.version=${2#v} -X github.com/distribution/distribution/v3/version.mainpkg=github.com/distribution/distribution/v3" ;;
     pebble) printf '%s' "-s -w -X main.version=$2" ;;
+    versitygw) printf '%s' "-s -w -X main.Version=$2 -X main.Build=go-install" ;;
   esac
 }
 
@@ -341,6 +350,7 @@ bins_key=${bins_img##*:}
 
 registry_bin=$(go_binary_path registry "$registry_pkg" "$registry_version")
 pebble_bin=$(go_binary_path pebble "$pebble_pkg" "$pebble_version")
+versitygw_bin=$(go_binary_path versitygw "$versitygw_pkg" "$s3_version")
 
 nginx_tag=$repo/nginx:$(recipe_hash nginx "base=$nginx_base")
 registry_go_tag=$repo/registry:$(recipe_hash registry "base=$base_img" "bin=${registry_bin##*/}")
@@ -372,6 +382,13 @@ for name in registry pebble; do
   build_go "$name" "${!pkg_var}" "${!ver_var}" "${!bin_var}" >"$BED_CACHE/logs/go-$name.log" 2>&1 &
   go_job[$name]=$!
 done
+
+# the S3 server (a host binary, no image)
+if [ ! -s "$versitygw_bin" ] && [ -n "$have_go" ]; then
+  say "go install $versitygw_pkg@$s3_version (CGO_ENABLED=0, background)"
+  build_go versitygw "$versitygw_pkg" "$s3_version" "$versitygw_bin" >"$BED_CACHE/logs/go-versitygw.log" 2>&1 &
+  go_job[versitygw]=$!
+fi
 
 # nginx
 if ! image_exists "$nginx_tag"; then
@@ -467,6 +484,23 @@ for name in registry pebble; do
   built+=("$name-debian")
 done
 
+s3_out=
+if [ -n "${go_job[versitygw]:-}" ]; then
+  if wait "${go_job[versitygw]}"; then
+    say "go install versitygw done"
+    built+=(versitygw)
+  else
+    say "go install of versitygw failed; last lines of $BED_CACHE/logs/go-versitygw.log:"
+    tail -n 30 "$BED_CACHE/logs/go-versitygw.log" >&2 || true
+  fi
+fi
+if [ -s "$versitygw_bin" ]; then
+  s3_out="versitygw $s3_version"
+else
+  say "no S3 server binary (versitygw needs the Go module proxy): the S3 storage tests will fail"
+  versitygw_bin=
+fi
+
 # Drop rootfs tarballs of older recipes (same suite and kind, other key).
 if [ ${#built[@]} -gt 0 ]; then
   for kind_img in "base=$base_img" "nginx=$nginx_base" "certbot=$certbot_base" \
@@ -502,6 +536,8 @@ NGINX_VERSION=$nginx_out
 REGISTRY_VERSION=$registry_out
 CERTBOT_VERSION=$certbot_out
 PEBBLE_VERSION=$pebble_out
+S3_SERVER_BIN=$versitygw_bin
+S3_SERVER_VERSION=$s3_out
 EOF
 chmod 0644 "$tmp_env"
 mv "$tmp_env" "$IMAGES_ENV"
@@ -511,4 +547,4 @@ if [ ${#built[@]} -gt 0 ]; then
 else
   say "all images cached ($(($(date +%s) - start_time))s); wrote $IMAGES_ENV"
 fi
-echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out"
+echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out; S3 server: ${s3_out:-none}"

@@ -23,7 +23,7 @@ export function loadImages(): BedImages {
     if (!fs.existsSync(file)) throw new Error(`live tests need the test images: ${file} is missing (run test/bed/images.sh)`);
     const env: Record<string, string> = {};
     for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-        const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+        const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
         if (m) env[m[1]] = m[2].replace(/^["']|["']$/g, "");
     }
     for (const k of ["NGINX_IMAGE", "REGISTRY_IMAGE", "CERTBOT_IMAGE", "PEBBLE_IMAGE"]) {

@@ -8,7 +8,8 @@ import { after, before, describe, test } from "node:test";
 import { renderConfigInstall } from "../../configs/install";
 import { docker, run } from "./applier";
 import { Bed, DeployError } from "./bed";
-import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate, slowPatch } from "./client";
+import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate } from "./client";
+import { garbageCollection } from "./gc";
 import { forceRenewal, requestsDuring } from "./load";
 
 const LABEL = `live-${randomBytes(3).toString("hex")}`;
@@ -215,50 +216,8 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         }
     });
     test("8. garbage collection: writes get 503 while reads go on, an in-flight upload finishes, blobs are reclaimed", async () => {
-        const auth = basic(ALICE.name, ALICE.password);
-        const du = async () => Number((await docker(["exec", `${prefix}-registry`, "du", "-sk", "/var/lib/registry/docker/registry/v2/blobs"])).split(/\s+/)[0]);
-        await client.makeImage(`${host}/gc/keep:1`, 512 * 1024);
-        await client.must(["push", `${host}/gc/keep:1`]);
-        await client.makeImage(`${host}/gc/drop:1`, 4 * 1024 * 1024);
-        await client.must(["push", `${host}/gc/drop:1`]);
-        extraImages.push(`${host}/gc/keep:1`, `${host}/gc/drop:1`);
-        const manifest = await httpsRequest(ep, "/v2/gc/drop/manifests/1", { auth, method: "HEAD", accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" });
-        const digest = String(manifest.headers["docker-content-digest"]);
-        assert.match(digest, /^sha256:/);
-        assert.equal((await httpsRequest(ep, `/v2/gc/drop/manifests/${digest}`, { auth, method: "DELETE" })).status, 202);
-        const before = await du();
-
-        // An upload in flight when GC starts: it must finish, not be cut.
-        const started = await httpsRequest(ep, "/v2/gc/slow/blobs/uploads/", { auth, method: "POST" });
-        assert.equal(started.status, 202);
-        const inFlight = slowPatch(ep, String(started.headers.location), auth, 12, 64 * 1024, 250);
-        await new Promise((r) => setTimeout(r, 300));
-        await docker(["kill", "--signal", "USR1", `${prefix}-registry`]);
-        const flagged = async () => (await run("docker", ["exec", `${prefix}-nginx`, "test", "-f", "/etc/nginx/registry-control/gc-in-progress"])).code === 0;
-        for (let i = 0; i < 50 && !(await flagged()); i++) await new Promise((r) => setTimeout(r, 100));
-        assert.ok(await flagged(), "GC flagged");
-        const refused = await httpsRequest(ep, "/v2/gc/other/blobs/uploads/", { auth, method: "POST" });
-        assert.equal(refused.status, 503, "a new write during GC is refused");
-        assert.equal(refused.headers["retry-after"], "30");
-        assert.equal((await httpsRequest(ep, "/v2/gc/keep/tags/list", { auth })).status, 200, "reads go on during GC");
-        const patched = await inFlight;
-        assert.equal(patched.status, 202, `the in-flight upload finished: ${patched.body}`);
-        for (let i = 0; i < 300 && (await flagged()); i++) await new Promise((r) => setTimeout(r, 100));
-        assert.equal(await flagged(), false, "GC ended");
-        const logs = await run("docker", ["logs", "--since", "2m", `${prefix}-registry`]);
-        assert.match(logs.stderr, /registry-gc: garbage-collect finished/);
-
-        const after = await du();
-        assert.ok(before - after >= 4000, `GC reclaimed the deleted image's 4 MiB layer (du ${before} KiB -> ${after} KiB)`);
-        await client.must(["image", "rm", `${host}/gc/keep:1`]);
-        await client.must(["pull", `${host}/gc/keep:1`]);
-        // A re-push of the deleted image works at once.
-        await client.must(["push", `${host}/gc/drop:1`]);
-        await client.must(["image", "rm", `${host}/gc/drop:1`]);
-        await client.must(["pull", `${host}/gc/drop:1`]);
-        // And writes work again: the upload started before GC completes.
-        const put = await httpsRequest(ep, `${new URL(String(patched.headers.location), "https://x").pathname}${new URL(String(patched.headers.location), "https://x").search}&digest=sha256:${require("node:crypto").createHash("sha256").update(Buffer.concat(Array.from({ length: 12 }, (_, i) => Buffer.alloc(64 * 1024, i)))).digest("hex")}`, { auth, method: "PUT" });
-        assert.equal(put.status, 201, put.body);
+        const storedKiB = async () => Number((await docker(["exec", `${prefix}-registry`, "du", "-sk", "/var/lib/registry/docker/registry/v2/blobs"])).split(/\s+/)[0]);
+        extraImages.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "gc", storedKiB })));
     });
 });
 

@@ -165,7 +165,7 @@ describe("secrets", () => {
 describe("S3 storage", () => {
     const S3 = { driver: "s3", bucket: "team-images", endpoint: "http://10.0.0.5:9000", rootDirectory: "registry", accessKey: "AKIAEXAMPLEKEY01", secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCY" };
 
-    test("keys reach the registry only as a 0400 secret file; config.yml and env name no key", async () => {
+    test("keys reach the registry only as a 0400 secret file; config.yml, env and command name no key", async () => {
         const { mocks } = await deploy({ ...DEV, storage: S3 }, ["storage"]);
         const registry = mocks.byName("registry-registry");
         for (const r of mocks.resources) {
@@ -174,24 +174,25 @@ describe("S3 storage", () => {
             }
         }
         const uploads = unwrap(registry.inputs.uploads) as { file: string; content: string; permissions?: string }[];
-        const creds = uploads.find((u) => u.file === "/etc/distribution/s3-credentials")!;
-        assert.equal(creds.permissions, "0400");
-        assert.equal(creds.content, `[default]\naws_access_key_id = ${S3.accessKey}\naws_secret_access_key = ${S3.secretKey}\n`);
+        const keys = uploads.find((u) => u.file === "/etc/distribution/s3-keys")!;
+        assert.equal(keys.permissions, "0400");
+        assert.equal(keys.content, `'${S3.accessKey}'\n'${S3.secretKey}'\n`);
+        assert.match(registry.inputs.command[0], /< \/etc\/distribution\/s3-keys/, "the supervisor reads the keys file");
         const config = uploads.find((u) => u.file === "/etc/distribution/config.yml")!.content;
         assert.match(config, /s3:\n\s+bucket: team-images\n\s+region: us-east-1\n\s+regionendpoint: http:\/\/10\.0\.0\.5:9000\n\s+forcepathstyle: true\n\s+secure: false/);
         assert.match(config, /redirect:\n\s+# .*\n\s+disable: true/);
         assert.ok(!config.includes(S3.accessKey) && !config.includes(S3.secretKey), "config.yml names no key");
-        assert.deepEqual(registry.inputs.envs, ["AWS_SHARED_CREDENTIALS_FILE=/etc/distribution/s3-credentials"]);
+        assert.equal(registry.inputs.envs, undefined);
         assert.deepEqual(registry.inputs.volumes.map((v: any) => v.containerPath), ["/var/lib/registry-control"], "the data volume is not mounted");
         assert.ok(mocks.ofType("docker:index/volume:Volume").some((v) => v.inputs.name === "registry-test-data"), "but still declared, so switching drivers never deletes it");
     });
 
-    test("without keys (an instance role), no credentials file and no environment", async () => {
+    test("without keys (an instance role), no keys file and nothing read", async () => {
         const { mocks } = await deploy({ ...DEV, storage: { driver: "s3", bucket: "team-images", region: "eu-west-1" } });
         const registry = mocks.byName("registry-registry");
         const uploads = unwrap(registry.inputs.uploads) as { file: string }[];
         assert.deepEqual(uploads.map((u) => u.file), ["/etc/distribution/config.yml", "/etc/distribution/config-readonly.yml"]);
-        assert.equal(registry.inputs.envs, undefined);
+        assert.doesNotMatch(registry.inputs.command[0], /s3-keys/);
     });
 
     test("switching from filesystem to S3 replaces only the registry (and its storage check); volumes stay", async () => {

@@ -11,7 +11,7 @@ import { certonlyArgs, renderCertonly, renderHealthCheck, renderRenewLoop } from
 import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
 import { renderConfigInstall } from "../../configs/install";
 import { renderFallbackConf, renderHttpServer, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
-import { renderRegistryConfig, renderRegistrySupervisor, renderS3Credentials, renderStorageCheck } from "../../configs/registry";
+import { renderRegistryConfig, renderRegistrySupervisor, renderS3Keys, renderStorageCheck } from "../../configs/registry";
 import { parseSettings } from "../../configs/settings";
 
 const settings = parseSettings({ domain: "registry.test", acmeServer: "pebble", httpsPort: "8443" }, "dev");
@@ -172,8 +172,12 @@ describe("registry and certbot", () => {
             assert.match(yml, /^ {2}redirect:\n.*\n {4}disable: false$/m);
             assert.doesNotMatch(yml, /filesystem|regionendpoint|AKIAKEY|top\/secret/);
         }
-        assert.equal(renderS3Credentials("AKIAKEY", "top/secret+key"), "[default]\naws_access_key_id = AKIAKEY\naws_secret_access_key = top/secret+key\n");
-        assert.throws(() => renderS3Credentials("AKIA KEY", "x"), /printable characters without spaces/);
+        assert.equal(renderS3Keys("AKIAKEY", "it's/#;+="), "'AKIAKEY'\n'it''s/#;+='\n", "YAML single-quoted: distribution parses overrides as YAML");
+        assert.throws(() => renderS3Keys("AKIA KEY", "x"), /printable characters without spaces/);
+        const supervisor = renderRegistrySupervisor(s3);
+        assert.match(supervisor, /IFS= read -r REGISTRY_STORAGE_S3_ACCESSKEY; IFS= read -r REGISTRY_STORAGE_S3_SECRETKEY; \} < \/etc\/distribution\/s3-keys/);
+        assert.ok(supervisor.indexOf("export REGISTRY_STORAGE_S3_ACCESSKEY") < supervisor.indexOf('registry serve "$rw"'), "keys are exported before the registry starts");
+        assert.doesNotMatch(renderRegistrySupervisor(settings), /s3-keys/);
         assert.doesNotMatch(renderRegistryConfig(settings, "abc123"), /s3:|redirect:/);
     });
 

@@ -1,0 +1,107 @@
+// S3 storage, live: the stack's registry keeps its blobs in a bucket of a real
+// S3-compatible server (versitygw, test/live/s3server.ts), reached over the network with
+// keys that stay secret. Push, pull and safe garbage collection run against the bucket, and
+// a wrong key fails the deploy with the storage's own error.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { docker, run } from "./applier";
+import { Bed, DeployError } from "./bed";
+import { DockerClient, Endpoint } from "./client";
+import { garbageCollection } from "./gc";
+import { S3Server } from "./s3server";
+
+const LABEL = `s3-${randomBytes(3).toString("hex")}`;
+const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
+const BUCKET = "registry-bed";
+const ROOT = "team/registry";
+const BLOBS = `${ROOT}/docker/registry/v2/blobs`;
+
+describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }, () => {
+    const s3 = new S3Server();
+    const bed = new Bed(LABEL);
+    const client = new DockerClient();
+    const prefix = `bed-${LABEL}`;
+    const images: string[] = [];
+    let ep: Endpoint;
+    let host = "";
+    let outputs: Record<string, { value: unknown; secret: boolean }> = {};
+    const storage = (secretKey = s3.secretKey) => ({ driver: "s3", bucket: BUCKET, endpoint: s3.endpoint, rootDirectory: ROOT, accessKey: s3.accessKey, secretKey });
+    const config = (secretKey?: string) => bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(secretKey) });
+
+    before(async () => {
+        await s3.start();
+        s3.createBucket(BUCKET);
+        const up = await bed.up(config(), ["users", "storage"]);
+        outputs = up.outputs as typeof outputs;
+        host = outputs.host.value as string;
+        ep = { domain: "registry.test", httpPort: 18080, httpsPort: 18443, ca: outputs.caRoot.value as string };
+        bed.addHostsEntry("registry.test");
+        bed.trustRoot(host, ep.ca);
+        assert.equal((await client.login(host, ALICE.name, ALICE.password)).code, 0);
+    });
+
+    after(async () => {
+        client.cleanup();
+        await bed.cleanup();
+        await s3.stop();
+        if (images.length) await run("docker", ["image", "rm", "--force", ...images]);
+    });
+
+    test("push and pull through the bucket; the keys are in no config file, environment, argument or output", async () => {
+        const ref = `${host}/s3/hello:1`;
+        images.push(ref);
+        const id = await client.makeImage(ref, 2 * 1024 * 1024);
+        await client.must(["push", ref]);
+        await client.must(["image", "rm", ref]);
+        await client.must(["pull", ref]);
+        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id);
+
+        const blobs = s3.keys(BUCKET, BLOBS);
+        assert.ok(blobs.some((k) => k.endsWith("/data")), `blobs are objects in the bucket under the root directory: ${blobs.join(", ")}`);
+        assert.ok(s3.storedKiB(BUCKET, BLOBS) >= 2000, "the 2 MiB layer is in the bucket");
+        const mounts = await docker(["inspect", "--format", "{{range .Mounts}}{{.Destination}} {{end}}", `${prefix}-registry`]);
+        assert.doesNotMatch(mounts, /\/var\/lib\/registry /, "no data volume in the registry container");
+
+        const secrets = [s3.accessKey, s3.secretKey];
+        const inspect = await docker(["inspect", `${prefix}-registry`]);
+        const configYml = await docker(["exec", `${prefix}-registry`, "cat", "/etc/distribution/config.yml", "/etc/distribution/config-readonly.yml"]);
+        const ps = await docker(["exec", `${prefix}-registry`, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]);
+        for (const [what, text] of [["docker inspect (env, command)", inspect], ["config.yml", configYml], ["process arguments", ps]] as const) {
+            for (const key of secrets) assert.ok(!text.includes(key), `an S3 key is visible in ${what}`);
+        }
+        assert.match(configYml, new RegExp(`regionendpoint: ${s3.endpoint}\\n`));
+        assert.equal(await docker(["exec", `${prefix}-registry`, "stat", "-c", "%a %U", "/etc/distribution/s3-keys"]), "400 root");
+        for (const [name, out] of Object.entries(outputs)) {
+            if (out.secret) continue;
+            for (const key of secrets) assert.ok(!JSON.stringify(out.value).includes(key), `output ${name} shows an S3 key`);
+        }
+        assert.ok(bed.actions.includes("create command:local:Command registry-storage-check"), "the deploy checked the storage");
+    });
+
+    test("garbage collection on S3: blobs are reclaimed from the bucket, writes wait, reads and uploads go on", async () => {
+        images.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "s3gc", storedKiB: async () => s3.storedKiB(BUCKET, BLOBS) })));
+    });
+
+    test("a wrong secret key fails the deploy with the storage's error (never the key); the right one recovers every image", async () => {
+        const wrong = `${randomBytes(24).toString("base64")}-wrong`;
+        const failed = await bed.up(config(wrong), ["users", "storage"]).then(
+            () => assert.fail("a deploy with a wrong S3 key succeeded"),
+            (e: unknown) => e,
+        );
+        assert.ok(failed instanceof DeployError, String(failed));
+        assert.match(failed.message, /command registry-storage-check failed .*\n.*the registry cannot use its S3 storage: HTTP 500: s3aws: SignatureDoesNotMatch/);
+        for (const key of [wrong, s3.secretKey, s3.accessKey]) assert.ok(!failed.message.includes(key), "the error shows no key");
+        assert.ok(!bed.actions.some((a) => a.includes("htpasswd")), "no credentials were rewritten by the failed run");
+
+        await bed.up(config(), ["users", "storage"]);
+        assert.deepEqual(bed.actions.filter((a) => a.startsWith("replace")).sort(), [
+            "replace command:local:Command registry-storage-check",
+            "replace docker:index/container:Container registry-registry",
+        ]);
+        for (const ref of [`${host}/s3/hello:1`, `${host}/s3gc/keep:1`]) {
+            await client.must(["image", "rm", "--force", ref]);
+            await client.must(["pull", ref]);
+        }
+    });
+});
