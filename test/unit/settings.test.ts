@@ -1,7 +1,9 @@
 // parseSettings: defaults, and an error naming the key for every bad value.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, parseSettings, RawConfig } from "../../configs/settings";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CONFIG_KEYS, ConfigError, parseSettings, RawConfig } from "../../configs/settings";
 
 const ok = (raw: RawConfig, secret: string[] = []) => parseSettings(raw, "dev", new Set(secret));
 
@@ -133,5 +135,16 @@ describe("parseSettings", () => {
     test("every problem is reported at once", () => {
         const problems = problemsOf({ httpPort: "x", acmeKeyType: "dsa" });
         assert.equal(problems.length, 3);
+    });
+
+    test("Pulumi.yaml declares exactly the keys the program reads, and the README documents each", () => {
+        const root = path.resolve(__dirname, "..", "..");
+        const yaml = fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8");
+        const declared = [...yaml.slice(yaml.indexOf("\nconfig:\n")).matchAll(/^ {2}([A-Za-z]+):$/gm)].map((m) => m[1]);
+        assert.deepEqual([...declared].sort(), [...CONFIG_KEYS].sort());
+        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+        for (const key of CONFIG_KEYS) assert.match(readme, new RegExp(`\\| \`${key}\`|/ \`${key}\` \\|`), `README's configuration table has ${key}`);
+        for (const field of ["driver", "bucket", "region", "endpoint", "forcePathStyle", "rootDirectory", "redirect"]) assert.match(readme, new RegExp(`\\| \`${field}\` \\|`), `README documents storage.${field}`);
+        assert.match(readme, /\| `accessKey` \/ `secretKey` \|/);
     });
 });
