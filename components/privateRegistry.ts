@@ -1,6 +1,7 @@
 // PrivateRegistry: a Docker registry behind nginx with ACME TLS and basic auth, on one
 // Docker host. Reads top to bottom like the architecture: host, network, volumes, images,
-// registry, nginx, (Pebble), certbot, then the certificate bootstrap and the users.
+// registry, nginx, (Pebble), certbot, then the storage check, the certificate bootstrap and
+// the users.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";

@@ -1,4 +1,5 @@
-// The distribution registry's config.yml. Pure: settings and the HTTP secret in, YAML out.
+// The distribution registry: its config.yml, the S3 keys file, the storage check and the
+// supervisor that runs it and its garbage collection. Pure: settings (and secrets) in, text out.
 import { Settings, StorageSettings } from "./settings";
 import { renderTemplate } from "./template";
 
