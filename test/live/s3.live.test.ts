@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { docker, run } from "./applier";
 import { Bed, DeployError } from "./bed";
-import { DockerClient, Endpoint } from "./client";
+import { basic, DockerClient, Endpoint, httpsRequest } from "./client";
 import { garbageCollection } from "./gc";
 import { S3Server } from "./s3server";
 
@@ -26,8 +26,8 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     let ep: Endpoint;
     let host = "";
     let outputs: Record<string, { value: unknown; secret: boolean }> = {};
-    const storage = (secretKey = s3.secretKey) => ({ driver: "s3", bucket: BUCKET, endpoint: s3.endpoint, rootDirectory: ROOT, accessKey: s3.accessKey, secretKey });
-    const config = (secretKey?: string) => bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(secretKey) });
+    const storage = (secretKey = s3.secretKey, redirect = false) => ({ driver: "s3", bucket: BUCKET, endpoint: s3.endpoint, rootDirectory: ROOT, accessKey: s3.accessKey, secretKey, redirect });
+    const config = (secretKey?: string, redirect?: boolean) => bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(secretKey, redirect) });
 
     before(async () => {
         await s3.start();
@@ -103,5 +103,27 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
             await client.must(["image", "rm", "--force", ref]);
             await client.must(["pull", ref]);
         }
+    });
+
+    test("redirect: blob downloads go straight to presigned bucket URLs, and the Docker client pulls through them", async () => {
+        await bed.up(config(undefined, true), ["users", "storage"]);
+        const auth = basic(ALICE.name, ALICE.password);
+        const manifest = await httpsRequest(ep, "/v2/s3/hello/manifests/1", { auth, accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" });
+        assert.equal(manifest.status, 200, manifest.body);
+        const layer = (JSON.parse(manifest.body) as { layers: { digest: string }[] }).layers[0].digest;
+        const blob = await httpsRequest(ep, `/v2/s3/hello/blobs/${layer}`, { auth });
+        assert.equal(blob.status, 307, "a redirect instead of the bytes");
+        const location = new URL(String(blob.headers.location));
+        assert.equal(location.origin, s3.endpoint);
+        assert.ok(location.pathname.startsWith(`/${BUCKET}/${BLOBS}/sha256/`), location.pathname);
+        assert.ok(location.searchParams.has("X-Amz-Signature"), "presigned");
+        const ref = `${host}/s3/hello:1`;
+        const id = await client.must(["image", "inspect", "--format", "{{.Id}}", ref]);
+        await client.must(["image", "rm", ref]);
+        await client.must(["pull", ref]);
+        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id);
+        const logs = await run("docker", ["logs", "--since", "1m", `${prefix}-registry`]);
+        const redirected = `${logs.stdout}${logs.stderr}`.split("\n").filter((l) => l.includes("http.request.method=GET") && l.includes(`/blobs/${layer}`) && l.includes("http.response.status=307") && l.includes('useragent="docker/'));
+        assert.ok(redirected.length >= 1, "the Docker client's layer download was redirected to the bucket");
     });
 });
