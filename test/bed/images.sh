@@ -32,7 +32,8 @@
 #
 # Output: $IMAGES_ENV gets NGINX_IMAGE=..., REGISTRY_IMAGE=..., CERTBOT_IMAGE=...,
 # PEBBLE_IMAGE=... and NGINX_VERSION=..., REGISTRY_VERSION=..., CERTBOT_VERSION=...,
-# PEBBLE_VERSION=..., S3_SERVER_BIN=..., S3_SERVER_VERSION=...; the last line on stdout
+# PEBBLE_VERSION=..., S3_SERVER_BIN=..., S3_SERVER_VERSION=... (versitygw's; both empty
+# without it); the file is sourced by shell scripts, so no value has spaces. The last line on stdout
 # names the versions under test.
 #
 # Env:
@@ -495,7 +496,7 @@ if [ -n "${go_job[versitygw]:-}" ]; then
   fi
 fi
 if [ -s "$versitygw_bin" ]; then
-  s3_out="versitygw $s3_version"
+  s3_out=$s3_version
 else
   say "no S3 server binary (versitygw needs the Go module proxy): the S3 storage tests will fail"
   versitygw_bin=
@@ -547,4 +548,5 @@ if [ ${#built[@]} -gt 0 ]; then
 else
   say "all images cached ($(($(date +%s) - start_time))s); wrote $IMAGES_ENV"
 fi
-echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out; S3 server: ${s3_out:-none}"
+s3_desc=${s3_out:+versitygw $s3_out}
+echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out; S3 server: ${s3_desc:-none}"
