@@ -16,6 +16,7 @@ import {
     renderRegistrySupervisor,
     renderS3Keys,
     renderStorageCheck,
+    S3_CA_PATH,
     S3_KEYS_PATH,
 } from "../configs/registry";
 import { Settings } from "../configs/settings";
@@ -59,8 +60,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         const network = new docker.Network(`${name}-network`, { name: `${p}-net`, driver: "bridge", labels }, o);
 
         // Registry data and certificates outlive containers, and `pulumi destroy` unless
-        // retainVolumes is false. The others are rebuilt by `pulumi up`. The data volume is
-        // declared with S3 storage too (not mounted), so switching drivers never deletes it.
+        // retainVolumes is false. The others are rebuilt by `pulumi up`. The data volume stays
+        // with S3 storage too (mounted, unused: else the image's VOLUME makes an anonymous one),
+        // so switching drivers never deletes it.
         const keep = { ...o, retainOnDelete: s.retainVolumes };
         const dataVolume = new docker.Volume(`${name}-data`, { name: `${p}-data`, labels }, keep);
         const certsVolume = new docker.Volume(`${name}-certs`, { name: `${p}-certs`, labels }, keep);
@@ -85,6 +87,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             st.driver === "s3" && st.credentials
                 ? [{ file: S3_KEYS_PATH, content: pulumi.secret(renderS3Keys(st.credentials.accessKey.reveal(), st.credentials.secretKey.reveal())), permissions: "0400" }]
                 : [];
+        const s3Ca = st.driver === "s3" && st.caCertificate ? [{ file: S3_CA_PATH, content: st.caCertificate }] : [];
 
         const registry = new docker.Container(
             `${name}-registry`,
@@ -98,10 +101,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     { file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) },
                     { file: REGISTRY_READONLY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))) },
                     ...s3Keys,
+                    ...s3Ca,
                 ],
                 networksAdvanced: [{ name: network.name, aliases: [REGISTRY_ALIAS] }],
                 volumes: [
-                    ...(st.driver === "filesystem" ? [{ volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR }] : []),
+                    { volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR },
                     { volumeName: controlVolume.name, containerPath: REGISTRY_CONTROL_DIR },
                 ],
                 restart: "unless-stopped",

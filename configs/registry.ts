@@ -16,6 +16,8 @@ export const GC_FLAG = "gc-in-progress";
  * or any process's arguments.
  */
 export const S3_KEYS_PATH = "/etc/distribution/s3-keys";
+/** A private CA for the S3 endpoint, trusted by the registry processes besides the system roots. */
+export const S3_CA_PATH = "/etc/distribution/s3-ca.crt";
 export const REGISTRY_PORT = 5000;
 export const REGISTRY_READONLY_PORT = 5001;
 
@@ -38,6 +40,11 @@ export function renderS3Keys(accessKey: string, secretKey: string): string {
         return `'${k.replace(/'/g, "''")}'`;
     };
     return `${quote(accessKey)}\n${quote(secretKey)}\n`;
+}
+
+/** Whether the registry container gets a private CA for its S3 endpoint. */
+export function hasS3Ca(storage: StorageSettings): boolean {
+    return storage.driver === "s3" && storage.caCertificate !== undefined;
 }
 
 /** Whether the registry container gets the S3 keys file (S3 with static keys). */
@@ -79,7 +86,7 @@ export function renderStorageCheck(s: Settings): string {
         // Not listening yet (starting, or restarted by Docker after a crash).
         "        last = str(e)",
         "    time.sleep(2)",
-        `print("the registry cannot use its ${what}: " + last.replace("\\n\\t", " "), file=sys.stderr)`,
+        `print("the registry cannot use its ${what}: " + " ".join(last.split()), file=sys.stderr)`,
         "sys.exit(1)",
         "",
     ].join("\n");
@@ -112,6 +119,10 @@ export function renderRegistrySupervisor(s: Settings): string {
                   `{ IFS= read -r REGISTRY_STORAGE_S3_ACCESSKEY; IFS= read -r REGISTRY_STORAGE_S3_SECRETKEY; } < ${S3_KEYS_PATH} || { echo "cannot read ${S3_KEYS_PATH}" >&2; exit 1; }`,
                   "export REGISTRY_STORAGE_S3_ACCESSKEY REGISTRY_STORAGE_S3_SECRETKEY",
               ]
+            : []),
+        // A private CA for the endpoint: Go reads every file of SSL_CERT_DIR besides the system bundle.
+        ...(hasS3Ca(s.storage)
+            ? ["mkdir -p /run/s3-ca", `cp ${S3_CA_PATH} /run/s3-ca/ca.crt || { echo "cannot read ${S3_CA_PATH}" >&2; exit 1; }`, "export SSL_CERT_DIR=/run/s3-ca:/etc/ssl/certs"]
             : []),
         'stop() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }',
         // Bounded wait until an instance answers on its port.

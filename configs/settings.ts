@@ -4,6 +4,7 @@
 // problem) out. Nothing else in the program reads config, so a bad value fails before any
 // resource is declared. Error messages name the key, the value given (never a secret's) and
 // what is expected.
+import { X509Certificate } from "node:crypto";
 import { Secret } from "./secret";
 
 export const PROJECT = "private-registry";
@@ -35,6 +36,8 @@ export interface S3Storage {
     credentials?: { accessKey: Secret; secretKey: Secret };
     /** Let clients download blobs straight from the storage (presigned URLs) instead of through nginx. */
     redirect: boolean;
+    /** PEM certificate(s) of a private CA that signed the endpoint's certificate, trusted besides the system roots. */
+    caCertificate?: string;
 }
 
 export type StorageSettings = { driver: "filesystem" } | S3Storage;
@@ -370,7 +373,8 @@ function parseUsers(raw: string | undefined, keyIsSecret: boolean, problems: str
     return users;
 }
 
-const S3_FIELDS = ["driver", "bucket", "region", "endpoint", "forcePathStyle", "rootDirectory", "accessKey", "secretKey", "redirect"] as const;
+const S3_FIELDS = ["driver", "bucket", "region", "endpoint", "forcePathStyle", "rootDirectory", "accessKey", "secretKey", "redirect", "caCertificate"] as const;
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
 // Bucket names as S3 allows them: 3-63 lower-case letters, digits, '.' and '-', not an IP address.
 const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -381,7 +385,7 @@ const KEY_CHARS = /^[\x21-\x7e]+$/;
 
 function parseStorage(raw: string | undefined, keyIsSecret: boolean, problems: string[]): StorageSettings {
     const key = qualified("storage");
-    const expected = "{ driver: filesystem } or { driver: s3, bucket, region, endpoint?, forcePathStyle?, rootDirectory?, accessKey?, secretKey?, redirect? }";
+    const expected = "{ driver: filesystem } or { driver: s3, bucket, region, endpoint?, forcePathStyle?, rootDirectory?, accessKey?, secretKey?, redirect?, caCertificate? }";
     if (raw === undefined || raw === "") return { driver: "filesystem" };
     let value: unknown;
     try {
@@ -474,6 +478,27 @@ function parseStorage(raw: string | undefined, keyIsSecret: boolean, problems: s
         credentials = { accessKey: new Secret(accessKey), secretKey: new Secret(secretKey) };
     }
 
+    // A private CA for an S3-compatible server's certificate (PEM; every block must parse).
+    let caCertificate: string | undefined;
+    const caRaw = v.caCertificate;
+    if (caRaw !== undefined && caRaw !== null && caRaw !== "") {
+        const blocks = typeof caRaw === "string" ? (caRaw.match(PEM_CERTIFICATE) ?? []) : [];
+        const parses = (pem: string) => {
+            try {
+                return new X509Certificate(pem) !== undefined;
+            } catch {
+                return false;
+            }
+        };
+        if (blocks.length === 0 || !blocks.every(parses)) {
+            problems.push(`${key}.caCertificate: expected one or more PEM CA certificates (-----BEGIN CERTIFICATE----- ...), e.g. \`pulumi config set --path storage.caCertificate -- "$(cat ca.pem)"\``);
+        } else if (!secure) {
+            problems.push(`${key}.caCertificate: only used with an https:// endpoint (storage.endpoint is http://)`);
+        } else {
+            caCertificate = `${blocks.join("\n")}\n`;
+        }
+    }
+
     const s3: S3Storage = {
         driver: "s3",
         bucket: bucket ?? "",
@@ -485,6 +510,7 @@ function parseStorage(raw: string | undefined, keyIsSecret: boolean, problems: s
         rootDirectory,
         credentials,
         redirect: flag("redirect", false),
+        caCertificate,
     };
     return problems.length > count ? { driver: "filesystem" } : s3;
 }

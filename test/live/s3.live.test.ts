@@ -1,7 +1,7 @@
 // S3 storage, live: the stack's registry keeps its blobs in a bucket of a real
-// S3-compatible server (versitygw, test/live/s3server.ts), reached over the network with
-// keys that stay secret. Push, pull and safe garbage collection run against the bucket, and
-// a wrong key fails the deploy with the storage's own error.
+// S3-compatible server (versitygw, test/live/s3server.ts), reached over HTTPS (a private CA)
+// with keys that stay secret. Push, pull and safe garbage collection run against the bucket,
+// and a wrong key or an untrusted certificate fails the deploy with the storage's own error.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
@@ -26,13 +26,23 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     let ep: Endpoint;
     let host = "";
     let outputs: Record<string, { value: unknown; secret: boolean }> = {};
-    const storage = (secretKey = s3.secretKey, redirect = false) => ({ driver: "s3", bucket: BUCKET, endpoint: s3.endpoint, rootDirectory: ROOT, accessKey: s3.accessKey, secretKey, redirect });
-    const config = (secretKey?: string, redirect?: boolean) => bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(secretKey, redirect) });
+    const storage = (o: { secretKey?: string; redirect?: boolean; ca?: boolean }) => ({
+        driver: "s3",
+        bucket: BUCKET,
+        endpoint: s3.endpoint,
+        rootDirectory: ROOT,
+        accessKey: s3.accessKey,
+        secretKey: o.secretKey ?? s3.secretKey,
+        redirect: o.redirect ?? false,
+        ...(o.ca === false ? {} : { caCertificate: s3.caPem }),
+    });
+    const config = (o: Parameters<typeof storage>[0] = {}) => bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(o) });
 
     before(async () => {
         await s3.start();
         s3.createBucket(BUCKET);
         const up = await bed.up(config(), ["users", "storage"]);
+        assert.match(s3.endpoint, /^https:/);
         outputs = up.outputs as typeof outputs;
         host = outputs.host.value as string;
         ep = { domain: "registry.test", httpPort: 18080, httpsPort: 18443, ca: outputs.caRoot.value as string };
@@ -60,8 +70,10 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         const blobs = s3.keys(BUCKET, BLOBS);
         assert.ok(blobs.some((k) => k.endsWith("/data")), `blobs are objects in the bucket under the root directory: ${blobs.join(", ")}`);
         assert.ok(s3.storedKiB(BUCKET, BLOBS) >= 2000, "the 2 MiB layer is in the bucket");
-        const mounts = await docker(["inspect", "--format", "{{range .Mounts}}{{.Destination}} {{end}}", `${prefix}-registry`]);
-        assert.doesNotMatch(mounts, /\/var\/lib\/registry /, "no data volume in the registry container");
+        const local = await run("docker", ["exec", `${prefix}-registry`, "ls", "-A", "/var/lib/registry"]);
+        assert.equal(local.stdout.trim(), "", "nothing is stored in the (unused) data volume");
+        const mounts = await docker(["inspect", "--format", "{{range .Mounts}}{{.Type}}:{{.Name}} {{end}}", `${prefix}-registry`]);
+        assert.deepEqual(mounts.split(" ").sort(), [`volume:${prefix}-data`, `volume:${prefix}-registry-control`], "no anonymous volume");
 
         const secrets = [s3.accessKey, s3.secretKey];
         const inspect = await docker(["inspect", `${prefix}-registry`]);
@@ -83,9 +95,16 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         images.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "s3gc", storedKiB: async () => s3.storedKiB(BUCKET, BLOBS) })));
     });
 
-    test("a wrong secret key fails the deploy with the storage's error (never the key); the right one recovers every image", async () => {
+    test("an untrusted certificate or a wrong key fails the deploy with the storage's error (never the key); the fix recovers every image", async () => {
+        const untrusted = await bed.up(config({ ca: false }), ["users", "storage"]).then(
+            () => assert.fail("a deploy without the endpoint's CA succeeded"),
+            (e: unknown) => e,
+        );
+        assert.ok(untrusted instanceof DeployError, String(untrusted));
+        assert.match(untrusted.message, /the registry cannot use its S3 storage: .*x509: certificate signed by unknown authority/);
+
         const wrong = `${randomBytes(24).toString("base64")}-wrong`;
-        const failed = await bed.up(config(wrong), ["users", "storage"]).then(
+        const failed = await bed.up(config({ secretKey: wrong }), ["users", "storage"]).then(
             () => assert.fail("a deploy with a wrong S3 key succeeded"),
             (e: unknown) => e,
         );
@@ -106,7 +125,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     });
 
     test("redirect: blob downloads go straight to presigned bucket URLs, and the Docker client pulls through them", async () => {
-        await bed.up(config(undefined, true), ["users", "storage"]);
+        await bed.up(config({ redirect: true }), ["users", "storage"]);
         const auth = basic(ALICE.name, ALICE.password);
         const manifest = await httpsRequest(ep, "/v2/s3/hello/manifests/1", { auth, accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" });
         assert.equal(manifest.status, 200, manifest.body);
@@ -117,6 +136,8 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         assert.equal(location.origin, s3.endpoint);
         assert.ok(location.pathname.startsWith(`/${BUCKET}/${BLOBS}/sha256/`), location.pathname);
         assert.ok(location.searchParams.has("X-Amz-Signature"), "presigned");
+        // With redirect, clients fetch from the storage: they must trust its certificate too.
+        bed.trustRoot(host, `${ep.ca}${s3.caPem}`);
         const ref = `${host}/s3/hello:1`;
         const id = await client.must(["image", "inspect", "--format", "{{.Id}}", ref]);
         await client.must(["image", "rm", ref]);

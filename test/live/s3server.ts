@@ -2,14 +2,15 @@
 // test/bed/images.sh with `go install`) with its posix backend, run on the host and bound
 // to the default bridge's gateway address, which every container on the engine can reach
 // (as a company's MinIO or Ceph would be reachable from the Docker host's networks).
-// Its keys go through the environment, never through arguments; it is stopped by its PID.
+// It serves HTTPS with a certificate from a private CA made here (as on-premises S3 servers
+// do). Its keys go through the environment, never through arguments; it is stopped by its PID.
 import { ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { docker } from "./applier";
+import { docker, run } from "./applier";
 import { loadImages } from "./bed";
 
 /** Records the server's PID so that test/run.sh can end it if a killed run left it behind. */
@@ -26,9 +27,27 @@ export class S3Server {
     private host = "";
     private port = 0;
     log = "";
+    /** PEM of the private CA that signed the server's certificate. */
+    caPem = "";
 
     get endpoint(): string {
-        return `http://${this.host}:${this.port}`;
+        return `https://${this.host}:${this.port}`;
+    }
+
+    /** A private CA and a server certificate for the gateway address, made with openssl. */
+    private async makeCertificates(): Promise<void> {
+        const d = this.dir;
+        const openssl = async (args: string[]) => {
+            const r = await run("openssl", args);
+            if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+        };
+        const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        await openssl(["req", "-x509", ...ec, "-keyout", `${d}/ca.key`, "-out", `${d}/ca.crt`, "-days", "2", "-subj", "/CN=registry-bed S3 CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        await openssl(["req", ...ec, "-keyout", `${d}/server.key`, "-out", `${d}/server.csr`, "-subj", "/CN=registry-bed S3"]);
+        fs.writeFileSync(`${d}/server.ext`, `subjectAltName=IP:${this.host}\nextendedKeyUsage=serverAuth\n`);
+        await openssl(["x509", "-req", "-in", `${d}/server.csr`, "-CA", `${d}/ca.crt`, "-CAkey", `${d}/ca.key`, "-CAcreateserial", "-days", "2", "-extfile", `${d}/server.ext`, "-out", `${d}/server.crt`]);
+        this.caPem = fs.readFileSync(`${d}/ca.crt`, "utf8");
     }
 
     async start(): Promise<void> {
@@ -39,8 +58,10 @@ export class S3Server {
         this.host = await docker(["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(this.host)) throw new Error(`cannot read the default bridge's gateway address (got ${JSON.stringify(this.host)})`);
         this.port = await freePort(this.host);
+        await this.makeCertificates();
         fs.mkdirSync(this.dataDir);
-        this.child = spawn(bin, ["--port", `${this.host}:${this.port}`, "--quiet", "posix", this.dataDir], {
+        const tls = ["--cert", path.join(this.dir, "server.crt"), "--key", path.join(this.dir, "server.key")];
+        this.child = spawn(bin, ["--port", `${this.host}:${this.port}`, ...tls, "--quiet", "posix", this.dataDir], {
             env: { PATH: process.env.PATH, ROOT_ACCESS_KEY: this.accessKey, ROOT_SECRET_KEY: this.secretKey },
             stdio: ["ignore", "pipe", "pipe"],
         });

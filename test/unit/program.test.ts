@@ -183,8 +183,22 @@ describe("S3 storage", () => {
         assert.match(config, /redirect:\n\s+# .*\n\s+disable: true/);
         assert.ok(!config.includes(S3.accessKey) && !config.includes(S3.secretKey), "config.yml names no key");
         assert.equal(registry.inputs.envs, undefined);
-        assert.deepEqual(registry.inputs.volumes.map((v: any) => v.containerPath), ["/var/lib/registry-control"], "the data volume is not mounted");
-        assert.ok(mocks.ofType("docker:index/volume:Volume").some((v) => v.inputs.name === "registry-test-data"), "but still declared, so switching drivers never deletes it");
+        assert.deepEqual(
+            registry.inputs.volumes.map((v: any) => v.volumeName),
+            ["registry-test-data", "registry-test-registry-control"],
+            "the data volume stays (unused), so switching drivers never deletes it and the image's VOLUME makes no anonymous one",
+        );
+    });
+
+    test("a private CA for the endpoint is uploaded and trusted by the registry processes only", async () => {
+        // The program parses the PEM: hand it a real one.
+        const real = require("node:child_process").execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-days", "1", "-subj", "/CN=unit CA"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }) as string;
+        const { mocks } = await deploy({ ...DEV, storage: { ...S3, endpoint: "https://s3.internal:9000", caCertificate: real } }, ["storage"]);
+        const registry = mocks.byName("registry-registry");
+        const uploads = unwrap(registry.inputs.uploads) as { file: string; content: string }[];
+        assert.equal(uploads.find((u) => u.file === "/etc/distribution/s3-ca.crt")?.content, real);
+        assert.match(registry.inputs.command[0], /export SSL_CERT_DIR=\/run\/s3-ca:\/etc\/ssl\/certs/);
+        assert.equal(registry.inputs.envs, undefined, "not in the container's environment");
     });
 
     test("without keys (an instance role), no keys file and nothing read", async () => {

@@ -105,7 +105,7 @@ describe("parseSettings", () => {
 
     test("S3 storage: AWS defaults, and an S3-compatible endpoint with path-style addressing", () => {
         const aws = ok({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "team-images", region: "eu-central-1", rootDirectory: "/registry/" }) });
-        assert.deepEqual(aws.storage, { driver: "s3", bucket: "team-images", region: "eu-central-1", endpoint: undefined, forcePathStyle: false, secure: true, rootDirectory: "registry", credentials: undefined, redirect: false });
+        assert.deepEqual(aws.storage, { driver: "s3", bucket: "team-images", region: "eu-central-1", endpoint: undefined, forcePathStyle: false, secure: true, rootDirectory: "registry", credentials: undefined, redirect: false, caCertificate: undefined });
         const keys = JSON.stringify({ driver: "s3", bucket: "images", endpoint: "http://10.0.0.5:9000/", accessKey: "AKIAEXAMPLE", secretKey: "s3cret/Key+with=chars" });
         const local = ok({ domain: "a.example.com", storage: keys }, ["storage"]);
         assert.equal(local.storage.driver, "s3");
@@ -117,6 +117,21 @@ describe("parseSettings", () => {
         assert.equal(local.storage.credentials?.secretKey.reveal(), "s3cret/Key+with=chars");
         assert.ok(!JSON.stringify(local).includes("s3cret") && !JSON.stringify(local).includes("AKIAEXAMPLE"), "keys never print");
         assert.deepEqual(ok({ domain: "a.example.com" }).storage, { driver: "filesystem" });
+    });
+
+    test("S3 caCertificate: PEM certificates for an https endpoint", () => {
+        const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "registry-unit-ca-"));
+        const made = require("node:child_process").spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path.join(dir, "k"), "-out", path.join(dir, "c"), "-days", "1", "-subj", "/CN=unit CA"], { encoding: "utf8" });
+        assert.equal(made.status, 0, made.stderr);
+        const pem = fs.readFileSync(path.join(dir, "c"), "utf8");
+        fs.rmSync(dir, { recursive: true, force: true });
+        const storage = (endpoint: string, caCertificate: string) => JSON.stringify({ driver: "s3", bucket: "images", endpoint, caCertificate });
+        const s = ok({ domain: "a.example.com", storage: storage("https://s3.internal:9000", `\n${pem}\n`) });
+        assert.equal(s.storage.driver === "s3" && s.storage.caCertificate, pem, "the PEM block, trimmed");
+        assert.match(problemsOf({ domain: "a.example.com", storage: storage("https://s3.internal:9000", "not a certificate") }).join("\n"), /storage\.caCertificate: expected one or more PEM CA certificates/);
+        const broken = pem.replace(/\n[A-Za-z0-9+/]{10}/, "\nAAAAAAAAAA");
+        assert.match(problemsOf({ domain: "a.example.com", storage: storage("https://s3.internal:9000", broken) }).join("\n"), /storage\.caCertificate: expected one or more PEM CA certificates/, "a block that does not parse");
+        assert.match(problemsOf({ domain: "a.example.com", storage: storage("http://s3.internal:9000", pem) }).join("\n"), /storage\.caCertificate: only used with an https:\/\/ endpoint/);
     });
 
     test("S3 keys must be secret, come in pairs, and are never echoed", () => {
