@@ -26,9 +26,9 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     let ep: Endpoint;
     let host = "";
     let outputs: Record<string, { value: unknown; secret: boolean }> = {};
-    const storage = (o: { secretKey?: string; redirect?: boolean; ca?: boolean }) => ({
+    const storage = (o: { secretKey?: string; redirect?: boolean; ca?: boolean; bucket?: string }) => ({
         driver: "s3",
-        bucket: BUCKET,
+        bucket: o.bucket ?? BUCKET,
         endpoint: s3.endpoint,
         rootDirectory: ROOT,
         accessKey: s3.accessKey,
@@ -95,22 +95,22 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         images.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "s3gc", storedKiB: async () => s3.storedKiB(BUCKET, BLOBS) })));
     });
 
-    test("an untrusted certificate or a wrong key fails the deploy with the storage's error (never the key); the fix recovers every image", async () => {
-        const untrusted = await bed.up(config({ ca: false }), ["users", "storage"]).then(
-            () => assert.fail("a deploy without the endpoint's CA succeeded"),
-            (e: unknown) => e,
-        );
-        assert.ok(untrusted instanceof DeployError, String(untrusted));
-        assert.match(untrusted.message, /the registry cannot use its S3 storage: .*x509: certificate signed by unknown authority/);
+    test("an untrusted certificate, a missing bucket or a wrong key fails the deploy with the storage's error (never the key); the fix recovers every image", async () => {
+        const failure = (o: Parameters<typeof storage>[0]) =>
+            bed.up(config(o), ["users", "storage"]).then(
+                () => assert.fail(`a deploy with a broken storage (${Object.keys(o).join(", ")}) succeeded`),
+                (e: unknown) => {
+                    assert.ok(e instanceof DeployError, String(e));
+                    return e.message;
+                },
+            );
+        assert.match(await failure({ ca: false }), /the registry cannot use its S3 storage: .*x509: certificate signed by unknown authority/);
+        assert.match(await failure({ bucket: "registry-bed-missing" }), /the registry cannot use its S3 storage: HTTP 500: s3aws: NoSuchBucket/);
 
         const wrong = `${randomBytes(24).toString("base64")}-wrong`;
-        const failed = await bed.up(config({ secretKey: wrong }), ["users", "storage"]).then(
-            () => assert.fail("a deploy with a wrong S3 key succeeded"),
-            (e: unknown) => e,
-        );
-        assert.ok(failed instanceof DeployError, String(failed));
-        assert.match(failed.message, /command registry-storage-check failed .*\n.*the registry cannot use its S3 storage: HTTP 500: s3aws: SignatureDoesNotMatch/);
-        for (const key of [wrong, s3.secretKey, s3.accessKey]) assert.ok(!failed.message.includes(key), "the error shows no key");
+        const message = await failure({ secretKey: wrong });
+        assert.match(message, /command registry-storage-check failed .*\n.*the registry cannot use its S3 storage: HTTP 500: s3aws: SignatureDoesNotMatch/);
+        for (const key of [wrong, s3.secretKey, s3.accessKey]) assert.ok(!message.includes(key), "the error shows no key");
         assert.ok(!bed.actions.some((a) => a.includes("htpasswd")), "no credentials were rewritten by the failed run");
 
         await bed.up(config(), ["users", "storage"]);
