@@ -1,6 +1,7 @@
 // The distribution registry: its config.yml, the S3 keys file, the storage check and the
 // supervisor that runs it and its garbage collection. Pure: settings (and secrets) in, text out.
 import { Settings, StorageSettings } from "./settings";
+import { S3_KEY_CHARS } from "./storageSettings";
 import { renderTemplate } from "./template";
 
 export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";
@@ -36,7 +37,7 @@ export function renderRegistryConfig(s: Settings, httpSecret: string, mode: "rea
  */
 export function renderS3Keys(accessKey: string, secretKey: string): string {
     const quote = (k: string) => {
-        if (!/^[\x21-\x7e]+$/.test(k)) throw new Error("S3 keys must be printable characters without spaces");
+        if (!S3_KEY_CHARS.test(k)) throw new Error("S3 keys must be printable characters without spaces");
         return `'${k.replace(/'/g, "''")}'`;
     };
     return `${quote(accessKey)}\n${quote(secretKey)}\n`;
