@@ -10,6 +10,8 @@ export const REGISTRY_DATA_DIR = "/var/lib/registry";
 /** Shared with nginx (read-only there): the registry container flags a running GC here. */
 export const REGISTRY_CONTROL_DIR = "/var/lib/registry-control";
 export const GC_FLAG = "gc-in-progress";
+/** When the last GC ended (epoch seconds), in the control volume: the schedule survives container replacement. */
+export const GC_LAST = "last-gc";
 /**
  * The S3 keys: a root-only file the supervisor reads into the registry's own environment
  * (distribution's REGISTRY_STORAGE_S3_ACCESSKEY/SECRETKEY overrides) just before it starts
@@ -101,7 +103,8 @@ export function renderStorageCheck(s: Settings): string {
  *   3. stop the writer, which lets in-flight uploads finish (http.draintimeout);
  *   4. `registry garbage-collect` (optionally --delete-untagged) on the quiet storage;
  *   5. start the writer again (a fresh blob descriptor cache), stop the read-only one, unflag.
- * No host cron, no Docker socket.
+ * No host cron, no Docker socket. The schedule counts from the last GC's end, recorded in the
+ * control volume, so replacing the container (a deploy) does not postpone a due GC.
  */
 export function renderRegistrySupervisor(s: Settings): string {
     const interval = s.gc.intervalHours * 3600;
@@ -139,6 +142,7 @@ export function renderRegistrySupervisor(s: Settings): string {
         `  ready ${REGISTRY_PORT} || log "registry did not answer after GC"`,
         '  stop "$ro_pid"',
         `  rm -f "$ctl/${GC_FLAG}"`,
+        `  date +%s > "$ctl/${GC_LAST}"`,
         '  log "ended: writes resumed"',
         "}",
         "gc_now=0",
@@ -146,7 +150,10 @@ export function renderRegistrySupervisor(s: Settings): string {
         `trap 'stop "$rw_pid"; exit 0' TERM INT`,
         'registry serve "$rw" & rw_pid=$!',
         `interval=${interval}`,
-        "next=$(( $(date +%s) + interval ))",
+        // First start (or an unreadable record): the schedule starts now.
+        `last=$(cat "$ctl/${GC_LAST}" 2>/dev/null || true)`,
+        `case "$last" in ''|*[!0-9]*) last=$(date +%s); echo "$last" > "$ctl/${GC_LAST}";; esac`,
+        "next=$(( last + interval ))",
         "while :; do",
         "  sleep 2 & wait $! 2>/dev/null",
         '  if [ "$gc_now" = 1 ] || { [ "$interval" -gt 0 ] && [ "$(date +%s)" -ge "$next" ]; }; then',

@@ -219,6 +219,36 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         const storedKiB = async () => Number((await docker(["exec", `${prefix}-registry`, "du", "-sk", "/var/lib/registry/docker/registry/v2/blobs"])).split(/\s+/)[0]);
         extraImages.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "gc", storedKiB })));
     });
+
+    test("9. the GC schedule survives deploys: a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
+        const registry = `${prefix}-registry`;
+        const lastGc = async () => Number(await docker(["exec", registry, "cat", "/var/lib/registry-control/last-gc"]));
+        const gcEnded = async (since: string) => /registry-gc: ended/.test((await run("docker", ["logs", "--since", since, registry])).stderr);
+        // The last GC was two hours ago; a one-hour schedule arrives with a deploy (which replaces the registry).
+        await docker(["exec", registry, "sh", "-c", "echo $(( $(date +%s) - 7200 )) > /var/lib/registry-control/last-gc"]);
+        const deployed = new Date().toISOString();
+        config = { ...config, gcIntervalHours: 1 };
+        await bed.up(config);
+        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"));
+        let ran = false;
+        for (let i = 0; i < 60 && !ran; i++) {
+            ran = await gcEnded(deployed);
+            if (!ran) await new Promise((r) => setTimeout(r, 500));
+        }
+        assert.ok(ran, "the overdue GC ran right after the replacement");
+        const recorded = await lastGc();
+        assert.ok(Math.abs(recorded - Date.now() / 1000) < 120, `last-gc records the run (${recorded})`);
+
+        // Replaced again right after: the schedule is not reset, and GC is not due for an hour.
+        const redeployed = new Date().toISOString();
+        config = { ...config, gcDeleteUntagged: true };
+        await bed.up(config);
+        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"));
+        await new Promise((r) => setTimeout(r, 5000));
+        assert.equal(await gcEnded(redeployed), false, "no GC on a start when none is due");
+        assert.equal(await lastGc(), recorded);
+        assert.equal((await httpsRequest(ep, "/v2/gc/keep/tags/list", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+    });
 });
 
 describe("live: certificate expiry is visible and renewal follows the certificate's lifetime", { timeout: 600_000 }, () => {

@@ -211,6 +211,9 @@ describe("registry and certbot", () => {
         assert.match(renderRegistrySupervisor(weekly), /registry garbage-collect --delete-untagged "\$rw"/);
         assert.match(renderRegistrySupervisor(settings), /interval=0/);
         assert.match(renderRegistrySupervisor(settings), /registry garbage-collect "\$rw"/);
+        // The schedule counts from the last GC recorded in the control volume, not from the container's start.
+        assert.match(renderRegistrySupervisor(weekly), /last=\$\(cat "\$ctl\/last-gc"[^\n]*\n[^\n]*\nnext=\$\(\( last \+ interval \)\)/);
+        assert.match(renderRegistrySupervisor(weekly), /date \+%s > "\$ctl\/last-gc"\n {2}log "ended/);
     });
 
     test("certonly is webroot, non-interactive, with the configured CA and key type", () => {
