@@ -14,10 +14,8 @@ import {
     REGISTRY_READONLY_CONFIG_PATH,
     renderRegistryConfig,
     renderRegistrySupervisor,
-    renderS3Keys,
     renderStorageCheck,
-    S3_CA_PATH,
-    S3_KEYS_PATH,
+    storageFiles,
 } from "../configs/registry";
 import { Settings } from "../configs/settings";
 import { containerScript } from "./dockerCommand";
@@ -82,12 +80,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         const replace = { ...o, deleteBeforeReplace: true };
 
         // S3 keys reach the registry as a root-only file (a secret in state); config.yml names no key.
-        const st = s.storage;
-        const s3Keys =
-            st.driver === "s3" && st.credentials
-                ? [{ file: S3_KEYS_PATH, content: pulumi.secret(renderS3Keys(st.credentials.accessKey.reveal(), st.credentials.secretKey.reveal())), permissions: "0400" }]
-                : [];
-        const s3Ca = st.driver === "s3" && st.caCertificate ? [{ file: S3_CA_PATH, content: st.caCertificate }] : [];
+        const storageUploads = storageFiles(s.storage).map((f) => ({
+            file: f.path,
+            content: f.secret ? pulumi.secret(f.content) : f.content,
+            ...(f.permissions ? { permissions: f.permissions } : {}),
+        }));
 
         const registry = new docker.Container(
             `${name}-registry`,
@@ -100,8 +97,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 uploads: [
                     { file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) },
                     { file: REGISTRY_READONLY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))) },
-                    ...s3Keys,
-                    ...s3Ca,
+                    ...storageUploads,
                 ],
                 networksAdvanced: [{ name: network.name, aliases: [REGISTRY_ALIAS] }],
                 volumes: [

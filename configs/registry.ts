@@ -45,6 +45,26 @@ export function renderS3Keys(accessKey: string, secretKey: string): string {
     return `${quote(accessKey)}\n${quote(secretKey)}\n`;
 }
 
+/** A file the registry container gets for its storage; `secret` content must stay a secret. */
+export interface StorageFile {
+    path: string;
+    content: string;
+    secret: boolean;
+    permissions?: string;
+}
+
+/** The files the storage needs in the registry container: the S3 keys (root-only) and a private CA. */
+export function storageFiles(storage: StorageSettings): StorageFile[] {
+    if (storage.driver !== "s3") return [];
+    const files: StorageFile[] = [];
+    if (storage.credentials) {
+        const { accessKey, secretKey } = storage.credentials;
+        files.push({ path: S3_KEYS_PATH, content: renderS3Keys(accessKey.reveal(), secretKey.reveal()), secret: true, permissions: "0400" });
+    }
+    if (storage.caCertificate) files.push({ path: S3_CA_PATH, content: storage.caCertificate, secret: false });
+    return files;
+}
+
 /** Whether the registry container gets a private CA for its S3 endpoint. */
 export function hasS3Ca(storage: StorageSettings): boolean {
     return storage.driver === "s3" && storage.caCertificate !== undefined;

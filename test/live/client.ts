@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
@@ -28,6 +29,18 @@ function collect(res: http.IncomingMessage, resolve: (r: Reply) => void): void {
     let body = "";
     res.on("data", (d) => (body += d));
     res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }));
+}
+
+/** Whether a TCP connection to host:port is accepted right now. */
+export function canConnect(host: string, port: number): Promise<boolean> {
+    return new Promise((res) => {
+        const s = net.connect(port, host);
+        s.once("connect", () => {
+            s.destroy();
+            res(true);
+        });
+        s.once("error", () => res(false));
+    });
 }
 
 export function basic(user: string, password: string): string {

@@ -12,6 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { docker, run } from "./applier";
 import { loadImages } from "./bed";
+import { canConnect } from "./client";
 
 /** Records the server's PID so that test/run.sh can end it if a killed run left it behind. */
 export const S3_PID_FILE = path.join(os.tmpdir(), "registry-bed-s3.pid");
@@ -118,17 +119,6 @@ function duKiB(dir: string): number {
         if (st.isFile()) blocks += st.blocks;
     }
     return Math.round((blocks * 512) / 1024);
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-    return new Promise((res) => {
-        const s = net.connect(port, host);
-        s.once("connect", () => {
-            s.destroy();
-            res(true);
-        });
-        s.once("error", () => res(false));
-    });
 }
 
 /** A port that is free on `host` right now (the kernel picks it). */

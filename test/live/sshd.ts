@@ -4,10 +4,10 @@
 // so nothing in the user's ~/.ssh is read or changed.
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { run } from "./applier";
+import { canConnect } from "./client";
 
 export class LoopbackSshd {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-sshd-"));
@@ -57,7 +57,7 @@ export class LoopbackSshd {
         this.child.stderr!.on("data", (b) => (this.log += b));
         // Bounded wait for the port.
         for (let i = 0; i < 50; i++) {
-            if (await new Promise<boolean>((res) => net.connect(this.port, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); res(true); }).once("error", () => res(false)))) return;
+            if (await canConnect("127.0.0.1", this.port)) return;
             if (this.child.exitCode !== null) break;
             await new Promise((r) => setTimeout(r, 100));
         }
