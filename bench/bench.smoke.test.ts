@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { run } from "../test/live/applier";
+import { run } from "../test/live/proc";
 
 test("the benchmark runs end to end and reports every section", { timeout: 600_000 }, async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));

@@ -12,8 +12,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runProgram } from "../test/harness/program";
 import { Recorder } from "../test/harness/recorder";
-import { docker, run } from "../test/live/applier";
+import { docker, run } from "../test/live/proc";
 import { Bed } from "../test/live/bed";
+import { Engine } from "../test/live/engine";
+import { bedHostAddress } from "../test/live/hostAddress";
 import { Endpoint } from "../test/live/client";
 import { forceRenewal, requestsDuring } from "../test/live/load";
 import { makeOciImage } from "./oci";
@@ -100,7 +102,8 @@ async function pull(target: Target, tag: string, repo: string, authfile: string)
 
 async function main(): Promise<void> {
     const label = `bench-${randomBytes(3).toString("hex")}`;
-    const bed = new Bed(label, "bench");
+    const engine = new Engine();
+    const bed = new Bed(label, engine);
     const user = { name: "bench", password: `bench-${randomBytes(12).toString("hex")}` };
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-"));
     const results: Record<string, unknown> = { sizes: SIZES, when: new Date().toISOString(), versions: versions(bed) };
@@ -109,7 +112,9 @@ async function main(): Promise<void> {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
         process.once(signal, () => {
             log(`${signal}: cleaning up`);
-            bed.cleanup().finally(() => process.exit(130));
+            bed.cleanup()
+                .then(() => engine.close())
+                .finally(() => process.exit(130));
         });
     }
     try {
@@ -130,7 +135,7 @@ async function main(): Promise<void> {
         const deployS = (performance.now() - t0) / 1000;
         const host = deployed.outputs.host.value as string;
         const ca = deployed.outputs.caRoot.value as string;
-        bed.addHostsEntry(DOMAIN);
+        await bed.addHostsEntry(DOMAIN);
         bed.trustRoot(host, ca);
         bed.trustRoot(`${DOMAIN}:${SEED_PORT}`, ca);
         const auth = Buffer.from(`${user.name}:${user.password}`).toString("base64");
@@ -140,8 +145,7 @@ async function main(): Promise<void> {
         const first = path.join(work, "first");
         await makeOciImage(first, "1", [256 * 1024]);
         const firstPushS = await push({ name: "a_ours", host, tlsVerify: true }, first, "1", "bench/first", authfile);
-        const t = bed.timings;
-        const sum = (...names: string[]) => round(names.reduce((acc, n) => acc + (t[n] ?? 0), 0) / 1000, 2);
+        const sum = (...names: string[]) => round(bed.steps.filter((s) => names.includes(s.name)).reduce((acc, s) => acc + (s.ms ?? 0), 0) / 1000, 2);
         results.coldDeploy = {
             totalToFirstPushS: round(deployS + firstPushS, 2),
             upS: round(deployS, 2),
@@ -160,7 +164,7 @@ async function main(): Promise<void> {
         const prefix = `bed-${label}`;
         const seed = await docker([
             "create", "--name", `${prefix}-seed`, "--label", `registry-bed=${label}`, "--network", `${prefix}-net`,
-            "--publish", `127.0.0.1:${SEED_PORT}:443`, "--volume", `${prefix}-certs:/etc/letsencrypt:ro`, "--volume", `${prefix}-auth:/etc/nginx/auth:ro`,
+            "--publish", `${await bedHostAddress()}:${SEED_PORT}:443`, "--volume", `${prefix}-certs:/etc/letsencrypt:ro`, "--volume", `${prefix}-auth:/etc/nginx/auth:ro`,
             bed.images.NGINX_IMAGE, "nginx", "-c", "/etc/nginx/seed.conf", "-g", "daemon off;",
         ]);
         fs.writeFileSync(path.join(work, "seed.conf"), SEED_CONF);
@@ -238,7 +242,7 @@ async function main(): Promise<void> {
         log(`concurrency: ${SIZES.concurrency} pushes in ${pushes.seconds} s (${pushes.errors.length} errors), pulls in ${pulls.seconds} s (${pulls.errors.length} errors)`);
 
         // Renewal under load: a forced renewal while requests run.
-        const ep: Endpoint = { domain: DOMAIN, httpPort: 18080, httpsPort: 18443, ca };
+        const ep: Endpoint = await bed.endpoint(ca);
         const { load, result: renewal } = await requestsDuring(ep, user, () =>
             forceRenewal(prefix),
         );
@@ -246,6 +250,7 @@ async function main(): Promise<void> {
         log(`renewal under load: ${load.served} served, ${load.failed.length} failed`);
     } finally {
         await bed.cleanup();
+        await engine.close();
         fs.rmSync(work, { recursive: true, force: true });
     }
     fs.mkdirSync(OUT, { recursive: true });

@@ -23,8 +23,9 @@ export class Htpasswd extends pulumi.ComponentResource {
         super("registry:index:Htpasswd", name, {}, opts);
         const s = args.settings;
 
-        // Per-stack key for the deterministic bcrypt salts; never leaves the state.
-        const saltKey = new random.RandomBytes(`${name}-salt-key`, { length: 32 }, { parent: this });
+        // Per-stack key for the deterministic bcrypt salts, secret in the state. A RandomPassword,
+        // not RandomBytes: RandomBytes uses its value as the resource id, which state keeps in clear.
+        const saltKey = new random.RandomPassword(`${name}-salt-key`, { length: 64, special: false }, { parent: this });
 
         const passwords: pulumi.Output<string>[] = s.users.map((u) =>
             u.password
@@ -35,7 +36,7 @@ export class Htpasswd extends pulumi.ComponentResource {
         const users = pulumi.all(passwords).apply((pws) => s.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
 
         const script = pulumi.secret(
-            pulumi.all([users, saltKey.hex]).apply(([list, key]) =>
+            pulumi.all([users, saltKey.result]).apply(([list, key]) =>
                 [
                     renderAuthInstall("htpasswd file", [{ path: "htpasswd", content: renderHtpasswd(list, key, s.bcryptCost) }]),
                     renderConfigInstall("user access rules", [{ path: "access/users.conf", content: renderAccessRules(list) }]),

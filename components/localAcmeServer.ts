@@ -24,7 +24,7 @@ export class LocalAcmeServer extends pulumi.ComponentResource {
 
         const image = new docker.RemoteImage(`${name}-image`, { name: s.images.pebble, keepLocally: true }, o);
         // An empty named volume is filled from the image on first mount: the listener certs.
-        const certs = new docker.Volume(`${name}-certs`, { name: `${s.namePrefix}-pebble-certs`, labels: args.labels }, o);
+        const certs = new docker.Volume(`${name}-certs`, { name: `${s.namePrefix}-pebble-certs`, labels: args.labels }, { ...o, ignoreChanges: ["labels"] });
 
         this.container = new docker.Container(
             `${name}-container`,

@@ -50,24 +50,28 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         const labels = [
             { label: "org.opencontainers.image.vendor", value: "private-registry" },
             { label: "private-registry.stack", value: s.stack },
+            ...Object.entries(s.labels).map(([label, value]) => ({ label, value })),
         ];
 
         const provider = new docker.Provider(`${name}-docker`, { host: s.dockerHost }, { parent: this });
         const o = { parent: this, provider };
 
-        const network = new docker.Network(`${name}-network`, { name: `${p}-net`, driver: "bridge", labels }, o);
+        // Docker cannot relabel a network or a volume, only replace it: their labels are set
+        // when they are created, and a later change of the labels setting never replaces them.
+        const labelledOnce = { ...o, ignoreChanges: ["labels"] };
+        const network = new docker.Network(`${name}-network`, { name: `${p}-net`, driver: "bridge", labels }, labelledOnce);
 
         // Registry data and certificates outlive containers, and `pulumi destroy` unless
         // retainVolumes is false. The others are rebuilt by `pulumi up`. The data volume stays
         // with S3 storage too (mounted, unused: else the image's VOLUME makes an anonymous one),
         // so switching drivers never deletes it.
-        const keep = { ...o, retainOnDelete: s.retainVolumes };
+        const keep = { ...labelledOnce, retainOnDelete: s.retainVolumes };
         const dataVolume = new docker.Volume(`${name}-data`, { name: `${p}-data`, labels }, keep);
         const certsVolume = new docker.Volume(`${name}-certs`, { name: `${p}-certs`, labels }, keep);
-        const webrootVolume = new docker.Volume(`${name}-acme-webroot`, { name: `${p}-acme-webroot`, labels }, o);
-        const confVolume = new docker.Volume(`${name}-nginx-conf`, { name: `${p}-nginx-conf`, labels }, o);
-        const authVolume = new docker.Volume(`${name}-auth`, { name: `${p}-auth`, labels }, o);
-        const controlVolume = new docker.Volume(`${name}-registry-control`, { name: `${p}-registry-control`, labels }, o);
+        const webrootVolume = new docker.Volume(`${name}-acme-webroot`, { name: `${p}-acme-webroot`, labels }, labelledOnce);
+        const confVolume = new docker.Volume(`${name}-nginx-conf`, { name: `${p}-nginx-conf`, labels }, labelledOnce);
+        const authVolume = new docker.Volume(`${name}-auth`, { name: `${p}-auth`, labels }, labelledOnce);
+        const controlVolume = new docker.Volume(`${name}-registry-control`, { name: `${p}-registry-control`, labels }, labelledOnce);
 
         const image = (role: string, ref: string) => new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, o);
         const registryImage = image("registry", s.images.registry);

@@ -5,6 +5,7 @@
 // resource is declared. Error messages name the key, the value given (never a secret's) and
 // what is expected.
 import { Secret } from "./secret";
+import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
 import { parseStorage, StorageSettings } from "./storageSettings";
 
@@ -51,16 +52,25 @@ export interface Settings {
     certificateWarningDays: number;
     /** Lifetime of certificates a local Pebble issues, in days (Pebble's default when absent). */
     pebbleCertificateDays?: number;
+    /** Extra Docker labels on every container, network and volume of the stack. */
+    labels: Record<string, string>;
     /** Garbage collection: every this many hours (0: only on demand), and whether untagged manifests go too. */
     gc: { intervalHours: number; deleteUntagged: boolean };
     /** Where the registry keeps blobs and manifests: the data volume, or an S3 bucket. */
     storage: StorageSettings;
 }
 
-/** Config keys this program reads, with their defaults (documented in Pulumi.yaml). */
+/**
+ * Every optional config key with its default. Pulumi.yaml declares the same defaults (the CLI
+ * requires a key that has none), and a unit test holds the two equal, value by value. An
+ * empty namePrefix means registry-<stack>; an empty acmeEmail, no e-mail; a
+ * pebbleCertificateDays of 0, Pebble's own lifetime.
+ */
 export const DEFAULTS = {
     dockerHost: "unix:///var/run/docker.sock",
+    namePrefix: "",
     acmeServer: "production",
+    acmeEmail: "",
     acmeKeyType: "ecdsa",
     bindAddress: "0.0.0.0",
     httpPort: 80,
@@ -74,9 +84,11 @@ export const DEFAULTS = {
     renewCheckHours: 12,
     retainVolumes: true,
     certificateWarningDays: 10,
+    pebbleCertificateDays: 0,
     gcIntervalHours: 0,
     gcDeleteUntagged: false,
     storage: { driver: "filesystem" },
+    labels: {},
 } as const;
 
 export const ACME_DIRECTORIES: Record<Exclude<AcmeKind, "custom">, string> = {
@@ -109,6 +121,7 @@ export const CONFIG_KEYS = [
     "gcIntervalHours",
     "gcDeleteUntagged",
     "storage",
+    "labels",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -158,12 +171,13 @@ function isDockerHost(value: string): boolean {
 
 /**
  * Parses and validates raw stack config. Throws a ConfigError naming every bad key at once.
- * `secretKeys` are the keys the stack stores encrypted; their values are never echoed.
+ * `secrets` tells which keys and leaves the stack stores encrypted: a secret's value is never
+ * echoed, and a password or key stored in plain text is refused.
  */
-export function parseSettings(raw: RawConfig, stack: string, secretKeys: ReadonlySet<string> = new Set()): Settings {
+export function parseSettings(raw: RawConfig, stack: string, secrets: SecretPaths = new SecretPaths()): Settings {
     const problems: string[] = [];
     const bad = (key: ConfigKey, given: string, expected: string) =>
-        problems.push(`${qualified(key)}: expected ${expected}, got ${secretKeys.has(key) ? "a secret value" : show(given)}`);
+        problems.push(`${qualified(key)}: expected ${expected}, got ${secrets.touches(key) ? "a secret value" : show(given)}`);
 
     const str = (key: ConfigKey, fallback?: string): string | undefined => {
         const v = raw[key];
@@ -246,12 +260,13 @@ export function parseSettings(raw: RawConfig, stack: string, secretKeys: Readonl
     const httpsPort = int("httpsPort", DEFAULTS.httpsPort, 1, 65535);
     if (httpPort === httpsPort) bad("httpsPort", String(httpsPort), `a port different from httpPort (${httpPort})`);
 
-    const users = parseUsers(raw.users, secretKeys.has("users"), problems);
+    const users = parseUsers(raw.users, secrets, problems);
 
-    let pebbleCertificateDays: number | undefined;
-    if (raw.pebbleCertificateDays !== undefined && raw.pebbleCertificateDays !== "") {
-        pebbleCertificateDays = int("pebbleCertificateDays", 0, 1, 3650);
-        if (acmeKind !== "pebble") bad("pebbleCertificateDays", raw.pebbleCertificateDays, "to be unset unless acmeServer is pebble (a public CA decides its certificates' lifetime)");
+    // 0 (the default): Pebble's own lifetime. A public CA decides its certificates' lifetime.
+    const pebbleDays = int("pebbleCertificateDays", DEFAULTS.pebbleCertificateDays, 0, 3650);
+    const pebbleCertificateDays = pebbleDays === 0 ? undefined : pebbleDays;
+    if (pebbleCertificateDays !== undefined && acmeKind !== "pebble") {
+        bad("pebbleCertificateDays", String(pebbleDays), "0 (the default) unless acmeServer is pebble: a public CA decides its certificates' lifetime");
     }
 
     const settings: Settings = {
@@ -279,18 +294,20 @@ export function parseSettings(raw: RawConfig, stack: string, secretKeys: Readonl
         retainVolumes: bool("retainVolumes", DEFAULTS.retainVolumes),
         certificateWarningDays: int("certificateWarningDays", DEFAULTS.certificateWarningDays, 1, 60),
         pebbleCertificateDays,
+        labels: parseLabels(raw.labels, problems),
         gc: {
             intervalHours: int("gcIntervalHours", DEFAULTS.gcIntervalHours, 0, 8760),
             deleteUntagged: bool("gcDeleteUntagged", DEFAULTS.gcDeleteUntagged),
         },
-        storage: parseStorage(raw.storage, qualified("storage"), secretKeys.has("storage"), problems),
+        storage: parseStorage(raw.storage, qualified("storage"), secrets, problems),
     };
     if (problems.length > 0) throw new ConfigError(problems);
     return settings;
 }
 
-function parseUsers(raw: string | undefined, keyIsSecret: boolean, problems: string[]): UserSettings[] {
+function parseUsers(raw: string | undefined, secrets: SecretPaths, problems: string[]): UserSettings[] {
     const key = qualified("users");
+    const keyIsSecret = secrets.touches("users");
     let value: unknown = DEFAULTS.users;
     if (raw !== undefined && raw !== "") {
         try {
@@ -328,7 +345,7 @@ function parseUsers(raw: string | undefined, keyIsSecret: boolean, problems: str
         }
         let password: Secret | undefined;
         if (s.password !== undefined) {
-            if (!keyIsSecret) {
+            if (!secrets.covers(`users.${name}.password`)) {
                 problems.push(`${at}.password: must be stored as a secret: \`pulumi config set --secret --path 'users.${name}.password' ...\``);
             }
             const p = s.password;
@@ -348,4 +365,35 @@ function parseUsers(raw: string | undefined, keyIsSecret: boolean, problems: str
         users.push({ name, access, password });
     }
     return users;
+}
+
+// Docker's label key convention (lower-case, dots and dashes); the prefixes Docker and this
+// program use for their own labels are refused.
+const LABEL_KEY = /^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$/;
+const RESERVED_LABEL_PREFIXES = ["com.docker.", "io.docker.", "org.dockerproject.", "private-registry."];
+
+function parseLabels(raw: string | undefined, problems: string[]): Record<string, string> {
+    const key = qualified("labels");
+    if (raw === undefined || raw === "") return {};
+    let value: unknown;
+    try {
+        value = JSON.parse(raw);
+    } catch {
+        value = undefined;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        problems.push(`${key}: expected a map of Docker label to value, e.g. \`pulumi config set --path 'labels.team' platform\``);
+        return {};
+    }
+    const labels: Record<string, string> = {};
+    for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+        if (!LABEL_KEY.test(name) || RESERVED_LABEL_PREFIXES.some((p) => name.startsWith(p))) {
+            problems.push(`${key}: label ${show(name)} must be lower-case letters, digits, '.', '_' or '-' (at most 128), not starting with ${RESERVED_LABEL_PREFIXES.join(", ")}`);
+        } else if (typeof v !== "string" || v.length > 1024 || /[\0\n]/.test(v)) {
+            problems.push(`${key}.${name}: expected a text value of at most 1024 characters on one line`);
+        } else {
+            labels[name] = v;
+        }
+    }
+    return labels;
 }

@@ -2,6 +2,7 @@
 // settings. Pure, like the rest of configs/: JSON in, StorageSettings (or problems) out.
 import { X509Certificate } from "node:crypto";
 import { Secret } from "./secret";
+import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
 
 export interface S3Storage {
@@ -38,9 +39,11 @@ export const S3_KEY_CHARS = /^[\x21-\x7e]+$/;
 
 /**
  * Parses the `storage` key (JSON from Pulumi config). Problems go to `problems`, naming
- * `key` (the qualified config key); when `keyIsSecret`, no value of it is echoed.
+ * `key` (the qualified config key). When any part of it is encrypted (`secrets`), no value of
+ * it is echoed; keys stored in plain text are refused.
  */
-export function parseStorage(raw: string | undefined, key: string, keyIsSecret: boolean, problems: string[]): StorageSettings {
+export function parseStorage(raw: string | undefined, key: string, secrets: SecretPaths, problems: string[]): StorageSettings {
+    const keyIsSecret = secrets.touches("storage");
     const expected = "{ driver: filesystem } or { driver: s3, bucket, region, endpoint?, forcePathStyle?, rootDirectory?, accessKey?, secretKey?, redirect?, caCertificate? }";
     if (raw === undefined || raw === "") return { driver: "filesystem" };
     let value: unknown;
@@ -126,8 +129,10 @@ export function parseStorage(raw: string | undefined, key: string, keyIsSecret: 
     if ((accessKey === undefined) !== (secretKey === undefined)) {
         problems.push(`${key}: expected both accessKey and secretKey, or neither (the AWS SDK's default chain, e.g. an instance role), got only ${accessKey === undefined ? "secretKey" : "accessKey"}`);
     } else if (accessKey !== undefined && secretKey !== undefined) {
-        if (!keyIsSecret) {
-            problems.push(`${key}.secretKey: the storage keys must be stored as secrets: \`pulumi config set --secret --path storage.accessKey ...\` and \`pulumi config set --secret --path storage.secretKey ...\``);
+        for (const field of ["accessKey", "secretKey"]) {
+            if (!secrets.covers(`storage.${field}`)) {
+                problems.push(`${key}.${field}: must be stored as a secret: \`pulumi config set --secret --path storage.${field} ...\``);
+            }
         }
         if (!S3_KEY_CHARS.test(accessKey) || accessKey.length > 128) problems.push(`${key}.accessKey: expected 1-128 printable characters without spaces`);
         if (!S3_KEY_CHARS.test(secretKey) || secretKey.length > 256) problems.push(`${key}.secretKey: expected 1-256 printable characters without spaces`);

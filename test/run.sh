@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): installs what the tests need on a fresh Debian machine,
 # then runs every test: unit (the program under mocks, renderers with real nginx -t and
-# htpasswd), live (the program applied to a real Docker engine with Pebble as the CA) and a
-# smoke run of the benchmark. Idempotent: a warm machine installs and builds nothing.
+# htpasswd), live (the program deployed by the real Pulumi engine to a real Docker engine with
+# Pebble as the CA) and a smoke run of the benchmark. Idempotent: a warm machine installs and
+# builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,8 @@ log() { printf '\n== %s\n' "$*"; }
 
 # System packages: nginx (nginx -t), apache2-utils (htpasswd -v), openssl, the Docker engine,
 # debootstrap (test images), skopeo (the benchmark's push and pull client), openssh
-# (a loopback sshd stands in for a remote Docker host).
+# (a loopback sshd stands in for a remote Docker host), jq and xz (the README's commands, the
+# Pulumi toolchain's sources).
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
@@ -22,6 +24,9 @@ command -v skopeo >/dev/null || need+=(skopeo)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v python3 >/dev/null || need+=(python3)
+command -v jq >/dev/null || need+=(jq)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   # Never let a package's postinst start a service (nginx would take port 80 on the host).
@@ -41,6 +46,26 @@ fi
 log "typecheck (tsc --noEmit)"
 npx tsc --noEmit -p .
 
+# The Pulumi CLI, its nodejs language host and the docker, command and random providers: a
+# `pulumi` already on PATH (installed the usual way), or else built from source by the team's
+# toolchain script (no download site is reachable here; ~12 min cold, instant warm).
+if ! command -v pulumi >/dev/null; then
+  toolchain=${PULUMI_TOOLCHAIN_BUILD:-}
+  for candidate in "$PWD/../shared/pulumi-toolchain/build.sh" /work/shared/pulumi-toolchain/build.sh; do
+    if [ -z "$toolchain" ] && [ -f "$candidate" ]; then toolchain=$candidate; fi
+  done
+  if [ -z "$toolchain" ]; then
+    echo "no pulumi on PATH: install it (https://www.pulumi.com/docs/install/) or set PULUMI_TOOLCHAIN_BUILD to the toolchain's build.sh" >&2
+    exit 1
+  fi
+  log "pulumi toolchain ($toolchain)"
+  toolchain_bin=$(bash "$toolchain" --print-bin)
+  export PATH="$toolchain_bin:$PATH"
+  # Its providers are found on PATH; nothing may be downloaded.
+  export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+fi
+pulumi version
+
 log "docker engine"
 bash test/bed/docker-engine.sh
 
@@ -50,7 +75,7 @@ bash test/bed/images.sh
 # Leftovers of an earlier run that was killed before its cleanup (everything the bed
 # creates carries the label registry-bed): they would hold the bed's ports.
 stale=$(docker ps -aq --filter label=registry-bed)
-[ -z "$stale" ] || docker rm -f $stale >/dev/null
+[ -z "$stale" ] || docker rm --force --volumes $stale >/dev/null
 stale=$(docker network ls -q --filter label=registry-bed)
 [ -z "$stale" ] || docker network rm $stale >/dev/null
 stale=$(docker volume ls -q --filter label=registry-bed)
@@ -62,6 +87,15 @@ if [ -f "$s3_pid_file" ]; then
   if [ -r "/proc/$s3_pid/cmdline" ] && tr '\0' ' ' < "/proc/$s3_pid/cmdline" | grep -q versitygw; then kill "$s3_pid" || true; fi
   rm -f "$s3_pid_file"
 fi
+# Stack files of a killed run's test stacks (the stacks lived in its temporary backend).
+rm -f Pulumi.bed-*.yaml
+# Processes a killed run's Pulumi CLI left (they carry its marker in their environment).
+for environ in /proc/[0-9]*/environ; do
+  if tr '\0' '\n' < "$environ" 2>/dev/null | grep -q '^REGISTRY_BED_ENGINE='; then
+    pid=${environ#/proc/}; pid=${pid%/environ}
+    kill "$pid" 2>/dev/null || true
+  fi
+done
 if grep -q '# registry-bed ' /etc/hosts; then
   grep -v '# registry-bed ' /etc/hosts > /tmp/registry-bed-hosts; cat /tmp/registry-bed-hosts > /etc/hosts; rm -f /tmp/registry-bed-hosts
 fi
@@ -69,5 +103,20 @@ fi
 if [ -n "${SKIP_TESTS:-}" ]; then exit 0; fi
 
 log "tests"
+status=0
 node --import tsx --test --test-concurrency=1 \
-  test/unit/*.test.ts test/live/*.test.ts bench/*.test.ts
+  test/unit/*.test.ts test/live/*.test.ts bench/*.test.ts || status=$?
+
+# No Pulumi language host or provider plugin (nor anything they started) may outlive the tests.
+left=
+for environ in /proc/[0-9]*/environ; do
+  if tr '\0' '\n' < "$environ" 2>/dev/null | grep -q '^REGISTRY_BED_ENGINE='; then
+    pid=${environ#/proc/}; pid=${pid%/environ}
+    left="$left $pid($(cat "/proc/$pid/comm" 2>/dev/null))"
+  fi
+done
+if [ -n "$left" ]; then
+  echo "processes started by the tests' Pulumi runs are still running:$left" >&2
+  status=1
+fi
+exit "$status"

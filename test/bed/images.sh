@@ -314,6 +314,9 @@ recipe_hash() {
 }
 
 # build_image NAME TAG BASE VERSION CONTEXT [BUILD-ARG...]
+# Image labels are inherited by every container made from the image, so none of them is the
+# cleanup label (registry-bed) that marks what the tests create: a user's stack deployed
+# with these images must never look like a test's leftover.
 build_image() {
   local name=$1 tag=$2 base=$3 version=$4 ctx=$5 a
   shift 5
@@ -322,7 +325,7 @@ build_image() {
   say "docker build $tag"
   run_logged "build-$name" docker build --network none --rm --force-rm \
     --build-arg "BASE=$base" "${args[@]}" \
-    --label registry-bed=1 --label "registry-bed.image=$name" \
+    --label "registry-bed.image=$name" \
     --label "registry-bed.recipe=${tag##*:}" --label "registry-bed.version=$version" \
     --label "org.opencontainers.image.version=$version" \
     -t "$tag" "$ctx" || die "docker build of $tag failed"

@@ -2,9 +2,13 @@
 // The `Mocks` decide what each resource "is": a recorder for unit tests, or the live applier
 // that creates it on a real Docker engine. Each run loads the program afresh with its own
 // stack config, as `pulumi up` would.
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../configs/settings";
+import { stackConfigFile } from "../../configs/stackConfig";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 /** Pulumi's marker for a secret value in mocked inputs. */
@@ -19,7 +23,7 @@ export interface ProgramRun {
 export interface RunOptions {
     /** Config values by key without the project prefix; objects are passed as JSON. */
     config: Record<string, unknown>;
-    /** Keys (without prefix) stored as secrets. */
+    /** Keys (without prefix) or leaves (`users.ci.password`) stored as secrets. */
     secretKeys?: string[];
     stack?: string;
     preview?: boolean;
@@ -50,6 +54,22 @@ function forgetProgram(): void {
     }
 }
 
+/** A stack config file whose `secretPaths` are encrypted (only the markers matter here). */
+function stackFile(secretPaths: string[]): string {
+    const config: Record<string, unknown> = {};
+    for (const p of secretPaths) {
+        const [key, ...rest] = p.split(".");
+        let node = config as Record<string, unknown>;
+        let leaf = `${PROJECT}:${key}`;
+        for (const part of rest) {
+            node = (node[leaf] ??= {}) as Record<string, unknown>;
+            leaf = part;
+        }
+        node[leaf] = { secure: "v1:mock" };
+    }
+    return yaml.dump({ config });
+}
+
 async function settle(value: pulumi.Output<unknown>): Promise<{ value: unknown; secret: boolean; known: boolean }> {
     // Output's internal promise/isKnown are how the SDK's own tests read mocked outputs.
     const internal = value as unknown as { promise(): Promise<unknown>; isKnown: Promise<boolean>; isSecret: Promise<boolean> };
@@ -68,7 +88,19 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     pulumi.runtime.setAllConfig(config, (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
     await pulumi.runtime.setMocks(opts.mocks, PROJECT, stack, opts.preview ?? false);
     forgetProgram();
-    const program = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
+    // As under the CLI, the program runs in a directory holding the stack's config file, which
+    // records which values are encrypted (`secure:`).
+    const cwd = process.cwd();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-unit-stack-"));
+    let program: Record<string, unknown>;
+    try {
+        fs.writeFileSync(path.join(dir, stackConfigFile(stack)), stackFile(opts.secretKeys ?? []));
+        process.chdir(dir);
+        program = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
+    } finally {
+        process.chdir(cwd);
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
     // Every registration (and so every mocked resource) has finished once the RPC queue drains.
     await waitForRPCs();
     const outputs: ProgramRun["outputs"] = {};

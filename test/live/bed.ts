@@ -1,14 +1,15 @@
-// The live test bed: the program applied to the real Docker engine with the locally built
-// images and Pebble as the CA, plus the host-side plumbing a user would do by hand
-// (resolving the host name, trusting the CA root) — undone afterwards.
-import { randomBytes } from "node:crypto";
+// The live test bed: this repo's program deployed by the real Pulumi engine (test/live/engine.ts)
+// to the real Docker engine, with the locally built images and Pebble as the CA, plus the
+// host-side plumbing a user would do by hand (resolving the host name, trusting the CA root),
+// undone afterwards. Everything a bed deploys carries the Docker label registry-bed=<label>
+// (the stack's `labels` setting), which is how a killed run's leftovers are found.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { ProgramRun, ROOT } from "../harness/program";
-import { DockerApplier, run } from "./applier";
-import { seal, unseal } from "./sealed";
-import { UpRequest, UpResult } from "./up";
+import type { OutputMap } from "@pulumi/pulumi/automation";
+import { Endpoint } from "./client";
+import { Deployed, Engine, LiveStack, Operation, ROOT, Step } from "./engine";
+import { bedHostAddress } from "./hostAddress";
+import { docker } from "./proc";
 
 export interface BedImages {
     NGINX_IMAGE: string;
@@ -17,6 +18,14 @@ export interface BedImages {
     PEBBLE_IMAGE: string;
     [k: string]: string;
 }
+
+/** The ports every bed publishes nginx on (on the bed's host address, one bed at a time). */
+export const BED_PORTS = { http: 18080, https: 18443 };
+export const BED_DOMAIN = "registry.test";
+/** The Docker label that marks what the tests create. */
+export const BED_LABEL = "registry-bed";
+/** Config leaves a user sets with --secret. */
+const SECRET_LEAF = /(^|\.)(password|accessKey|secretKey)$/;
 
 export function loadImages(): BedImages {
     const file = process.env.IMAGES_ENV ?? path.join(ROOT, "test", "bed", ".images.env");
@@ -32,73 +41,116 @@ export function loadImages(): BedImages {
     return env as BedImages;
 }
 
-export class DeployError extends Error {
-    constructor(message: string, readonly causes: Error[]) {
-        super(message);
-    }
+export class DeployError extends Error {}
+
+/** "update command:local:Command registry-htpasswd-install" */
+export function describeStep(s: Step): string {
+    return `${s.op} ${s.type} ${s.name}`;
+}
+
+/** Removes every container, network and volume labelled registry-bed=<label>. */
+export async function removeLabelled(label: string): Promise<void> {
+    const byLabel = ["--filter", `label=${BED_LABEL}=${label}`];
+    const list = async (args: string[]) => (await docker([...args, ...byLabel], { allowFail: true })).split("\n").filter(Boolean);
+    const containers = await list(["ps", "-aq"]);
+    if (containers.length) await docker(["rm", "--force", "--volumes", ...containers], { allowFail: true });
+    const networks = await list(["network", "ls", "-q"]);
+    if (networks.length) await docker(["network", "rm", ...networks], { allowFail: true });
+    const volumes = await list(["volume", "ls", "-q"]);
+    if (volumes.length) await docker(["volume", "rm", "--force", ...volumes], { allowFail: true });
 }
 
 export class Bed {
     readonly images = loadImages();
-    /** What the last `up` did, e.g. "update command:local:Command registry-htpasswd-install". */
-    actions: string[] = [];
-    timings: Record<string, number> = {};
-    private readonly key = randomBytes(32);
-    private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-state-"));
+    /** What the last up did (steps other than `same`). */
+    steps: Step[] = [];
+    /** The engine's count of the last up, by operation. */
+    changes: Record<string, number> = {};
+    private liveStack?: LiveStack;
     private hostsLine?: string;
     private certsDirs: string[] = [];
 
-    constructor(readonly label: string, readonly stack = "bed") {}
+    constructor(
+        readonly label: string,
+        readonly engine: Engine,
+    ) {}
 
-    /** Stack config for the dev path: Pebble, local images, loopback ports. */
+    get prefix(): string {
+        return `bed-${this.label}`;
+    }
+
+    /** "update command:local:Command registry-htpasswd-install", ... */
+    get actions(): string[] {
+        return this.steps.map(describeStep);
+    }
+
+    /** The stack (created on first use). */
+    async stack(): Promise<LiveStack> {
+        this.liveStack ??= await this.engine.stack(this.prefix);
+        return this.liveStack;
+    }
+
+    /** Stack config for the dev path: Pebble, local images, the bed's ports. */
     config(overrides: Record<string, unknown> = {}): Record<string, unknown> {
         return {
-            domain: "registry.test",
+            domain: BED_DOMAIN,
             acmeServer: "pebble",
-            bindAddress: "127.0.0.1",
-            httpPort: 18080,
-            httpsPort: 18443,
-            namePrefix: `bed-${this.label}`,
+            httpPort: BED_PORTS.http,
+            httpsPort: BED_PORTS.https,
+            namePrefix: this.prefix,
             registryImage: this.images.REGISTRY_IMAGE,
             nginxImage: this.images.NGINX_IMAGE,
             certbotImage: this.images.CERTBOT_IMAGE,
             pebbleImage: this.images.PEBBLE_IMAGE,
             bcryptCost: 5,
+            labels: { [BED_LABEL]: this.label },
             ...overrides,
         };
     }
 
-    /** `pulumi up`: runs the program in its own process; throws with every failure's message. */
-    async up(config: Record<string, unknown>, secretKeys: string[] = ["users"], mode: UpRequest["mode"] = "up"): Promise<ProgramRun> {
-        const request: UpRequest = { mode, label: this.label, stack: this.stack, config, secretKeys };
-        seal(path.join(this.dir, "request"), this.key, request);
-        fs.rmSync(path.join(this.dir, "result"), { force: true });
-        const child = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "up.ts")], {
-            env: { ...process.env, BED_KEY: this.key.toString("hex"), BED_DIR: this.dir },
-            timeoutMs: 600_000,
-        });
-        process.stderr.write(child.stderr);
-        if (!fs.existsSync(path.join(this.dir, "result"))) throw new DeployError(`deploy crashed (exit ${child.code}): ${child.stderr.trim()}`, []);
-        const result = unseal<UpResult>(path.join(this.dir, "result"), this.key);
-        this.actions = result.actions;
-        this.timings = result.timings;
-        if (!result.ok) throw new DeployError(`deploy failed:\n${result.errors.join("\n")}`, result.errors.map((m) => new Error(m)));
-        return { outputs: result.outputs! };
+    /** Sets the stack's config to `config` (secrets as secrets); nginx is published on the bed's address unless given. */
+    async configure(config: Record<string, unknown>): Promise<LiveStack> {
+        const stack = await this.stack();
+        await stack.configure({ bindAddress: await bedHostAddress(), ...config }, (key) => SECRET_LEAF.test(key));
+        return stack;
     }
 
-    /** `pulumi destroy`: deletes every resource of the stack through its Docker host. */
-    async destroy(): Promise<void> {
-        await this.up({}, [], "destroy");
+    /** `pulumi up` with `config`; throws a DeployError with the engine's message when it fails. */
+    async up(config: Record<string, unknown>): Promise<Deployed> {
+        const stack = await this.configure(config);
+        this.steps = [];
+        this.changes = {};
+        try {
+            const r = await stack.up(this.steps);
+            this.changes = r.changes;
+            return r;
+        } catch (e) {
+            throw new DeployError(`deploy failed:\n${e instanceof Error ? e.message : String(e)}`);
+        }
     }
 
-    /** Resolves the registry's host name to loopback, as the README tells users to. */
-    addHostsEntry(domain: string): void {
-        this.hostsLine = `127.0.0.1 ${domain} # registry-bed ${this.label}`;
+    async outputs(): Promise<OutputMap> {
+        return (await this.stack()).outputs();
+    }
+
+    /** `pulumi destroy`. */
+    async destroy(): Promise<Operation> {
+        return (await this.stack()).destroy();
+    }
+
+    /** Where clients reach this bed's nginx, verifying its certificate against `ca`. */
+    async endpoint(ca: string): Promise<Endpoint> {
+        return { domain: BED_DOMAIN, address: await bedHostAddress(), httpPort: BED_PORTS.http, httpsPort: BED_PORTS.https, ca };
+    }
+
+    /** Resolves the registry's host name to the bed's address, as the README tells users to do for theirs. */
+    async addHostsEntry(domain = BED_DOMAIN): Promise<void> {
+        this.hostsLine = `${await bedHostAddress()} ${domain} # ${BED_LABEL} ${this.label}`;
         const hosts = fs.readFileSync("/etc/hosts", "utf8");
         if (!hosts.includes(this.hostsLine)) fs.appendFileSync("/etc/hosts", `${hosts.endsWith("\n") ? "" : "\n"}${this.hostsLine}\n`);
     }
 
-    /** Makes the Docker daemon trust the exported CA root for host:port. */
+    /** Makes the Docker daemon trust `pem` for host:port (certs.d). */
     trustRoot(hostPort: string, pem: string): void {
         const dir = `/etc/docker/certs.d/${hostPort}`;
         fs.mkdirSync(dir, { recursive: true });
@@ -106,9 +158,15 @@ export class Bed {
         if (!this.certsDirs.includes(dir)) this.certsDirs.push(dir);
     }
 
+    /** Takes the trust of trustRoot back. */
+    distrustRoot(hostPort: string): void {
+        fs.rmSync(`/etc/docker/certs.d/${hostPort}`, { recursive: true, force: true });
+    }
+
+    /** Removes what the bed deployed (by label) and the stack, and undoes the host plumbing. */
     async cleanup(): Promise<void> {
-        await new DockerApplier(this.label).destroyAll();
-        fs.rmSync(this.dir, { recursive: true, force: true });
+        await removeLabelled(this.label);
+        if (this.liveStack) await this.liveStack.remove().catch(() => undefined);
         if (this.hostsLine) {
             const kept = fs.readFileSync("/etc/hosts", "utf8").split("\n").filter((l) => l !== this.hostsLine);
             fs.writeFileSync("/etc/hosts", kept.join("\n"));

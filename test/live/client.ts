@@ -8,10 +8,12 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
-import { run, RunResult } from "./applier";
+import { run, RunResult } from "./proc";
 
 export interface Endpoint {
     domain: string;
+    /** Where nginx is published (the bed's host address). */
+    address: string;
     httpPort: number;
     httpsPort: number;
     ca: string;
@@ -52,7 +54,7 @@ export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: strin
     return new Promise((resolve, reject) => {
         const req = https.request(
             {
-                host: "127.0.0.1",
+                host: ep.address,
                 port: ep.httpsPort,
                 servername: ep.domain,
                 path: urlPath,
@@ -79,7 +81,7 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
         const url = new URL(location, `https://${ep.domain}:${ep.httpsPort}`);
         const req = https.request(
             {
-                host: "127.0.0.1",
+                host: ep.address,
                 port: ep.httpsPort,
                 servername: ep.domain,
                 path: `${url.pathname}${url.search}`,
@@ -104,7 +106,7 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
 
 export function httpRequest(ep: Endpoint, urlPath: string): Promise<Reply> {
     return new Promise((resolve, reject) => {
-        const req = http.request({ host: "127.0.0.1", port: ep.httpPort, path: urlPath, headers: { Host: ep.domain }, agent: false, timeout: 10_000 }, (res) =>
+        const req = http.request({ host: ep.address, port: ep.httpPort, path: urlPath, headers: { Host: ep.domain }, agent: false, timeout: 10_000 }, (res) =>
             collect(res, resolve),
         );
         req.on("timeout", () => req.destroy(new Error("request timed out")));
@@ -116,7 +118,7 @@ export function httpRequest(ep: Endpoint, urlPath: string): Promise<Reply> {
 /** The certificate nginx serves, verified against `ca`. */
 export function peerCertificate(ep: Endpoint): Promise<tls.DetailedPeerCertificate> {
     return new Promise((resolve, reject) => {
-        const socket = tls.connect({ host: "127.0.0.1", port: ep.httpsPort, servername: ep.domain, ca: ep.ca }, () => {
+        const socket = tls.connect({ host: ep.address, port: ep.httpsPort, servername: ep.domain, ca: ep.ca }, () => {
             const cert = socket.getPeerCertificate(true);
             socket.end();
             resolve(cert);
@@ -130,7 +132,7 @@ export function peerCertificate(ep: Endpoint): Promise<tls.DetailedPeerCertifica
 export function handshake(ep: Endpoint, version: tls.SecureVersion): Promise<{ ok: boolean; detail: string }> {
     return new Promise((resolve) => {
         const socket = tls.connect({
-            host: "127.0.0.1",
+            host: ep.address,
             port: ep.httpsPort,
             servername: ep.domain,
             ca: ep.ca,

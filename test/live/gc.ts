@@ -4,7 +4,7 @@
 // completes afterwards, other repositories still pull, and the deleted image re-pushes at once.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { docker, run } from "./applier";
+import { docker, run } from "./proc";
 import { basic, DockerClient, Endpoint, httpsRequest, slowPatch } from "./client";
 
 export interface GcScenario {

@@ -1,7 +1,7 @@
 // A bounded request loop running while an action (a renewal, say) happens: how many
 // requests were served, which failed, and which certificate serials were seen.
 import { DEPLOY_HOOK } from "../../configs/certbot";
-import { run, RunResult } from "./applier";
+import { run, RunResult } from "./proc";
 import { basic, Endpoint, httpsRequest, peerCertificate } from "./client";
 
 /** A forced renewal inside the certbot container, with the stack's deploy hook. */

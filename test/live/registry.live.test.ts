@@ -1,16 +1,24 @@
-// The product, live: the real program applied to a real Docker engine (test/live/applier.ts),
-// Pebble as the CA, then real clients: the Docker CLI logs in, pushes and pulls through TLS
-// and basic auth; TLS, auth, renewal, ACME failure, bad config and replacement are exercised.
+// The product, live: this repo's program deployed by the real Pulumi engine (Automation API,
+// test/live/engine.ts) to a real Docker engine, Pebble as the CA, then real clients: the
+// Docker CLI logs in, pushes and pulls through TLS (verifying the certificate) and basic
+// auth; TLS, auth, renewal, ACME failure, bad config, replacement, GC, refresh, destroy and
+// the engine's own reports (changes, preview diffs, exported state) are checked.
 // The tests run in order against one deployment, as an operator's day would.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderConfigInstall } from "../../configs/install";
-import { docker, run } from "./applier";
-import { Bed, DeployError } from "./bed";
+import { stackConfigFile } from "../../configs/stackConfig";
+import { Bed, BED_DOMAIN, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate } from "./client";
+import { Engine, ROOT } from "./engine";
 import { garbageCollection } from "./gc";
 import { forceRenewal, requestsDuring } from "./load";
+import { docker, run } from "./proc";
+import { copyProject } from "./project";
+import { secretsIn } from "./secrets";
 
 const LABEL = `live-${randomBytes(3).toString("hex")}`;
 
@@ -26,17 +34,24 @@ async function healthBecomes(container: string, want: "healthy" | "unhealthy", m
     const output = await docker(["inspect", "--format", "{{range .State.Health.Log}}{{.Output}}{{end}}", container]);
     return { status, output };
 }
+
+/** Counts of the engine's changes other than `same`. */
+function changed(changes: Record<string, number>): Record<string, number> {
+    return Object.fromEntries(Object.entries(changes).filter(([op, n]) => op !== "same" && n > 0));
+}
+
 const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
 const BOB = { name: "bob", password: `bob-${randomBytes(9).toString("hex")}` };
 
-describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () => {
-    const bed = new Bed(LABEL);
+describe("live: the registry on a real Docker engine, deployed by the real Pulumi engine", { timeout: 1_200_000 }, () => {
+    const engine = new Engine();
+    const bed = new Bed(LABEL, engine);
     const client = new DockerClient();
     const users = (alice = ALICE.password) => ({ alice: { access: "push", password: alice }, bob: { access: "pull", password: BOB.password } });
     let config = bed.config({ users: users() });
     let ep: Endpoint;
     let host: string;
-    const prefix = `bed-${LABEL}`;
+    const prefix = bed.prefix;
     const repo = () => `${host}/bed/hello`;
     let pushedId = "";
     const extraImages: string[] = [];
@@ -50,22 +65,24 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
     };
 
     before(async () => {
-        const run = await bed.up(config);
-        host = run.outputs.host.value as string;
-        const ca = run.outputs.caRoot.value as string;
-        ep = { domain: "registry.test", httpPort: 18080, httpsPort: 18443, ca };
-        bed.addHostsEntry("registry.test");
-        bed.trustRoot(host, ca);
+        const deployed = await bed.up(config);
+        host = deployed.outputs.host.value as string;
+        ep = await bed.endpoint(deployed.outputs.caRoot.value as string);
+        await bed.addHostsEntry();
+        bed.trustRoot(host, ep.ca);
     });
 
     after(async () => {
         client.cleanup();
         await bed.cleanup();
-        await run("docker", ["image", "rm", "--force", `registry.test:18443/bed/hello:1`, `registry.test:18443/bed/hello:2`, ...extraImages]);
+        await run("docker", ["image", "rm", "--force", `${BED_DOMAIN}:18443/bed/hello:1`, `${BED_DOMAIN}:18443/bed/hello:2`, ...extraImages]);
+        await engine.close();
+        assert.deepEqual(engine.leftovers(), [], "no language host or provider process outlives the tests");
     });
 
-    test("1. fresh deploy: Pebble-issued certificate; docker login, push and pull through TLS and auth", async () => {
+    test("1. fresh deploy: Pebble-issued certificate; docker login, push and pull through TLS and auth, the certificate verified", async () => {
         assert.equal(host, "registry.test:18443");
+        assert.notEqual(ep.address.split(".")[0], "127", "clients reach nginx on an address Docker does not treat as insecure");
         const cert = await peerCertificate(ep);
         assert.match(String(cert.issuer.CN ?? ""), /Pebble/i, "issued by Pebble's intermediate");
         assert.equal(cert.subjectaltname, "DNS:registry.test");
@@ -80,7 +97,20 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.equal(pushedId, id);
     });
 
-    test("2. no credentials and a wrong password get 401; pull-only users cannot write; TLS < 1.2 refused; HTTP redirects", async () => {
+    test("2. without the CA in certs.d, docker login fails with an x509 error", async () => {
+        const stranger = new DockerClient();
+        bed.distrustRoot(host);
+        try {
+            const login = await stranger.login(host, ALICE.name, ALICE.password);
+            assert.notEqual(login.code, 0, "login must fail when Docker does not trust the CA");
+            assert.match(login.stderr, /x509: certificate signed by unknown authority/);
+        } finally {
+            bed.trustRoot(host, ep.ca);
+            stranger.cleanup();
+        }
+    });
+
+    test("3. no credentials and a wrong password get 401; pull-only users cannot write; TLS < 1.2 refused; HTTP redirects", async () => {
         const anonymous = await httpsRequest(ep, "/v2/");
         assert.equal(anonymous.status, 401);
         const versions = anonymous.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === "docker-distribution-api-version");
@@ -121,11 +151,37 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.equal((await httpRequest(ep, "/.well-known/acme-challenge/not-a-token")).status, 404, "challenge path is served, not redirected");
     });
 
-    test("3. password rotation through config: old 401, new 200, no container replaced", async () => {
+    test("4. a second pulumi up with the same config changes nothing", async () => {
+        const again = await bed.up(config);
+        assert.deepEqual(changed(again.changes), {});
+        assert.ok((again.changes.same ?? 0) >= 30, `every resource is the same (${JSON.stringify(again.changes)})`);
+    });
+
+    test("5. a password stored in plain text beside a secret one is refused before anything changes", async () => {
+        const stack = await bed.stack();
+        const before = await containerIds();
+        const plain = `plain-${randomBytes(9).toString("hex")}`;
+        const set = await stack.cli(["config", "set", "--path", "users.eve.password", plain]);
+        assert.equal(set.code, 0, `the CLI accepts it, so the program must refuse it: ${set.stderr}`);
+        try {
+            await assert.rejects(stack.up(), (e: Error) => {
+                assert.match(e.message, /private-registry:users\.eve\.password: must be stored as a secret/);
+                assert.ok(!e.message.includes(plain), "the value is not echoed");
+                return true;
+            });
+        } finally {
+            const rm = await stack.cli(["config", "rm", "--path", "users.eve"]);
+            assert.equal(rm.code, 0, rm.stderr);
+        }
+        assert.deepEqual(await containerIds(), before);
+    });
+
+    test("6. password rotation through config: exactly one update, no replacement; old 401, new 200", async () => {
         const before = await containerIds();
         const rotated = `alice-rotated-${randomBytes(9).toString("hex")}`;
         config = bed.config({ users: users(rotated) });
-        await bed.up(config);
+        const r = await bed.up(config);
+        assert.deepEqual(changed(r.changes), { update: 1 });
         assert.deepEqual(bed.actions, ["update command:local:Command registry-htpasswd-install"]);
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 401);
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, rotated) })).status, 200);
@@ -134,12 +190,21 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.equal((await client.login(host, ALICE.name, ALICE.password)).code, 0);
     });
 
-    test("4. renewal: a forced renewal is served with a new serial, no request fails, no container restarts", async () => {
+    test("7. the exported state holds no secret in any encoding", async () => {
+        const stack = await bed.stack();
+        const exported = await stack.exportText();
+        const revealed = await stack.exportText(true);
+        const found = secretsIn(revealed, exported, [ALICE.password, BOB.password]);
+        assert.ok(found.secrets >= 6, `secrets checked: ${found.secrets}`);
+        assert.deepEqual(found.leaks, [], "secrets readable in `pulumi stack export`");
+        const ids = await stack.cli(["stack", "--show-ids"]);
+        for (const s of [ALICE.password, BOB.password]) assert.ok(!ids.stdout.includes(s));
+    });
+
+    test("8. renewal: a forced renewal is served with a new serial, no request fails, no container restarts", async () => {
         const before = await containerIds();
         const oldSerial = (await peerCertificate(ep)).serialNumber;
-        const { load, result: renewal } = await requestsDuring(ep, ALICE, () =>
-            forceRenewal(prefix),
-        );
+        const { load, result: renewal } = await requestsDuring(ep, ALICE, () => forceRenewal(prefix));
         assert.equal(renewal.code, 0, renewal.stderr);
         const newSerial = (await peerCertificate(ep)).serialNumber;
         assert.notEqual(newSerial, oldSerial, "nginx serves the renewed certificate");
@@ -152,7 +217,7 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.match(health.output, /certificate expires \d{4}-\d\d-\d\dT[\d:]+Z: [\d.]+ days left/);
     });
 
-    test("5. ACME failure: certonly fails clearly, nginx keeps serving; a rerun once the CA is back succeeds", async () => {
+    test("9. a failed run (CA unreachable) fails clearly, nginx keeps serving, and the next pulumi up completes", async () => {
         const serial = (await peerCertificate(ep)).serialNumber;
         await docker(["network", "disconnect", `${prefix}-net`, `${prefix}-pebble`]);
         config = bed.config({ users: users(ALICE.password), acmeKeyType: "rsa" });
@@ -174,7 +239,7 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
     });
 
-    test("6. a config that nginx -t rejects is never installed; the previous config keeps serving", async () => {
+    test("10. a config that nginx -t rejects is never installed; the previous config keeps serving", async () => {
         const script = renderConfigInstall("broken server", [{ path: "servers/20-broken.conf", content: "server {\n    listen 443 ssl;\n    no_such_directive on;\n}\n" }]);
         const r = await run("docker", ["exec", "-i", `${prefix}-nginx`, "sh", "-s"], { input: script });
         assert.notEqual(r.code, 0);
@@ -185,7 +250,28 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
     });
 
-    test("7. data survives: replacing the registry and nginx containers loses no image, certificate or credential", async () => {
+    test("11. a pull request that edits an nginx template previews as a readable text diff (as .github/workflows/preview.yml runs it)", async () => {
+        const workflow = fs.readFileSync(path.join(ROOT, ".github", "workflows", "preview.yml"), "utf8");
+        assert.match(workflow, /command: preview\n\s+stack-name: .*\n\s+diff: true/, "the workflow runs a preview with diff: true");
+        const checkout = copyProject();
+        try {
+            const template = path.join(checkout, "configs", "templates", "https-server.conf.mustache");
+            fs.writeFileSync(template, fs.readFileSync(template, "utf8").replace("proxy_read_timeout 900;", "proxy_read_timeout 600;"));
+            fs.copyFileSync(path.join(ROOT, stackConfigFile(bed.prefix)), path.join(checkout, stackConfigFile(bed.prefix)));
+            const pr = await engine.select(bed.prefix, checkout);
+            // pulumi/actions runs `preview` with diff: true through the Automation API, as here.
+            const preview = await pr.preview({ diff: true });
+            assert.deepEqual(changed(preview.changes), { update: 1 }, preview.stdout);
+            assert.deepEqual(preview.steps.map((s) => s.name), ["registry-tls-https-config"]);
+            assert.match(preview.stdout, /^\s*-\s+proxy_read_timeout 900;$/m, preview.stdout);
+            assert.match(preview.stdout, /^\s*\+\s+proxy_read_timeout 600;$/m, preview.stdout);
+            assert.doesNotMatch(preview.stdout, /proxy_send_timeout/, "only the changed lines (and their context) show, not the whole file");
+        } finally {
+            fs.rmSync(checkout, { recursive: true, force: true });
+        }
+    });
+
+    test("12. data survives: replacing the registry and nginx containers loses no image, certificate or credential", async () => {
         const serial = (await peerCertificate(ep)).serialNumber;
         const before = await containerIds();
         // A new image id for the same software, as a new tag upstream would bring.
@@ -197,30 +283,29 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         };
         const registryImage = await retag(bed.images.REGISTRY_IMAGE, `registry-${LABEL}`);
         const nginxImage = await retag(bed.images.NGINX_IMAGE, `nginx-${LABEL}`);
-        {
-            config = { ...config, registryImage, nginxImage };
-            await bed.up(config);
-            const after = await containerIds();
-            assert.notEqual(after.registry, before.registry, "registry replaced");
-            assert.notEqual(after.nginx, before.nginx, "nginx replaced");
-            assert.ok(!bed.actions.some((a) => a.includes("Volume")), "no volume touched");
+        config = { ...config, registryImage, nginxImage };
+        await bed.up(config);
+        const after = await containerIds();
+        assert.notEqual(after.registry, before.registry, "registry replaced");
+        assert.notEqual(after.nginx, before.nginx, "nginx replaced");
+        assert.ok(!bed.actions.some((a) => a.includes("Volume")), "no volume touched");
 
-            assert.equal((await peerCertificate(ep)).serialNumber, serial, "same certificate");
-            assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "same credentials");
-            await client.must(["image", "rm", `${repo()}:1`]);
-            await client.must(["pull", `${repo()}:1`]);
-            assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]), pushedId, "the pushed image is still there");
-            // And the replaced stack still takes pushes.
-            await client.makeImage(`${repo()}:2`, 256 * 1024);
-            await client.must(["push", `${repo()}:2`]);
-        }
+        assert.equal((await peerCertificate(ep)).serialNumber, serial, "same certificate");
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "same credentials");
+        await client.must(["image", "rm", `${repo()}:1`]);
+        await client.must(["pull", `${repo()}:1`]);
+        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]), pushedId, "the pushed image is still there");
+        // And the replaced stack still takes pushes.
+        await client.makeImage(`${repo()}:2`, 256 * 1024);
+        await client.must(["push", `${repo()}:2`]);
     });
-    test("8. garbage collection: writes get 503 while reads go on, an in-flight upload finishes, blobs are reclaimed", async () => {
+
+    test("13. garbage collection: writes get 503 while reads go on, an in-flight upload finishes, blobs are reclaimed", async () => {
         const storedKiB = async () => Number((await docker(["exec", `${prefix}-registry`, "du", "-sk", "/var/lib/registry/docker/registry/v2/blobs"])).split(/\s+/)[0]);
         extraImages.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "gc", storedKiB })));
     });
 
-    test("9. the GC schedule survives deploys: a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
+    test("14. the GC schedule survives deploys: a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
         const registry = `${prefix}-registry`;
         const lastGc = async () => Number(await docker(["exec", registry, "cat", "/var/lib/registry-control/last-gc"]));
         const gcEnded = async (since: string) => /registry-gc: ended/.test((await run("docker", ["logs", "--since", since, registry])).stderr);
@@ -229,7 +314,7 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         const deployed = new Date().toISOString();
         config = { ...config, gcIntervalHours: 1 };
         await bed.up(config);
-        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"));
+        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"), bed.actions.join("\n"));
         let ran = false;
         for (let i = 0; i < 60 && !ran; i++) {
             ran = await gcEnded(deployed);
@@ -249,15 +334,48 @@ describe("live: the registry on a real Docker engine", { timeout: 900_000 }, () 
         assert.equal(await lastGc(), recorded);
         assert.equal((await httpsRequest(ep, "/v2/gc/keep/tags/list", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
     });
+
+    test("15. refresh finds no drift, and the next preview shows no change", async () => {
+        const stack = await bed.stack();
+        const refreshed = await stack.refresh();
+        assert.deepEqual(changed(refreshed.changes), {}, refreshed.stdout);
+        const preview = await stack.preview({ diff: true });
+        assert.deepEqual(changed(preview.changes), {}, preview.stdout);
+    });
+
+    test("16. destroy keeps the data and certificates; a re-up over them issues no new certificate and the pushed image pulls", async () => {
+        const serial = (await peerCertificate(ep)).serialNumber;
+        const destroyed = await bed.destroy();
+        assert.ok((destroyed.changes.delete ?? 0) >= 20, JSON.stringify(destroyed.changes));
+        assert.equal(await docker(["ps", "-a", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Names}}"]), "", "no container left");
+        const volumes = (await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"])).split("\n").sort();
+        assert.deepEqual(volumes, [`${prefix}-certs`, `${prefix}-data`], "retained: data and certificates");
+
+        await bed.up(config);
+        assert.equal((await peerCertificate(ep)).serialNumber, serial, "the retained certificate is served; none was issued");
+        await client.must(["image", "rm", `${repo()}:1`]);
+        await client.must(["pull", `${repo()}:1`]);
+        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]), pushedId);
+    });
+
+    test("17. with retainVolumes false, destroy deletes the volumes too", async () => {
+        config = { ...config, retainVolumes: false };
+        await bed.up(config);
+        await bed.destroy();
+        assert.equal(await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"]), "", "no volume left");
+    });
 });
 
 describe("live: certificate expiry is visible and renewal follows the certificate's lifetime", { timeout: 600_000 }, () => {
     const label = `exp-${randomBytes(3).toString("hex")}`;
-    const bed = new Bed(label);
-    const prefix = `bed-${label}`;
+    const engine = new Engine();
+    const bed = new Bed(label, engine);
     const user = { name: "ops", password: `ops-${randomBytes(9).toString("hex")}` };
 
-    after(() => bed.cleanup());
+    after(async () => {
+        await bed.cleanup();
+        await engine.close();
+    });
 
     test("a 10-day certificate: expiry output, unhealthy within 20 warning days, not renewed early", async () => {
         const out = await bed.up(bed.config({ users: { ops: { access: "push", password: user.password } }, pebbleCertificateDays: 10, certificateWarningDays: 20 }));
@@ -265,15 +383,15 @@ describe("live: certificate expiry is visible and renewal follows the certificat
         const days = (expiry - Date.now()) / 86_400_000;
         assert.ok(days > 9 && days <= 10, `certificateExpiry output is ~10 days ahead, got ${out.outputs.certificateExpiry.value}`);
 
-        const health = await healthBecomes(`${prefix}-certbot`, "unhealthy");
+        const health = await healthBecomes(`${bed.prefix}-certbot`, "unhealthy");
         assert.equal(health.status, "unhealthy", health.output);
         assert.match(health.output, /days left \(unhealthy at 20 or fewer\)/);
 
         // certbot renews by the remaining share of the lifetime (and ARI), not a fixed 30 days
         // before expiry: a fresh 10-day certificate is not due.
-        const ep: Endpoint = { domain: "registry.test", httpPort: 18080, httpsPort: 18443, ca: out.outputs.caRoot.value as string };
+        const ep = await bed.endpoint(out.outputs.caRoot.value as string);
         const serial = (await peerCertificate(ep)).serialNumber;
-        const renew = await run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--no-random-sleep-on-renew", "--non-interactive"]);
+        const renew = await run("docker", ["exec", `${bed.prefix}-certbot`, "certbot", "renew", "--no-random-sleep-on-renew", "--non-interactive"]);
         assert.equal(renew.code, 0, renew.stderr);
         assert.match(`${renew.stdout}${renew.stderr}`, /not yet due for renewal/i);
         assert.equal((await peerCertificate(ep)).serialNumber, serial);

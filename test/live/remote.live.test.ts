@@ -1,17 +1,19 @@
-// A remote Docker host: the stack deployed, used and destroyed through ssh://, with an
-// sshd on loopback standing in for the build server (test/live/sshd.ts). The provider
-// and every command reach the engine through the same host.
+// A remote Docker host: the stack deployed, used and destroyed by the real Pulumi engine
+// through ssh://, with an sshd on loopback standing in for the build server
+// (test/live/sshd.ts). The provider and every command reach Docker through the same host.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { docker } from "./applier";
-import { Bed } from "./bed";
+import { Bed, BED_DOMAIN } from "./bed";
 import { DockerClient } from "./client";
+import { Engine } from "./engine";
+import { docker } from "./proc";
 import { LoopbackSshd } from "./sshd";
 
 describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
     const label = `ssh-${randomBytes(3).toString("hex")}`;
-    const bed = new Bed(label);
+    const engine = new Engine();
+    const bed = new Bed(label, engine);
     const sshd = new LoopbackSshd(22022);
     const client = new DockerClient();
     const user = { name: "deploy", password: `deploy-${randomBytes(9).toString("hex")}` };
@@ -27,7 +29,8 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
         process.env.PATH = originalPath;
         client.cleanup();
         await bed.cleanup();
-        await docker(["image", "rm", "--force", "registry.test:18443/remote/hello:1"], { allowFail: true });
+        await engine.close();
+        await docker(["image", "rm", "--force", `${BED_DOMAIN}:18443/remote/hello:1`], { allowFail: true });
         sshd.stop();
     });
 
@@ -39,7 +42,7 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
         assert.deepEqual(names, [`bed-${label}-certbot`, `bed-${label}-nginx`, `bed-${label}-pebble`, `bed-${label}-registry`]);
 
         const host = out.outputs.host.value as string;
-        bed.addHostsEntry("registry.test");
+        await bed.addHostsEntry();
         bed.trustRoot(host, out.outputs.caRoot.value as string);
         assert.equal((await client.login(host, user.name, user.password)).code, 0);
         const id = await client.makeImage(`${host}/remote/hello:1`, 256 * 1024);
@@ -48,7 +51,8 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
         await client.must(["pull", `${host}/remote/hello:1`]);
         assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${host}/remote/hello:1`]), id);
 
-        await bed.destroy();
+        const destroyed = await bed.destroy();
+        assert.ok((destroyed.changes.delete ?? 0) >= 20, JSON.stringify(destroyed.changes));
         assert.ok(sshd.acceptedSessions() > sessions, "destroy went through ssh too");
         assert.equal(await docker(["ps", "-a", "--filter", `label=registry-bed=${label}`, "--format", "{{.Names}}"]), "", "no container left");
         assert.equal(await docker(["network", "ls", "--filter", `label=registry-bed=${label}`, "--format", "{{.Name}}"]), "", "no network left");

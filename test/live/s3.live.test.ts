@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { docker, run } from "./applier";
 import { Bed, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest } from "./client";
+import { Engine } from "./engine";
+import { docker, run } from "./proc";
 import { garbageCollection } from "./gc";
 import { S3Server } from "./s3server";
 
@@ -19,9 +20,10 @@ const BLOBS = `${ROOT}/docker/registry/v2/blobs`;
 
 describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }, () => {
     const s3 = new S3Server();
-    const bed = new Bed(LABEL);
+    const engine = new Engine();
+    const bed = new Bed(LABEL, engine);
     const client = new DockerClient();
-    const prefix = `bed-${LABEL}`;
+    const prefix = bed.prefix;
     const images: string[] = [];
     let ep: Endpoint;
     let host = "";
@@ -41,12 +43,12 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     before(async () => {
         await s3.start();
         s3.createBucket(BUCKET);
-        const up = await bed.up(config(), ["users", "storage"]);
+        const up = await bed.up(config());
         assert.match(s3.endpoint, /^https:/);
-        outputs = up.outputs as typeof outputs;
+        outputs = up.outputs;
         host = outputs.host.value as string;
-        ep = { domain: "registry.test", httpPort: 18080, httpsPort: 18443, ca: outputs.caRoot.value as string };
-        bed.addHostsEntry("registry.test");
+        ep = await bed.endpoint(outputs.caRoot.value as string);
+        await bed.addHostsEntry();
         bed.trustRoot(host, ep.ca);
         assert.equal((await client.login(host, ALICE.name, ALICE.password)).code, 0);
     });
@@ -54,6 +56,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     after(async () => {
         client.cleanup();
         await bed.cleanup();
+        await engine.close();
         await s3.stop();
         if (images.length) await run("docker", ["image", "rm", "--force", ...images]);
     });
@@ -97,7 +100,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
 
     test("an untrusted certificate, a missing bucket or a wrong key fails the deploy with the storage's error (never the key); the fix recovers every image", async () => {
         const failure = (o: Parameters<typeof storage>[0]) =>
-            bed.up(config(o), ["users", "storage"]).then(
+            bed.up(config(o)).then(
                 () => assert.fail(`a deploy with a broken storage (${Object.keys(o).join(", ")}) succeeded`),
                 (e: unknown) => {
                     assert.ok(e instanceof DeployError, String(e));
@@ -113,7 +116,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         for (const key of [wrong, s3.secretKey, s3.accessKey]) assert.ok(!message.includes(key), "the error shows no key");
         assert.ok(!bed.actions.some((a) => a.includes("htpasswd")), "no credentials were rewritten by the failed run");
 
-        await bed.up(config(), ["users", "storage"]);
+        await bed.up(config());
         assert.deepEqual(bed.actions.filter((a) => a.startsWith("replace")).sort(), [
             "replace command:local:Command registry-storage-check",
             "replace docker:index/container:Container registry-registry",
@@ -125,7 +128,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     });
 
     test("redirect: blob downloads go straight to presigned bucket URLs, and the Docker client pulls through them", async () => {
-        await bed.up(config({ redirect: true }), ["users", "storage"]);
+        await bed.up(config({ redirect: true }));
         const auth = basic(ALICE.name, ALICE.password);
         const manifest = await httpsRequest(ep, "/v2/s3/hello/manifests/1", { auth, accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" });
         assert.equal(manifest.status, 200, manifest.body);

@@ -1,7 +1,7 @@
 // A real S3-compatible server for the S3 storage tests: versitygw (built by
 // test/bed/images.sh with `go install`) with its posix backend, run on the host and bound
-// to the default bridge's gateway address, which every container on the engine can reach
-// (as a company's MinIO or Ceph would be reachable from the Docker host's networks).
+// to the bed's host address (test/live/hostAddress.ts), which every container on the engine
+// can reach (as a company's MinIO or Ceph would be reachable from the Docker host's networks).
 // It serves HTTPS with a certificate from a private CA made here (as on-premises S3 servers
 // do). Its keys go through the environment, never through arguments; it is stopped by its PID.
 import { ChildProcess, spawn } from "node:child_process";
@@ -10,7 +10,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { docker, run } from "./applier";
+import { bedHostAddress } from "./hostAddress";
+import { run } from "./proc";
 import { loadImages } from "./bed";
 import { canConnect } from "./client";
 
@@ -56,8 +57,7 @@ export class S3Server {
         if (!bin || !fs.existsSync(bin)) {
             throw new Error("no S3 server binary: test/bed/images.sh builds versitygw with `go install` (it needs the Go module proxy); see its log under /var/cache/registry-bed/logs/go-versitygw.log");
         }
-        this.host = await docker(["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
-        if (!/^\d+\.\d+\.\d+\.\d+$/.test(this.host)) throw new Error(`cannot read the default bridge's gateway address (got ${JSON.stringify(this.host)})`);
+        this.host = await bedHostAddress();
         this.port = await freePort(this.host);
         await this.makeCertificates();
         fs.mkdirSync(this.dataDir);

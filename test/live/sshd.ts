@@ -6,7 +6,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { run } from "./applier";
+import { run } from "./proc";
 import { canConnect } from "./client";
 
 export class LoopbackSshd {

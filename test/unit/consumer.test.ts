@@ -1,10 +1,10 @@
-// examples/consumer reads the registry stack's outputs through a StackReference; secrets
-// stay secrets on the way into its Docker provider.
+// examples/consumer reads the registry stack's outputs through a StackReference and pushes an
+// image with the first user's credentials; the password stays a secret on the way.
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { test } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { isSecretWrapper, ROOT } from "../harness/program";
+import { isSecretWrapper, ROOT, unwrapSecrets } from "../harness/program";
 
 test("the consumer example wires host and credentials from the registry stack", async () => {
     const seen: pulumi.runtime.MockResourceArgs[] = [];
@@ -34,14 +34,11 @@ test("the consumer example wires host and credentials from the registry stack", 
     const program = require(path.join(ROOT, "examples", "consumer", "index.ts"));
     await new Promise<void>((resolve) => (program.registryUrl as pulumi.Output<unknown>).apply(() => resolve()));
     await require("@pulumi/pulumi/runtime/settings").waitForRPCs();
-    const provider = seen.find((r) => r.type === "pulumi:providers:docker");
-    assert.ok(provider, "a docker provider is declared");
-    // Provider config arrives JSON-encoded; the whole registryAuth is a secret.
-    const auth = provider.inputs.registryAuth;
-    assert.ok(isSecretWrapper(auth), "registryAuth (with the password) stays a secret");
-    const entry = JSON.parse(auth.value as string) as { address: string; username: string; password: string }[];
-    assert.equal(entry[0].address, "registry.example.com");
-    assert.equal(entry[0].username, "ci");
-    const pw = entry[0].password;
-    assert.equal(pw, "s3cret-password-1");
+    const image = seen.find((r) => r.type === "docker:index/image:Image");
+    assert.ok(image, "an image is built and pushed");
+    assert.equal(image.inputs.imageName, "registry.example.com/examples/hello:1");
+    assert.equal(image.inputs.build.context, path.join(ROOT, "examples", "consumer", "app"));
+    // The engine sees the whole registry block as secret as soon as its password is.
+    assert.ok(isSecretWrapper(image.inputs.registry), "the credentials stay a secret");
+    assert.deepEqual(unwrapSecrets(image.inputs.registry), { server: "registry.example.com", username: "ci", password: "s3cret-password-1" });
 });

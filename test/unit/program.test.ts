@@ -128,7 +128,7 @@ describe("secrets", () => {
         const passwords = run.outputs.passwords.value as Record<string, string>;
         assert.equal(passwords.alice, "alice-password-123");
         assert.equal(passwords.bob.length, 32);
-        const secrets = [passwords.alice, passwords.bob, mocks.byName("registry-http-secret").state.result, mocks.byName("registry-htpasswd-salt-key").state.hex];
+        const secrets = [passwords.alice, passwords.bob, mocks.byName("registry-http-secret").state.result, mocks.byName("registry-htpasswd-salt-key").state.result];
         assert.ok(secrets.every((x) => typeof x === "string" && x.length >= 12));
         for (const r of mocks.resources) {
             if (r.type === "random:index/randomPassword:RandomPassword" || r.type === "random:index/randomBytes:RandomBytes") continue;

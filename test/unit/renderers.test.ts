@@ -13,6 +13,7 @@ import { renderConfigInstall } from "../../configs/install";
 import { renderFallbackConf, renderHttpServer, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
 import { renderRegistryConfig, renderRegistrySupervisor, renderS3Keys, renderStorageCheck } from "../../configs/registry";
 import { parseSettings } from "../../configs/settings";
+import { SecretPaths } from "../../configs/secretPaths";
 
 const settings = parseSettings({ domain: "registry.test", acmeServer: "pebble", httpsPort: "8443" }, "dev");
 
@@ -165,7 +166,7 @@ describe("registry and certbot", () => {
 
     test("registry config for S3: bucket, endpoint, path style, prefix, redirect; no keys, no filesystem", () => {
         const storage = JSON.stringify({ driver: "s3", bucket: "images", region: "eu-central-1", rootDirectory: "teams/registry", redirect: true, accessKey: "AKIAKEY", secretKey: "top/secret+key" });
-        const s3 = parseSettings({ domain: "registry.test", storage }, "prod", new Set(["storage"]));
+        const s3 = parseSettings({ domain: "registry.test", storage }, "prod", new SecretPaths(["storage"]));
         for (const mode of ["read-write", "read-only"] as const) {
             const yml = renderRegistryConfig(s3, "abc123", mode);
             assert.match(yml, /^ {2}s3:\n {4}bucket: images\n {4}region: eu-central-1\n {4}forcepathstyle: false\n {4}secure: true\n {4}v4auth: true\n {4}rootdirectory: \/teams\/registry\n/m);

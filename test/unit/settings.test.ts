@@ -3,9 +3,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { CONFIG_KEYS, ConfigError, parseSettings, RawConfig } from "../../configs/settings";
+import * as yaml from "js-yaml";
+import { SecretPaths, secretPathsFromStackFile } from "../../configs/secretPaths";
+import { CONFIG_KEYS, ConfigError, DEFAULTS, parseSettings, PROJECT, RawConfig } from "../../configs/settings";
 
-const ok = (raw: RawConfig, secret: string[] = []) => parseSettings(raw, "dev", new Set(secret));
+/** `secret`: config paths stored encrypted, whole keys ("users") or leaves ("users.ci.password"). */
+const ok = (raw: RawConfig, secret: string[] = []) => parseSettings(raw, "dev", new SecretPaths(secret));
+const ROOT = path.resolve(__dirname, "..", "..");
 
 function problemsOf(raw: RawConfig, secret: string[] = []): string[] {
     try {
@@ -69,7 +73,10 @@ describe("parseSettings", () => {
         ["empty users", { domain: "a.example.com", users: "{}" }, /private-registry:users: expected at least one user/],
         ["bad user name", { domain: "a.example.com", users: JSON.stringify({ "bad:name": {} }) }, /private-registry:users: user name "bad:name" must be/],
         ["bad access", { domain: "a.example.com", users: JSON.stringify({ ci: { access: "admin" } }) }, /private-registry:users\.ci\.access: expected push or pull, got "admin"/],
-        ["Pebble lifetime without Pebble", { domain: "a.example.com", pebbleCertificateDays: "10" }, /private-registry:pebbleCertificateDays: expected to be unset unless acmeServer is pebble/],
+        ["Pebble lifetime without Pebble", { domain: "a.example.com", pebbleCertificateDays: "10" }, /private-registry:pebbleCertificateDays: expected 0 \(the default\) unless acmeServer is pebble/],
+        ["labels not a map", { domain: "a.example.com", labels: "[1]" }, /private-registry:labels: expected a map of Docker label to value/],
+        ["reserved label", { domain: "a.example.com", labels: JSON.stringify({ "com.docker.compose.project": "x" }) }, /private-registry:labels: label "com\.docker\.compose\.project" must be/],
+        ["label value", { domain: "a.example.com", labels: JSON.stringify({ team: 7 }) }, /private-registry:labels\.team: expected a text value/],
         ["warning days", { domain: "a.example.com", certificateWarningDays: "0" }, /private-registry:certificateWarningDays: expected an integer from 1 to 60, got "0"/],
         ["GC interval", { domain: "a.example.com", gcIntervalHours: "-1" }, /private-registry:gcIntervalHours: expected an integer from 0 to 8760, got "-1"/],
         ["unknown field", { domain: "a.example.com", users: JSON.stringify({ ci: { acess: "pull" } }) }, /private-registry:users\.ci: unknown field "acess"/],
@@ -136,7 +143,8 @@ describe("parseSettings", () => {
 
     test("S3 keys must be secret, come in pairs, and are never echoed", () => {
         const plain = problemsOf({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", accessKey: "AKIAVISIBLE", secretKey: "visible-secret-key" }) });
-        assert.match(plain.join("\n"), /storage\.secretKey: the storage keys must be stored as secrets: `pulumi config set --secret --path storage\.accessKey/);
+        assert.match(plain.join("\n"), /storage\.accessKey: must be stored as a secret: `pulumi config set --secret --path storage\.accessKey/);
+        assert.match(plain.join("\n"), /storage\.secretKey: must be stored as a secret: `pulumi config set --secret --path storage\.secretKey/);
         const half = problemsOf({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", secretKey: "only-the-secret" }) }, ["storage"]);
         assert.match(half.join("\n"), /storage: expected both accessKey and secretKey, or neither .* got only secretKey/);
         const spaced = problemsOf({ domain: "a.example.com", storage: JSON.stringify({ driver: "s3", bucket: "Bad Bucket", region: "us-east-1", accessKey: "AKIA", secretKey: "has a space" }) }, ["storage"]);
@@ -153,13 +161,118 @@ describe("parseSettings", () => {
     });
 
     test("Pulumi.yaml declares exactly the keys the program reads, and the README documents each", () => {
-        const root = path.resolve(__dirname, "..", "..");
-        const yaml = fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8");
-        const declared = [...yaml.slice(yaml.indexOf("\nconfig:\n")).matchAll(/^ {2}([A-Za-z]+):$/gm)].map((m) => m[1]);
+        const declared = Object.keys(projectConfig());
         assert.deepEqual([...declared].sort(), [...CONFIG_KEYS].sort());
-        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
         for (const key of CONFIG_KEYS) assert.match(readme, new RegExp(`\\| \`${key}\`|/ \`${key}\` \\|`), `README's configuration table has ${key}`);
         for (const field of ["driver", "bucket", "region", "endpoint", "forcePathStyle", "rootDirectory", "redirect"]) assert.match(readme, new RegExp(`\\| \`${field}\` \\|`), `README documents storage.${field}`);
         assert.match(readme, /\| `accessKey` \/ `secretKey` \|/);
+    });
+
+    test("a plain-text leaf is refused even when a sibling under the same key is secret", () => {
+        const users = JSON.stringify({ ci: { password: "secret-password-1" }, bob: { password: "visible-password-2" } });
+        const problems = problemsOf({ domain: "a.example.com", users }, ["users.ci.password"]);
+        assert.deepEqual(problems, ["private-registry:users.bob.password: must be stored as a secret: `pulumi config set --secret --path 'users.bob.password' ...`"]);
+        assert.equal(ok({ domain: "a.example.com", users }, ["users.ci.password", "users.bob.password"]).users.length, 2);
+        assert.equal(ok({ domain: "a.example.com", users }, ["users"]).users.length, 2, "a key set as one secret covers every leaf");
+        const storage = JSON.stringify({ driver: "s3", bucket: "images", region: "us-east-1", accessKey: "AKIAVISIBLE", secretKey: "hidden-secret-key" });
+        assert.deepEqual(problemsOf({ domain: "a.example.com", storage }, ["storage.secretKey"]), [
+            "private-registry:storage.accessKey: must be stored as a secret: `pulumi config set --secret --path storage.accessKey ...`",
+        ]);
+    });
+
+    test("pebbleCertificateDays 0 (the default) is accepted with any CA", () => {
+        assert.equal(ok({ domain: "a.example.com", pebbleCertificateDays: "0" }).pebbleCertificateDays, undefined);
+        assert.equal(ok({ domain: "registry.test", acmeServer: "pebble", pebbleCertificateDays: "10" }).pebbleCertificateDays, 10);
+    });
+
+    test("labels: extra Docker labels", () => {
+        assert.deepEqual(ok({ domain: "a.example.com", labels: JSON.stringify({ team: "platform", "com.example.backup": "daily" }) }).labels, { team: "platform", "com.example.backup": "daily" });
+        assert.deepEqual(ok({ domain: "a.example.com" }).labels, {});
+    });
+});
+
+/** Pulumi.yaml's config block, as the CLI reads it. */
+function projectConfig(): Record<string, { type?: string; default?: unknown }> {
+    const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type?: string; default?: unknown }> };
+    return project.config;
+}
+
+/** The config the CLI hands the program: the stack file's values over Pulumi.yaml's defaults. */
+function cliConfig(stackFile: Record<string, unknown>): RawConfig {
+    const raw: RawConfig = {};
+    for (const [key, spec] of Object.entries(projectConfig())) {
+        const value = stackFile[`${PROJECT}:${key}`] ?? spec.default;
+        if (value !== undefined) raw[key as keyof RawConfig] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return raw;
+}
+
+describe("Pulumi.yaml: a config schema the CLI accepts", () => {
+    test("every key but domain has a default (the CLI requires keys without one), equal to the program's, value by value", () => {
+        const config = projectConfig();
+        const required = Object.keys(config).filter((k) => config[k].default === undefined);
+        assert.deepEqual(required, ["domain"]);
+        for (const [key, value] of Object.entries(DEFAULTS)) {
+            assert.deepEqual(config[key].default, value, `Pulumi.yaml's default of ${key}`);
+        }
+        assert.deepEqual(Object.keys(DEFAULTS).sort(), Object.keys(config).filter((k) => k !== "domain").sort());
+    });
+
+    test("typed defaults have their declared type", () => {
+        for (const [key, spec] of Object.entries(projectConfig())) {
+            if (spec.type === "integer") assert.ok(Number.isInteger(spec.default), key);
+            if (spec.type === "boolean") assert.equal(typeof spec.default, "boolean", key);
+            if (spec.type === "string" && spec.default !== undefined) assert.equal(typeof spec.default, "string", key);
+        }
+    });
+
+    test("the shipped dev stack and a production stack with domain and acmeEmail only parse", () => {
+        const dev = (yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> }).config;
+        const s = parseSettings(cliConfig(dev), "dev", new SecretPaths());
+        assert.equal(s.acme.kind, "pebble");
+        assert.equal(s.namePrefix, "registry-dev");
+        const prod = parseSettings(cliConfig({ "private-registry:domain": "registry.example.com", "private-registry:acmeEmail": "ops@example.com" }), "prod", new SecretPaths());
+        assert.equal(prod.acme.kind, "production");
+        assert.equal(prod.acme.email, "ops@example.com");
+        assert.equal(prod.pebbleCertificateDays, undefined);
+        assert.deepEqual(prod.users, [{ name: "admin", access: "push", password: undefined }]);
+    });
+});
+
+describe("secretPathsFromStackFile: which leaves the stack file stores encrypted", () => {
+    const file = [
+        "encryptionsalt: v1:abc",
+        "config:",
+        "  private-registry:domain: registry.example.com",
+        "  private-registry:users:",
+        "    ci:",
+        "      access: push",
+        "      password:",
+        "        secure: v1:AAAA",
+        "    bob:",
+        "      password: visible-password-2",
+        "  private-registry:storage:",
+        "    secure: v1:BBBB",
+        "  other-project:token:",
+        "    secure: v1:CCCC",
+        "",
+    ].join("\n");
+
+    test("records secure leaves and whole secure keys of this project only", () => {
+        const paths = secretPathsFromStackFile(file, PROJECT);
+        assert.equal(paths.covers("users.ci.password"), true);
+        assert.equal(paths.covers("users.bob.password"), false);
+        assert.equal(paths.covers("users"), false);
+        assert.equal(paths.touches("users"), true);
+        assert.equal(paths.covers("storage.secretKey"), true, "a whole secure key covers its fields");
+        assert.equal(paths.touches("domain"), false);
+        assert.equal(paths.touches("token"), false);
+    });
+
+    test("an empty file and a file without config have no secrets", () => {
+        assert.equal(secretPathsFromStackFile("", PROJECT).touches("users"), false);
+        assert.equal(secretPathsFromStackFile("encryptionsalt: v1:abc\n", PROJECT).touches("users"), false);
+        assert.throws(() => secretPathsFromStackFile("- a\n- b\n", PROJECT), /must be a YAML map/);
     });
 });

@@ -1,0 +1,146 @@
+// The README, as written: its quickstart blocks (deploy the dev stack, use it, run the
+// consumer example) run word for word in one shell, as a new user's terminal session would,
+// in a fresh checkout of the project and a fresh $HOME, with the real Pulumi CLI. The only
+// change is the one the bed needs: the shipped Pulumi.dev.yaml gets the locally built images
+// (no public registry is reachable here). Then a production stack made of `domain` and
+// `acmeEmail` alone must pass `pulumi preview`.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import * as yaml from "js-yaml";
+import { loadImages } from "./bed";
+import { MARKER_VAR, processesWith, ROOT } from "./engine";
+import { docker, run, RunResult } from "./proc";
+import { copyProject } from "./project";
+
+const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+/** The dev stack's names, ports and files, as the README and Pulumi.dev.yaml give them. */
+const DEV = { prefix: "registry-dev", host: "registry.test:8443", hostsLine: "127.0.0.1 registry.test", certsDir: "/etc/docker/certs.d/registry.test:8443" };
+
+/** The fenced block after `<!-- readme-test: NAME -->`. */
+export function readmeBlock(name: string, text = README): string {
+    const m = new RegExp(`<!-- readme-test: ${name} -->\\n\`\`\`sh\\n([\\s\\S]*?)\\n\`\`\``).exec(text);
+    if (!m) throw new Error(`README.md has no block marked readme-test: ${name}`);
+    return m[1];
+}
+
+describe("live: the README's commands, as written, on the real Pulumi CLI", { timeout: 900_000 }, () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-readme-"));
+    const home = path.join(work, "home");
+    const bin = path.join(work, "bin");
+    const marker = `readme-${process.pid}`;
+    let checkout = "";
+    const hostsBefore = fs.readFileSync("/etc/hosts", "utf8");
+    let madeAlpine = false;
+    let deployed = false;
+
+    /** Runs `script` in bash (-e, pipefail) in `cwd`, with the user's environment of this test. */
+    const shell = async (script: string, cwd: string): Promise<RunResult> => {
+        const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}`, PULUMI_SKIP_UPDATE_CHECK: "true", [MARKER_VAR]: marker };
+        // `pulumi up` asks for confirmation on a terminal; PULUMI_SKIP_CONFIRMATIONS is its documented answer for scripts.
+        env.PULUMI_SKIP_CONFIRMATIONS = "true";
+        for (const k of ["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_HOME", "DOCKER_CONFIG"]) delete env[k];
+        try {
+            return await run("bash", ["-e", "-o", "pipefail", "-c", script], { cwd, env, timeoutMs: 600_000 });
+        } finally {
+            // The CLI's language hosts and plugins, if any outlived it.
+            for (let i = 0; i < 30 && processesWith(MARKER_VAR, marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+            for (const pid of processesWith(MARKER_VAR, marker)) process.kill(pid, "SIGKILL");
+        }
+    };
+
+    before(async () => {
+        // This test deploys the README's dev stack, registry-dev-*: never over a user's own.
+        const taken = await docker(["ps", "-a", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Names}}"]);
+        const volumes = await docker(["volume", "ls", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Name}}"]);
+        assert.equal(`${taken}${volumes}`, "", `a dev stack (${DEV.prefix}-*) already exists on this Docker engine; the README test would collide with it. Remove it (pulumi destroy --stack dev, then docker volume rm ${DEV.prefix}-data ${DEV.prefix}-certs) and run the tests again`);
+        fs.mkdirSync(home);
+        fs.mkdirSync(bin);
+        // The README says `sudo`; tests run as root, where it has nothing to do.
+        if ((await run("sh", ["-c", "command -v sudo"])).code !== 0) fs.writeFileSync(path.join(bin, "sudo"), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
+        // The README tags alpine:3, which cannot be pulled here: a one-file stand-in, removed afterwards.
+        if ((await run("docker", ["image", "inspect", "alpine:3"])).code !== 0) {
+            fs.writeFileSync(path.join(work, "hello.txt"), "stand-in for alpine:3\n");
+            await run("tar", ["-C", work, "-cf", path.join(work, "alpine.tar"), "hello.txt"]);
+            await docker(["import", path.join(work, "alpine.tar"), "alpine:3"]);
+            madeAlpine = true;
+        }
+        checkout = copyProject(["examples"]);
+        // The one change the bed needs: images built here instead of pulled.
+        const images = loadImages();
+        const file = path.join(checkout, "Pulumi.dev.yaml");
+        const dev = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, string> };
+        Object.assign(dev.config, {
+            "private-registry:registryImage": images.REGISTRY_IMAGE,
+            "private-registry:nginxImage": images.NGINX_IMAGE,
+            "private-registry:certbotImage": images.CERTBOT_IMAGE,
+            "private-registry:pebbleImage": images.PEBBLE_IMAGE,
+        });
+        fs.writeFileSync(file, yaml.dump(dev));
+    });
+
+    after(async () => {
+        const env = "export PULUMI_CONFIG_PASSPHRASE=...\n";
+        if (deployed) {
+            await shell(`${env}cd examples/consumer && pulumi destroy --yes --stack dev || true`, checkout);
+            await shell(`${env}pulumi destroy --yes --stack dev`, checkout);
+            await docker(["volume", "rm", `${DEV.prefix}-data`, `${DEV.prefix}-certs`], { allowFail: true });
+        }
+        fs.writeFileSync("/etc/hosts", hostsBefore);
+        fs.rmSync(DEV.certsDir, { recursive: true, force: true });
+        const images = [`${DEV.host}/tools/alpine:3`, `${DEV.host}/examples/hello:1`, ...(madeAlpine ? ["alpine:3"] : [])];
+        await run("docker", ["image", "rm", "--force", ...images]);
+        const pulled = (await docker(["image", "ls", "--format", "{{.Repository}}@{{.Digest}}", `${DEV.host}/examples/hello`], { allowFail: true })).split("\n").filter(Boolean);
+        if (pulled.length) await run("docker", ["image", "rm", "--force", ...pulled]);
+        if (checkout) fs.rmSync(checkout, { recursive: true, force: true });
+        fs.rmSync(work, { recursive: true, force: true });
+        assert.deepEqual(processesWith(MARKER_VAR, marker), []);
+    });
+
+    test("the quickstart deploys the dev stack as shipped, and the registry takes a push and serves the pull", async () => {
+        const script = [readmeBlock("deploy"), readmeBlock("use")].join("\n");
+        const r = await shell(script, checkout);
+        deployed = true;
+        assert.equal(r.code, 0, `the README's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.match(r.stdout, /Login Succeeded/);
+        assert.match(`${r.stdout}${r.stderr}`, new RegExp(`${DEV.host}/tools/alpine:3`));
+        const url = await shell("export PULUMI_CONFIG_PASSPHRASE=...\npulumi stack output url --stack dev", checkout);
+        assert.equal(url.stdout.trim(), "https://registry.test:8443");
+        const names = (await docker(["ps", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Names}}"])).split("\n").sort();
+        assert.deepEqual(names, ["registry-dev-certbot", "registry-dev-nginx", "registry-dev-pebble", "registry-dev-registry"]);
+    });
+
+    test("the consumer example is its own project: it reads the dev stack and pushes an image through the registry", async () => {
+        const script = ["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("consumer")].join("\n");
+        const r = await shell(script, checkout);
+        assert.equal(r.code, 0, `the consumer's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.doesNotMatch(`${r.stdout}${r.stderr}`, /private-registry:domain/, "it runs its own program, not the registry's");
+        const digest = await shell("export PULUMI_CONFIG_PASSPHRASE=...\ncd examples/consumer && pulumi stack output repoDigest --stack dev", checkout);
+        assert.match(digest.stdout.trim(), /^registry\.test:8443\/examples\/hello@sha256:[0-9a-f]{64}$/);
+        // The registry has it: listed by the registry, under the push user's repository.
+        const tags = await shell(
+            "export PULUMI_CONFIG_PASSPHRASE=...\npw=$(pulumi stack output passwords --show-secrets --stack dev | jq -r .admin)\n" +
+                'curl -sS --fail --cacert <(pulumi stack output caRoot --stack dev) --resolve registry.test:8443:127.0.0.1 -K- https://registry.test:8443/v2/examples/hello/tags/list <<<"user = \\"admin:$pw\\""',
+            checkout,
+        );
+        assert.equal(tags.code, 0, tags.stderr);
+        assert.deepEqual(JSON.parse(tags.stdout), { name: "examples/hello", tags: ["1"] });
+    });
+
+    test("a production stack with only domain and acmeEmail set passes pulumi preview", async () => {
+        const script = [
+            "export PULUMI_CONFIG_PASSPHRASE=...",
+            "pulumi stack init prod",
+            "pulumi config set domain registry.example.com",
+            "pulumi config set acmeEmail ops@example.com",
+            "pulumi preview --stack prod",
+        ].join("\n");
+        const r = await shell(script, checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.match(r.stdout, /\+ (\d+) to create/);
+        assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)![1]) >= 25, r.stdout);
+        assert.match(r.stdout, /registry-prod-nginx|registry-nginx/);
+    });
+});
