@@ -20,6 +20,7 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
                 BENCH_RUNS: "1",
                 BENCH_CONCURRENCY: "3",
                 BENCH_CONCURRENT_MB: "1",
+                BENCH_ENGINE_RUNS: "1",
             },
             timeoutMs: 600_000,
         });
@@ -31,13 +32,19 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
             }
         }
         assert.ok(result.coldDeploy.totalToFirstPushS > 0);
+        for (const k of ["preview", "previewTypeChecked", "coldUp", "noopUp"]) assert.ok(result.engine.ratios[k] > 0, `engine ratio ${k}`);
+        assert.ok(result.engine.floorPreviewS > 0);
+        assert.ok(result.engine.coldSteps["registry-tls-certonly"] > 0, "the cold up's steps are timed");
+        assert.ok(result.engine.pluginStartupS["pulumi-resource-docker"] > 0);
         assert.ok(result.coldDeploy.steps.certonly > 0);
         assert.ok(result.programEvaluationMs.median > 0);
         assert.equal(result.renewalUnderLoad.renewed, true);
         assert.equal(result.renewalUnderLoad.failed, 0, "no request failed during the renewal");
         assert.deepEqual(result.concurrency.push.errors, []);
         assert.deepEqual(result.concurrency.pull.errors, []);
-        assert.match(fs.readFileSync(path.join(out, "latest.md"), "utf8"), /\| push 1 × 4 MiB \|/);
+        const md = fs.readFileSync(path.join(out, "latest.md"), "utf8");
+        assert.match(md, /\| push 1 × 4 MiB \|/);
+        assert.match(md, /\| cold up, dev stack \(empty engine, images present\) \| [\d.]+ \| [\d.]+ \|/);
     } finally {
         fs.rmSync(out, { recursive: true, force: true });
     }

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SKIP_TESTS=1 bash test/run.sh
+# shellcheck source=test/bed/toolchain.sh
+source test/bed/toolchain.sh
 node --import tsx bench/bench.ts

@@ -5,7 +5,6 @@
 // Config files are staged inside the config volume, checked together with `nginx -t`
 // against a copy of the live config, then renamed into place (atomic on one file system)
 // and nginx is reloaded. A config that nginx rejects never replaces a good one.
-import { createHash } from "node:crypto";
 import { NGINX_ACTIVE_DIR, NGINX_AUTH_DIR, NGINX_CONF_DIR } from "./nginx";
 
 export interface StagedFile {
@@ -16,8 +15,11 @@ export interface StagedFile {
 
 const SAFE_PATH = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?$/i;
 
+// One fixed tag, so that a changed file shows in `pulumi preview --diff` as its changed lines only.
+const HEREDOC_TAG = "REGISTRY_EOF";
+
 function heredoc(target: string, content: string): string[] {
-    const tag = `REGISTRY_EOF_${createHash("sha256").update(content).digest("hex").slice(0, 12)}`;
+    const tag = HEREDOC_TAG;
     const body = content.endsWith("\n") ? content : `${content}\n`;
     if (body.split("\n").includes(tag)) throw new Error(`file content for ${target} contains its own heredoc tag`);
     return [`cat > "${target}" <<'${tag}'`, body.slice(0, -1), tag];

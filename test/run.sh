@@ -46,25 +46,9 @@ fi
 log "typecheck (tsc --noEmit)"
 npx tsc --noEmit -p .
 
-# The Pulumi CLI, its nodejs language host and the docker, command and random providers: a
-# `pulumi` already on PATH (installed the usual way), or else built from source by the team's
-# toolchain script (no download site is reachable here; ~12 min cold, instant warm).
-if ! command -v pulumi >/dev/null; then
-  toolchain=${PULUMI_TOOLCHAIN_BUILD:-}
-  for candidate in "$PWD/../shared/pulumi-toolchain/build.sh" /work/shared/pulumi-toolchain/build.sh; do
-    if [ -z "$toolchain" ] && [ -f "$candidate" ]; then toolchain=$candidate; fi
-  done
-  if [ -z "$toolchain" ]; then
-    echo "no pulumi on PATH: install it (https://www.pulumi.com/docs/install/) or set PULUMI_TOOLCHAIN_BUILD to the toolchain's build.sh" >&2
-    exit 1
-  fi
-  log "pulumi toolchain ($toolchain)"
-  toolchain_bin=$(bash "$toolchain" --print-bin)
-  export PATH="$toolchain_bin:$PATH"
-  # Its providers are found on PATH; nothing may be downloaded.
-  export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-fi
-pulumi version
+# The Pulumi CLI, its language host and providers (on PATH, or built from source).
+# shellcheck source=test/bed/toolchain.sh
+source test/bed/toolchain.sh
 
 log "docker engine"
 bash test/bed/docker-engine.sh

@@ -240,10 +240,18 @@ export class LiveStack {
         return { changes: r.summary.resourceChanges ?? {}, steps, stdout: r.stdout, outputs: r.outputs };
     }
 
-    async preview(opts: { diff?: boolean } = {}): Promise<Operation> {
+    /** `pulumi preview`; `env` is added to the CLI's environment for this preview only. */
+    async preview(opts: { diff?: boolean; env?: Record<string, string> } = {}): Promise<Operation> {
         const steps: Step[] = [];
-        const r: PreviewResult = await this.engine.settled(this.stack.preview({ diff: opts.diff, onEvent: collectSteps(steps) }));
-        return { changes: r.changeSummary, steps, stdout: r.stdout };
+        const workspace = this.stack.workspace as LocalWorkspace;
+        const extra = Object.entries(opts.env ?? {});
+        for (const [k, v] of extra) workspace.envVars[k] = v;
+        try {
+            const r: PreviewResult = await this.engine.settled(this.stack.preview({ diff: opts.diff, onEvent: collectSteps(steps) }));
+            return { changes: r.changeSummary, steps, stdout: r.stdout };
+        } finally {
+            for (const [k] of extra) delete workspace.envVars[k];
+        }
     }
 
     async refresh(): Promise<Operation> {

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as yaml from "js-yaml";
-import { loadImages } from "./bed";
+import { BED_LABEL, loadImages } from "./bed";
 import { MARKER_VAR, processesWith, ROOT } from "./engine";
 import { docker, run, RunResult } from "./proc";
 import { copyProject } from "./project";
@@ -110,6 +110,12 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.equal(url.stdout.trim(), "https://registry.test:8443");
         const names = (await docker(["ps", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Names}}"])).split("\n").sort();
         assert.deepEqual(names, ["registry-dev-certbot", "registry-dev-nginx", "registry-dev-pebble", "registry-dev-registry"]);
+        // A user's stack built from the test images must not look like a test's leftover: the
+        // cleanup label is not inherited from the images.
+        for (const name of names) {
+            const labels = JSON.parse(await docker(["inspect", "--format", "{{json .Config.Labels}}", name])) as Record<string, string>;
+            assert.equal(labels[BED_LABEL], undefined, `${name} carries the tests' cleanup label`);
+        }
     });
 
     test("the consumer example is its own project: it reads the dev stack and pushes an image through the registry", async () => {

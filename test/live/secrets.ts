@@ -28,12 +28,11 @@ function encodings(secret: string): string[] {
 }
 
 /**
- * The secret atoms of a stack (one-line secret values such as generated passwords and keys,
- * bcrypt hashes found inside secret files, and `known` ones: passwords and keys the test set,
- * which reach secret files only inside larger texts), and which of them `exported` shows, in
- * any encoding.
+ * The secret atoms of a stack, from its `--show-secrets` export: one-line secret values (such as
+ * generated passwords and keys), bcrypt hashes found inside secret files, and `known` ones
+ * (passwords and keys the test set, which reach secret files only inside larger texts).
  */
-export function secretsIn(revealedText: string, exported: string, known: string[] = []): { secrets: number; leaks: string[] } {
+export function secretAtoms(revealedText: string, known: string[] = []): string[] {
     const atoms = new Set<string>(known);
     for (const value of revealedSecrets(JSON.parse(revealedText))) {
         // A one-line secret string is a secret itself (a password, a key). A list or a map kept
@@ -43,13 +42,25 @@ export function secretsIn(revealedText: string, exported: string, known: string[
         strings(value, inside);
         for (const text of inside) for (const hash of text.match(BCRYPT_HASH) ?? []) atoms.add(hash);
     }
-    const leaks: string[] = [];
-    const parsed = JSON.parse(exported) as unknown;
-    for (const atom of atoms) {
-        const form = encodings(atom).find((e) => exported.includes(e));
-        if (form !== undefined) leaks.push(`a secret of ${atom.length} characters, as ${form === atom ? "itself" : "an encoding"}, at ${whereIs(parsed, form).join(", ") || "?"}`);
+    return [...atoms];
+}
+
+/** Which of `atoms` `text` shows, in any encoding; for JSON text (an export), also where. */
+export function leaksIn(atoms: string[], text: string): string[] {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        parsed = undefined;
     }
-    return { secrets: atoms.size, leaks };
+    const leaks: string[] = [];
+    for (const atom of atoms) {
+        const form = encodings(atom).find((e) => text.includes(e));
+        if (form === undefined) continue;
+        const where = parsed === undefined ? [] : whereIs(parsed, form);
+        leaks.push(`a secret of ${atom.length} characters, as ${form === atom ? "itself" : "an encoding"}${where.length ? ` at ${where.join(", ")}` : ""}`);
+    }
+    return leaks;
 }
 
 /** Where `needle` occurs in an exported state: resource URN and property path (never the value). */
