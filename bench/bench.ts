@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { runProgram } from "../test/harness/program";
 import { Recorder } from "../test/harness/recorder";
 import { docker, run } from "../test/live/proc";
-import { Bed } from "../test/live/bed";
+import { Bed, BED_SLOTS } from "../test/live/bed";
 import { Engine } from "../test/live/engine";
 import { bedHostAddress } from "../test/live/hostAddress";
 import { Endpoint } from "../test/live/client";
@@ -33,12 +33,10 @@ const SIZES = {
     engineRuns: env("BENCH_ENGINE_RUNS", 5),
 };
 const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
-const DOMAIN = "registry.test";
-const SEED_PORT = 18444;
 
 // The "seed": the nginx config most registry tutorials copy (distribution's recipe as
 // commonly pasted): HTTP/1.0 to the upstream, request and response buffering left on.
-const SEED_CONF = `user nginx;
+const seedConf = (domain: string) => `user nginx;
 worker_processes auto;
 pid /tmp/nginx.pid;
 error_log stderr warn;
@@ -48,7 +46,7 @@ http {
   upstream docker-registry { server registry:5000; }
   server {
     listen 443 ssl;
-    server_name ${DOMAIN};
+    server_name ${domain};
     ssl_certificate /etc/letsencrypt/live/registry/fullchain.pem;
     ssl_certificate_key /etc/letsencrypt/live/registry/privkey.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -105,7 +103,10 @@ async function pull(target: Target, tag: string, repo: string, authfile: string)
 async function main(): Promise<void> {
     const label = `bench-${randomBytes(3).toString("hex")}`;
     const engine = new Engine();
-    const bed = new Bed(label, engine);
+    const bed = new Bed(label, engine, BED_SLOTS.bench);
+    // The seed nginx is published next to ours.
+    const DOMAIN = bed.domain;
+    const SEED_PORT = bed.ports.https + 1;
     const user = { name: "bench", password: `bench-${randomBytes(12).toString("hex")}` };
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-"));
     const results: Record<string, unknown> = { sizes: SIZES, when: new Date().toISOString(), versions: versions(bed) };
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
         const deployS = speed.coldUpS;
         const host = deployed.outputs.host.value as string;
         const ca = deployed.outputs.caRoot.value as string;
-        await bed.addHostsEntry(DOMAIN);
+        await bed.addHostsEntry();
         bed.trustRoot(host, ca);
         bed.trustRoot(`${DOMAIN}:${SEED_PORT}`, ca);
         const auth = Buffer.from(`${user.name}:${user.password}`).toString("base64");
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
             "--publish", `${await bedHostAddress()}:${SEED_PORT}:443`, "--volume", `${prefix}-certs:/etc/letsencrypt:ro`, "--volume", `${prefix}-auth:/etc/nginx/auth:ro`,
             bed.images.NGINX_IMAGE, "nginx", "-c", "/etc/nginx/seed.conf", "-g", "daemon off;",
         ]);
-        fs.writeFileSync(path.join(work, "seed.conf"), SEED_CONF);
+        fs.writeFileSync(path.join(work, "seed.conf"), seedConf(DOMAIN));
         await docker(["cp", path.join(work, "seed.conf"), `${seed}:/etc/nginx/seed.conf`]);
         await docker(["start", seed]);
         // Throughput goes to the containers' own addresses: published loopback ports pass

@@ -9,6 +9,7 @@ import type { OutputMap } from "@pulumi/pulumi/automation";
 import { Endpoint } from "./client";
 import { Deployed, Engine, LiveStack, Operation, ROOT, Step } from "./engine";
 import { bedHostAddress } from "./hostAddress";
+import { addHostsLine, removeHostsLine, withHostsLock } from "./hostsFile";
 import { docker } from "./proc";
 
 export interface BedImages {
@@ -19,9 +20,11 @@ export interface BedImages {
     [k: string]: string;
 }
 
-/** The ports every bed publishes nginx on (on the bed's host address, one bed at a time). */
-export const BED_PORTS = { http: 18080, https: 18443 };
-export const BED_DOMAIN = "registry.test";
+/**
+ * Live test files run in parallel, each with its own bed in its own slot: its own published
+ * ports (on the bed's host address) and its own registry name.
+ */
+export const BED_SLOTS = { registry: 0, expiry: 1, remote: 2, s3: 3, bench: 4 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
 /** Config leaves a user sets with --secret. */
@@ -70,13 +73,29 @@ export class Bed {
     private hostsLine?: string;
     private certsDirs: string[] = [];
 
+    /** Ports nginx is published on. */
+    readonly ports: { http: number; https: number };
+
     constructor(
         readonly label: string,
         readonly engine: Engine,
-    ) {}
+        readonly slot: number,
+    ) {
+        this.ports = { http: 18080 + 10 * slot, https: 18443 + 10 * slot };
+    }
 
     get prefix(): string {
         return `bed-${this.label}`;
+    }
+
+    /** The registry's name (resolved to the bed's host address once addHostsEntry ran). */
+    get domain(): string {
+        return `${this.label}.registry.test`;
+    }
+
+    /** host:port clients tag images with. */
+    get host(): string {
+        return `${this.domain}:${this.ports.https}`;
     }
 
     /** "update command:local:Command registry-htpasswd-install", ... */
@@ -93,10 +112,10 @@ export class Bed {
     /** Stack config for the dev path: Pebble, local images, the bed's ports. */
     config(overrides: Record<string, unknown> = {}): Record<string, unknown> {
         return {
-            domain: BED_DOMAIN,
+            domain: this.domain,
             acmeServer: "pebble",
-            httpPort: BED_PORTS.http,
-            httpsPort: BED_PORTS.https,
+            httpPort: this.ports.http,
+            httpsPort: this.ports.https,
             namePrefix: this.prefix,
             registryImage: this.images.REGISTRY_IMAGE,
             nginxImage: this.images.NGINX_IMAGE,
@@ -140,14 +159,14 @@ export class Bed {
 
     /** Where clients reach this bed's nginx, verifying its certificate against `ca`. */
     async endpoint(ca: string): Promise<Endpoint> {
-        return { domain: BED_DOMAIN, address: await bedHostAddress(), httpPort: BED_PORTS.http, httpsPort: BED_PORTS.https, ca };
+        return { domain: this.domain, address: await bedHostAddress(), httpPort: this.ports.http, httpsPort: this.ports.https, ca };
     }
 
     /** Resolves the registry's host name to the bed's address, as the README tells users to do for theirs. */
-    async addHostsEntry(domain = BED_DOMAIN): Promise<void> {
-        this.hostsLine = `${await bedHostAddress()} ${domain} # ${BED_LABEL} ${this.label}`;
-        const hosts = fs.readFileSync("/etc/hosts", "utf8");
-        if (!hosts.includes(this.hostsLine)) fs.appendFileSync("/etc/hosts", `${hosts.endsWith("\n") ? "" : "\n"}${this.hostsLine}\n`);
+    async addHostsEntry(): Promise<void> {
+        const line = `${await bedHostAddress()} ${this.domain} # ${BED_LABEL} ${this.label}`;
+        await withHostsLock(() => addHostsLine(line));
+        this.hostsLine = line;
     }
 
     /** Makes the Docker daemon trust `pem` for host:port (certs.d). */
@@ -167,10 +186,8 @@ export class Bed {
     async cleanup(): Promise<void> {
         await removeLabelled(this.label);
         if (this.liveStack) await this.liveStack.remove().catch(() => undefined);
-        if (this.hostsLine) {
-            const kept = fs.readFileSync("/etc/hosts", "utf8").split("\n").filter((l) => l !== this.hostsLine);
-            fs.writeFileSync("/etc/hosts", kept.join("\n"));
-        }
+        const line = this.hostsLine;
+        if (line) await withHostsLock(() => removeHostsLine(line));
         for (const dir of this.certsDirs) fs.rmSync(dir, { recursive: true, force: true });
     }
 }

@@ -13,9 +13,10 @@ let cached: string | undefined;
 
 export async function bedHostAddress(): Promise<string> {
     if (cached) return cached;
-    const exists = await run("docker", ["network", "inspect", BED_NETWORK]);
-    if (exists.code !== 0) {
-        await docker(["network", "create", "--driver", "bridge", "--label", "registry-bed=shared", "--opt", `com.docker.network.bridge.name=${BRIDGE}`, BED_NETWORK]);
+    if ((await run("docker", ["network", "inspect", BED_NETWORK])).code !== 0) {
+        const made = await run("docker", ["network", "create", "--driver", "bridge", "--label", "registry-bed=shared", "--opt", `com.docker.network.bridge.name=${BRIDGE}`, BED_NETWORK]);
+        // Another test file, running in parallel, may have made it first.
+        if (made.code !== 0) await docker(["network", "inspect", BED_NETWORK]);
     }
     const ip = await run("ip", ["-4", "-o", "addr", "show", "dev", BRIDGE]);
     const address = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(ip.stdout)?.[1];

@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import * as yaml from "js-yaml";
 import { BED_LABEL, loadImages } from "./bed";
 import { MARKER_VAR, processesWith, ROOT } from "./engine";
+import { HOSTS_FILE, removeHostsLine, withHostsLock } from "./hostsFile";
 import { docker, run, RunResult } from "./proc";
 import { copyProject } from "./project";
 
@@ -32,18 +33,25 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
     const bin = path.join(work, "bin");
     const marker = `readme-${process.pid}`;
     let checkout = "";
-    const hostsBefore = fs.readFileSync("/etc/hosts", "utf8");
+    const hadHostsLine = fs.readFileSync(HOSTS_FILE, "utf8").split("\n").includes(DEV.hostsLine);
     let madeAlpine = false;
     let deployed = false;
 
-    /** Runs `script` in bash (-e, pipefail) in `cwd`, with the user's environment of this test. */
+    /**
+     * Runs `script` in bash (-e, pipefail) in `cwd`, as a new user would: in a private mount
+     * namespace where the home directory is a fresh one. (Pulumi resolves `~`, of
+     * `pulumi login --local`, from the password database, not $HOME: without the namespace the
+     * test's stacks would land in the real ~/.pulumi.)
+     */
     const shell = async (script: string, cwd: string): Promise<RunResult> => {
-        const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}`, PULUMI_SKIP_UPDATE_CHECK: "true", [MARKER_VAR]: marker };
+        const passwdHome = os.userInfo().homedir;
+        const env: NodeJS.ProcessEnv = { ...process.env, HOME: passwdHome, PATH: `${bin}:${process.env.PATH}`, PULUMI_SKIP_UPDATE_CHECK: "true", [MARKER_VAR]: marker };
         // `pulumi up` asks for confirmation on a terminal; PULUMI_SKIP_CONFIRMATIONS is its documented answer for scripts.
         env.PULUMI_SKIP_CONFIRMATIONS = "true";
         for (const k of ["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_HOME", "DOCKER_CONFIG"]) delete env[k];
+        const inside = 'mount --bind "$1" "$2" && cd "$3" && exec bash -e -o pipefail -c "$4"';
         try {
-            return await run("bash", ["-e", "-o", "pipefail", "-c", script], { cwd, env, timeoutMs: 600_000 });
+            return await run("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", inside, "sh", home, passwdHome, cwd, script], { env, timeoutMs: 600_000 });
         } finally {
             // The CLI's language hosts and plugins, if any outlived it.
             for (let i = 0; i < 30 && processesWith(MARKER_VAR, marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -88,7 +96,7 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
             await shell(`${env}pulumi destroy --yes --stack dev`, checkout);
             await docker(["volume", "rm", `${DEV.prefix}-data`, `${DEV.prefix}-certs`], { allowFail: true });
         }
-        fs.writeFileSync("/etc/hosts", hostsBefore);
+        if (!hadHostsLine) await withHostsLock(() => removeHostsLine(DEV.hostsLine));
         fs.rmSync(DEV.certsDir, { recursive: true, force: true });
         const images = [`${DEV.host}/tools/alpine:3`, `${DEV.host}/examples/hello:1`, ...(madeAlpine ? ["alpine:3"] : [])];
         await run("docker", ["image", "rm", "--force", ...images]);
@@ -100,9 +108,14 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
     });
 
     test("the quickstart deploys the dev stack as shipped, and the registry takes a push and serves the pull", async () => {
-        const script = [readmeBlock("deploy"), readmeBlock("use")].join("\n");
-        const r = await shell(script, checkout);
+        const deploy = await shell(readmeBlock("deploy"), checkout);
         deployed = true;
+        assert.equal(deploy.code, 0, `the README's deploy commands failed:\n${deploy.stdout.slice(-4000)}\n${deploy.stderr.slice(-4000)}`);
+        // The same terminal session goes on (the passphrase stays exported); the block appends
+        // to /etc/hosts, which other test files edit too: under their lock.
+        const script = ["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("use")].join("\n");
+        assert.match(readmeBlock("deploy"), /^export PULUMI_CONFIG_PASSPHRASE=\.\.\. /m, "the session's passphrase, as the deploy block sets it");
+        const r = await withHostsLock(() => shell(script, checkout));
         assert.equal(r.code, 0, `the README's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
         assert.match(r.stdout, /Login Succeeded/);
         assert.match(`${r.stdout}${r.stderr}`, new RegExp(`${DEV.host}/tools/alpine:3`));

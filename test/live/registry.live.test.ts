@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderConfigInstall } from "../../configs/install";
 import { stackConfigFile } from "../../configs/stackConfig";
-import { Bed, BED_DOMAIN, DeployError } from "./bed";
+import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate } from "./client";
 import { Engine, ROOT } from "./engine";
 import { garbageCollection } from "./gc";
@@ -45,7 +45,7 @@ const BOB = { name: "bob", password: `bob-${randomBytes(9).toString("hex")}` };
 
 describe("live: the registry on a real Docker engine, deployed by the real Pulumi engine", { timeout: 1_200_000 }, () => {
     const engine = new Engine();
-    const bed = new Bed(LABEL, engine);
+    const bed = new Bed(LABEL, engine, BED_SLOTS.registry);
     const client = new DockerClient();
     const users = (alice = ALICE.password) => ({ alice: { access: "push", password: alice }, bob: { access: "pull", password: BOB.password } });
     let config = bed.config({ users: users() });
@@ -75,17 +75,17 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
     after(async () => {
         client.cleanup();
         await bed.cleanup();
-        await run("docker", ["image", "rm", "--force", `${BED_DOMAIN}:18443/bed/hello:1`, `${BED_DOMAIN}:18443/bed/hello:2`, ...extraImages]);
+        await run("docker", ["image", "rm", "--force", `${bed.host}/bed/hello:1`, `${bed.host}/bed/hello:2`, ...extraImages]);
         await engine.close();
         assert.deepEqual(engine.leftovers(), [], "no language host or provider process outlives the tests");
     });
 
     test("1. fresh deploy: Pebble-issued certificate; docker login, push and pull through TLS and auth, the certificate verified", async () => {
-        assert.equal(host, "registry.test:18443");
+        assert.equal(host, bed.host);
         assert.notEqual(ep.address.split(".")[0], "127", "clients reach nginx on an address Docker does not treat as insecure");
         const cert = await peerCertificate(ep);
         assert.match(String(cert.issuer.CN ?? ""), /Pebble/i, "issued by Pebble's intermediate");
-        assert.equal(cert.subjectaltname, "DNS:registry.test");
+        assert.equal(cert.subjectaltname, `DNS:${bed.domain}`);
 
         const login = await client.login(host, ALICE.name, ALICE.password);
         assert.equal(login.code, 0, login.stderr);
@@ -147,7 +147,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
 
         const redirect = await httpRequest(ep, "/v2/");
         assert.equal(redirect.status, 301);
-        assert.equal(redirect.headers.location, "https://registry.test:18443/v2/");
+        assert.equal(redirect.headers.location, `https://${bed.host}/v2/`);
         assert.equal((await httpRequest(ep, "/.well-known/acme-challenge/not-a-token")).status, 404, "challenge path is served, not redirected");
     });
 
@@ -224,7 +224,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         config = bed.config({ users: users(ALICE.password), acmeKeyType: "rsa" });
         await assert.rejects(bed.up(config), (e: Error) => {
             assert.ok(e instanceof DeployError);
-            assert.match(e.message, /registry: certbot could not obtain a certificate for registry\.test from https:\/\/pebble:14000\/dir/);
+            assert.ok(e.message.includes(`registry: certbot could not obtain a certificate for ${bed.domain} from https://pebble:14000/dir`), e.message);
             assert.ok(!e.message.includes(ALICE.password));
             return true;
         });
@@ -383,7 +383,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
 describe("live: certificate expiry is visible and renewal follows the certificate's lifetime", { timeout: 600_000 }, () => {
     const label = `exp-${randomBytes(3).toString("hex")}`;
     const engine = new Engine();
-    const bed = new Bed(label, engine);
+    const bed = new Bed(label, engine, BED_SLOTS.expiry);
     const user = { name: "ops", password: `ops-${randomBytes(9).toString("hex")}` };
 
     after(async () => {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { Bed, BED_DOMAIN } from "./bed";
+import { Bed, BED_SLOTS } from "./bed";
 import { DockerClient } from "./client";
 import { Engine } from "./engine";
 import { docker } from "./proc";
@@ -13,7 +13,7 @@ import { LoopbackSshd } from "./sshd";
 describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
     const label = `ssh-${randomBytes(3).toString("hex")}`;
     const engine = new Engine();
-    const bed = new Bed(label, engine);
+    const bed = new Bed(label, engine, BED_SLOTS.remote);
     const sshd = new LoopbackSshd(22022);
     const client = new DockerClient();
     const user = { name: "deploy", password: `deploy-${randomBytes(9).toString("hex")}` };
@@ -30,7 +30,7 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
         client.cleanup();
         await bed.cleanup();
         await engine.close();
-        await docker(["image", "rm", "--force", `${BED_DOMAIN}:18443/remote/hello:1`], { allowFail: true });
+        await docker(["image", "rm", "--force", `${bed.host}/remote/hello:1`], { allowFail: true });
         sshd.stop();
     });
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { Bed, DeployError } from "./bed";
+import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest } from "./client";
 import { Engine } from "./engine";
 import { docker, run } from "./proc";
@@ -21,7 +21,7 @@ const BLOBS = `${ROOT}/docker/registry/v2/blobs`;
 describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }, () => {
     const s3 = new S3Server();
     const engine = new Engine();
-    const bed = new Bed(LABEL, engine);
+    const bed = new Bed(LABEL, engine, BED_SLOTS.s3);
     const client = new DockerClient();
     const prefix = bed.prefix;
     const images: string[] = [];
