@@ -249,7 +249,7 @@ async function main(): Promise<void> {
         // Renewal under load: a forced renewal while requests run.
         const ep: Endpoint = await bed.endpoint(ca);
         const { load, result: renewal } = await requestsDuring(ep, user, () =>
-            forceRenewal(prefix),
+            forceRenewal(prefix, ep),
         );
         results.renewalUnderLoad = { renewed: renewal.code === 0, served: load.served, failed: load.failed.length, certificatesSeen: load.serials.length };
         log(`renewal under load: ${load.served} served, ${load.failed.length} failed`);

@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface ContainerScriptArgs {
-    /** Docker daemon address (unix://, ssh:// or tcp://). */
+    /** Docker daemon address (unix:// or ssh://). */
     dockerHost: string;
     /** Name of the running container the script runs in. */
     container: pulumi.Input<string>;
@@ -15,12 +15,10 @@ export interface ContainerScriptArgs {
     script: pulumi.Input<string>;
     /** Values whose change re-runs the script as a replacement. */
     triggers?: pulumi.Input<unknown>[];
-    /** What reads the script from stdin (default: a POSIX shell). */
-    interpreter?: "sh -s" | "python3 -";
 }
 
 export function containerScript(name: string, args: ContainerScriptArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
-    const run = pulumi.interpolate`docker exec -i ${args.container} ${args.interpreter ?? "sh -s"}`;
+    const run = pulumi.interpolate`docker exec -i ${args.container} sh -s`;
     return new command.local.Command(
         name,
         {

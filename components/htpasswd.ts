@@ -1,11 +1,11 @@
 // Htpasswd: the registry's users as bcrypt lines in nginx's htpasswd file, plus per-user
-// access rules (pull-only users get 403 on writes). Passwords come from secret config or
-// are generated; the file is rewritten atomically and changes only when a password does.
-// A password change replaces no container.
+// access rules (pull-only users get 403 on writes), installed as one unit. Passwords come
+// from secret config or are generated; the file changes only when a password does. A
+// password change replaces no container.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Credential, renderAccessRules, renderHtpasswd } from "../configs/htpasswd";
-import { renderAuthInstall, renderConfigInstall } from "../configs/install";
+import { renderUsersInstall } from "../configs/install";
 import { Settings } from "../configs/settings";
 import { containerScript } from "./dockerCommand";
 
@@ -35,13 +35,9 @@ export class Htpasswd extends pulumi.ComponentResource {
 
         const users = pulumi.all(passwords).apply((pws) => s.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
 
+        // The htpasswd file and the access rules go live together, with one reload.
         const script = pulumi.secret(
-            pulumi.all([users, saltKey.result]).apply(([list, key]) =>
-                [
-                    renderAuthInstall("htpasswd file", [{ path: "htpasswd", content: renderHtpasswd(list, key, s.bcryptCost) }]),
-                    renderConfigInstall("user access rules", [{ path: "access/users.conf", content: renderAccessRules(list) }]),
-                ].join("\n"),
-            ),
+            pulumi.all([users, saltKey.result]).apply(([list, key]) => renderUsersInstall(renderHtpasswd(list, key, s.bcryptCost), (file) => renderAccessRules(list, file))),
         );
 
         const install = containerScript(`${name}-install`, { dockerHost: s.dockerHost, container: args.nginxContainer, script }, { parent: this });

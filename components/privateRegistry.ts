@@ -1,18 +1,20 @@
 // PrivateRegistry: a Docker registry behind nginx with ACME TLS and basic auth, on one
-// Docker host. Reads top to bottom like the architecture: host, network, volumes, images,
+// Docker host; only nginx reaches the registry (through a socket volume). Reads top to bottom like the architecture: host, network, volumes, images,
 // registry, nginx, (Pebble), certbot, then the storage check, the certificate bootstrap and
 // the users.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
-import { NGINX_AUTH_DIR, NGINX_CONF_DIR, NGINX_CONTROL_DIR, publicHost, REGISTRY_ALIAS, renderNginxEntrypoint } from "../configs/nginx";
+import { ACME_CA_PATH, certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
+import { NGINX_AUTH_DIR, NGINX_CONF_DIR, NGINX_CONTROL_DIR, publicHost, renderNginxEntrypoint } from "../configs/nginx";
 import {
     REGISTRY_CONFIG_PATH,
     REGISTRY_CONTROL_DIR,
     REGISTRY_DATA_DIR,
     REGISTRY_READONLY_CONFIG_PATH,
+    REGISTRY_SOCKET_DIR,
     renderRegistryConfig,
+    STOP_GRACE_SECONDS,
     renderRegistrySupervisor,
     renderStorageCheck,
     storageFiles,
@@ -72,7 +74,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         const confVolume = new docker.Volume(`${name}-nginx-conf`, { name: `${p}-nginx-conf`, labels }, labelledOnce);
         const authVolume = new docker.Volume(`${name}-auth`, { name: `${p}-auth`, labels }, labelledOnce);
         const controlVolume = new docker.Volume(`${name}-registry-control`, { name: `${p}-registry-control`, labels }, labelledOnce);
+        // The registry's sockets: mounted by the registry and nginx, no one else.
+        const socketVolume = new docker.Volume(`${name}-registry-socket`, { name: `${p}-registry-socket`, labels }, labelledOnce);
 
+        // A tag is pulled once, when first declared; a new digest (name@sha256:...) is a new image.
         const image = (role: string, ref: string) => new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, o);
         const registryImage = image("registry", s.images.registry);
         const nginxImage = image("nginx", s.images.nginx);
@@ -103,11 +108,17 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     { file: REGISTRY_READONLY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))) },
                     ...storageUploads,
                 ],
-                networksAdvanced: [{ name: network.name, aliases: [REGISTRY_ALIAS] }],
+                // It listens on no TCP port, only on sockets in a volume nginx alone shares. With
+                // its data volume it needs no network at all; S3 needs a way out to the bucket.
+                ...(s.storage.driver === "s3" ? { networksAdvanced: [{ name: network.name }] } : { networkMode: "none" }),
                 volumes: [
                     { volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR },
                     { volumeName: controlVolume.name, containerPath: REGISTRY_CONTROL_DIR },
+                    { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
                 ],
+                // Stopped or replaced: in-flight requests finish first (the registry's drain timeout).
+                stopTimeout: STOP_GRACE_SECONDS,
+                destroyGraceSeconds: STOP_GRACE_SECONDS,
                 restart: "unless-stopped",
                 labels,
             },
@@ -133,11 +144,15 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     { volumeName: certsVolume.name, containerPath: LETSENCRYPT_DIR, readOnly: true },
                     { volumeName: webrootVolume.name, containerPath: WEBROOT, readOnly: true },
                     { volumeName: controlVolume.name, containerPath: NGINX_CONTROL_DIR, readOnly: true },
+                    { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
                 ],
+                // Stopped or replaced: a graceful shutdown (QUIT) lets in-flight transfers finish.
+                stopSignal: "SIGQUIT",
+                stopTimeout: STOP_GRACE_SECONDS,
+                destroyGraceSeconds: STOP_GRACE_SECONDS,
                 restart: "unless-stopped",
                 labels,
             },
-            // The HTTPS server proxies to the registry's name: it must resolve when nginx starts.
             { ...replace, dependsOn: [registry] },
         );
 
@@ -151,8 +166,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 entrypoints: ["/bin/sh", "-c"],
                 command: [renderRenewLoop(s)],
                 envs: certbotEnv(s),
-                // nginx's PID namespace: the deploy hook reloads nginx with a HUP to PID 1.
-                pidMode: pulumi.interpolate`container:${nginx.id}`,
+                // A custom CA's root, which certbot trusts for its ACME server.
+                ...(s.acme.caCertificate ? { uploads: [{ file: ACME_CA_PATH, content: s.acme.caCertificate }] } : {}),
                 // Unhealthy when the certificate is missing or within certificateWarningDays of expiry.
                 healthcheck: { tests: ["CMD", HEALTH_CHECK], interval: "30s", timeout: "20s", retries: 1 },
                 networksAdvanced: [{ name: network.name }],
@@ -171,7 +186,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
         const storageCheck = containerScript(
             `${name}-storage-check`,
-            { dockerHost: s.dockerHost, container: certbot.name, interpreter: "python3 -", script: renderStorageCheck(s), triggers: [registry.id] },
+            { dockerHost: s.dockerHost, container: nginx.name, script: renderStorageCheck(s), triggers: [registry.id] },
             { parent: this },
         );
 

@@ -1,12 +1,12 @@
 // TlsCertificate: obtains the registry's certificate and puts nginx in front of it, in order:
-//   1. HTTP server (ACME webroot + redirect): staged, `nginx -t`, installed, reloaded;
+//   1. HTTP server (ACME webroot for any name): staged, `nginx -t`, installed, reloaded;
 //   2. `certbot certonly --webroot` in the certbot container (after 1);
-//   3. HTTPS server: staged, `nginx -t`, installed, reloaded (after 2).
+//   3. HTTPS server and port 80's redirect to it: staged, `nginx -t`, installed, reloaded (after 2).
 // Renewals are the certbot container's job; this component only bootstraps.
 import * as pulumi from "@pulumi/pulumi";
 import { ACME_ROOT_FILE, renderCertonly, renderExpiryProbe } from "../configs/certbot";
 import { renderConfigInstall } from "../configs/install";
-import { renderHttpServer, renderHttpsServer, renderMainConf } from "../configs/nginx";
+import { NGINX_INCLUDE_DIRS, renderHttpServer, renderHttpsRedirect, renderHttpsServer, renderMainConf } from "../configs/nginx";
 import { Settings } from "../configs/settings";
 import { containerScript } from "./dockerCommand";
 
@@ -35,7 +35,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
                 container: args.nginxContainer,
                 script: renderConfigInstall("HTTP server", [
                     { path: "nginx.conf", content: renderMainConf(s) },
-                    { path: "servers/00-http.conf", content: renderHttpServer(s) },
+                    { path: `${NGINX_INCLUDE_DIRS.servers}/00-http.conf`, content: renderHttpServer() },
                 ]),
             },
             { parent: this },
@@ -57,7 +57,11 @@ export class TlsCertificate extends pulumi.ComponentResource {
             {
                 dockerHost: s.dockerHost,
                 container: args.nginxContainer,
-                script: renderConfigInstall("HTTPS server", [{ path: "servers/10-https.conf", content: renderHttpsServer(s) }]),
+                // The HTTPS server and port 80's redirect to it: one validated change, one reload.
+                script: renderConfigInstall("HTTPS server", [
+                    { path: `${NGINX_INCLUDE_DIRS.servers}/10-https.conf`, content: renderHttpsServer(s) },
+                    { path: `${NGINX_INCLUDE_DIRS.redirect}/https.conf`, content: renderHttpsRedirect(s) },
+                ]),
             },
             { parent: this, dependsOn: [certonly] },
         );
@@ -74,7 +78,10 @@ export class TlsCertificate extends pulumi.ComponentResource {
             { parent: this, dependsOn: [certonly] },
         ).stdout.apply((out) => out.trim());
 
-        this.caRoot = s.acme.privateRoot
+        // Pebble keeps its root in memory (saved by the deploy hook); a custom CA's root is config.
+        this.caRoot = s.acme.caCertificate
+            ? pulumi.output(s.acme.caCertificate)
+            : s.acme.kind === "pebble"
             ? containerScript(
                   `${name}-ca-root`,
                   {

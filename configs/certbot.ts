@@ -1,13 +1,14 @@
 // certbot: the scripts the certbot container runs. Pure: settings in, shell text out.
 //
-// The certbot container shares nginx's PID namespace, so nginx's master is PID 1 there and
-// a deploy hook reloads it with a HUP: renewals reach nginx with no host cron and no Docker
-// socket in any container.
+// A new certificate reaches nginx through the certificates volume alone: the deploy hook
+// writes a marker there, and nginx's container reloads itself when it changes. No host cron,
+// no Docker socket and no shared PID namespace (which a restart of either container breaks).
 import { createHash } from "node:crypto";
-import { CERT_NAME } from "./nginx";
+import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
 import { Settings } from "./settings";
 
-export const LETSENCRYPT_DIR = "/etc/letsencrypt";
+export { LETSENCRYPT_DIR } from "./certificates";
+
 export const WEBROOT = "/var/www/acme";
 export const DEPLOY_HOOK = "/usr/local/bin/registry-deploy-hook";
 export const HEALTH_CHECK = "/usr/local/bin/registry-certificate-health";
@@ -15,6 +16,10 @@ export const HEALTH_CHECK = "/usr/local/bin/registry-certificate-health";
 export const ACME_ROOT_FILE = `${LETSENCRYPT_DIR}/registry-acme-root.pem`;
 /** What the current certificate was requested for; a change forces a new certificate. */
 export const REQUEST_FILE = `${LETSENCRYPT_DIR}/registry-request`;
+/** A custom CA's root (acmeCaCertificate), uploaded into the certbot container. */
+export const ACME_CA_PATH = "/etc/registry-acme/ca.pem";
+/** What certbot trusts for a custom CA's ACME server: the usual roots plus that CA (built at start). */
+export const ACME_CA_BUNDLE = "/etc/registry-acme/bundle.pem";
 /** Where Pebble's listener CA is mounted in the certbot container (local stacks). */
 export const PEBBLE_CA_DIR = "/etc/pebble-ca";
 export const PEBBLE_ROOTS_URL = "https://pebble:15000/roots/0";
@@ -23,16 +28,40 @@ function q(value: string): string {
     return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Held by every certbot run of this program (renewals and certonly): they never overlap. */
+export const CERTBOT_LOCK = `${LETSENCRYPT_DIR}/.registry-certbot.lock`;
+
+/**
+ * A shell function `locked CMD...` that runs CMD holding CERTBOT_LOCK, waiting for it: a
+ * certonly from `pulumi up` waits for a renewal check in progress (and the other way round)
+ * instead of failing with certbot's "Another instance of Certbot is already running".
+ */
+export function lockedFunction(): string {
+    const py = "import fcntl,os,sys; f=open(sys.argv[1],'a'); fcntl.flock(f,fcntl.LOCK_EX); os.set_inheritable(f.fileno(),True); os.execvp(sys.argv[2],sys.argv[2:])";
+    return `locked() { python3 -c ${q(py)} ${CERTBOT_LOCK} "$@"; }`;
+}
+
 /** Certbot container environment. */
 export function certbotEnv(s: Settings): string[] {
     const env = ["CERTBOT_NO_RANDOM_SLEEP=1"];
     if (s.acme.kind === "pebble") {
         env.push(`REQUESTS_CA_BUNDLE=${PEBBLE_CA_DIR}/pebble.minica.pem`, `ACME_ROOT_URL=${PEBBLE_ROOTS_URL}`);
+    } else if (s.acme.caCertificate) {
+        env.push(`REQUESTS_CA_BUNDLE=${ACME_CA_BUNDLE}`);
     }
     return env;
 }
 
-/** Runs after every issuance or renewal: save a private CA's root, reload nginx. */
+/**
+ * Lines that make the trust bundle for a custom CA's ACME server: the roots certbot trusts
+ * anyway (certifi's, which requests uses) plus the CA's PEM. Nothing without a custom CA.
+ */
+function acmeTrustLines(s: Settings): string[] {
+    if (!s.acme.caCertificate) return [];
+    return [`cat "$(python3 -c 'import certifi; print(certifi.where())')" ${ACME_CA_PATH} > ${ACME_CA_BUNDLE}.tmp && mv -f ${ACME_CA_BUNDLE}.tmp ${ACME_CA_BUNDLE}`];
+}
+
+/** Runs after every issuance or renewal: save a private CA's root, tell nginx (the marker). */
 export function renderDeployHook(): string {
     return [
         "#!/bin/sh",
@@ -42,9 +71,10 @@ export function renderDeployHook(): string {
         `  python3 -c 'import ssl,sys,urllib.request; c=ssl.create_default_context(cafile=sys.argv[2]); sys.stdout.write(urllib.request.urlopen(sys.argv[1], context=c, timeout=30).read().decode())' "$ACME_ROOT_URL" "$REQUESTS_CA_BUNDLE" > ${ACME_ROOT_FILE}.tmp`,
         `  mv -f ${ACME_ROOT_FILE}.tmp ${ACME_ROOT_FILE}`,
         "fi",
-        // nginx's master is PID 1 in the shared PID namespace; HUP is a graceful reload.
-        "kill -HUP 1",
-        'echo "registry: certificate deployed for ${RENEWED_DOMAINS:-?}; nginx reloaded"',
+        // nginx's container watches this marker and reloads (gracefully) when it changes.
+        `echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $$" > ${DEPLOY_MARKER}.tmp`,
+        `mv -f ${DEPLOY_MARKER}.tmp ${DEPLOY_MARKER}`,
+        'echo "registry: certificate deployed for ${RENEWED_DOMAINS:-?}; nginx reloads within seconds"',
         "",
     ].join("\n");
 }
@@ -84,10 +114,12 @@ export function renderRenewLoop(s: Settings): string {
         renderHealthCheck(s).trimEnd(),
         "REGISTRY_HEALTH_EOF",
         `chmod 0755 ${DEPLOY_HOOK} ${HEALTH_CHECK}`,
+        ...acmeTrustLines(s),
         "trap 'exit 0' TERM INT",
+        lockedFunction(),
         "while :; do",
         `  if [ -e ${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf ]; then`,
-        `    certbot renew --non-interactive --no-random-sleep-on-renew --deploy-hook ${DEPLOY_HOOK} || echo "registry: renewal check failed; next try in ${s.renewCheckHours}h" >&2`,
+        `    locked certbot renew --non-interactive --no-random-sleep-on-renew --deploy-hook ${DEPLOY_HOOK} || echo "registry: renewal check failed; next try in ${s.renewCheckHours}h" >&2`,
         "  fi",
         `  sleep ${seconds} & wait $!`,
         "done",
@@ -142,8 +174,10 @@ export function renderCertonly(s: Settings): string {
         "else",
         "  mode=--keep-until-expiring",
         "fi",
-        `if ! certbot ${certonlyArgs(s).map(q).join(" ")} $mode; then`,
-        `  echo ${q(`registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (HTTP, and HTTPS if a certificate existed). Check that ${s.domain} resolves to this host and that port 80 reaches nginx, then run pulumi up again.`)} >&2`,
+        ...acmeTrustLines(s),
+        lockedFunction(),
+        `if ! locked certbot ${certonlyArgs(s).map(q).join(" ")} $mode; then`,
+        `  echo ${q(`registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (the same name and certificate on HTTPS, and the redirect to it on HTTP). Check that ${s.domain} resolves to this host and that port 80 reaches nginx, then run pulumi up again.`)} >&2`,
         "  exit 1",
         "fi",
         `printf '%s\\n' "$want" > ${REQUEST_FILE}`,

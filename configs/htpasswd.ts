@@ -33,13 +33,17 @@ function escapeRegex(value: string): string {
     return value.replace(/[.\\+*?[^\]$(){}=!<>|:-]/g, "\\$&");
 }
 
+/** The nginx variable that names the htpasswd file; the HTTPS server defaults it to a missing file (every request: 500). */
+export const HTPASSWD_VARIABLE = "$registry_htpasswd";
+
 /**
- * nginx rules, included in the registry location: a pull-only user gets 403 on every
- * method that writes. Users' names are not secret; their passwords never appear here.
+ * nginx rules, included in the registry location: which htpasswd file holds the users, and a
+ * pull-only user gets 403 on every method that writes. Users' names are not secret; their
+ * passwords never appear here.
  */
-export function renderAccessRules(users: Pick<Credential, "name" | "access">[]): string {
+export function renderAccessRules(users: Pick<Credential, "name" | "access">[], htpasswdPath: string): string {
     const readOnly = users.filter((u) => u.access === "pull").map((u) => escapeRegex(u.name));
-    const lines = ["# Managed by the private-registry Pulumi program: per-user access."];
+    const lines = ["# Managed by the private-registry Pulumi program: the users and their access.", `set ${HTPASSWD_VARIABLE} ${htpasswdPath};`];
     if (readOnly.length === 0) {
         lines.push("# Every user may push.");
     } else {

@@ -4,7 +4,9 @@
 // problem) out. Nothing else in the program reads config, so a bad value fails before any
 // resource is declared. Error messages name the key, the value given (never a secret's) and
 // what is expected.
+import { isIP } from "node:net";
 import { Secret } from "./secret";
+import { pemCertificates } from "./pem";
 import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
 import { parseStorage, StorageSettings } from "./storageSettings";
@@ -37,7 +39,9 @@ export interface Settings {
         server: string;
         email?: string;
         keyType: KeyType;
-        /** True when the CA's root is not publicly trusted and is exported as an output. */
+        /** A custom CA's root (PEM): certbot trusts it for the ACME server, and it is exported as caRoot. */
+        caCertificate?: string;
+        /** True when the CA's root is not publicly trusted and is exported as an output (Pebble, or a custom CA's PEM). */
         privateRoot: boolean;
     };
     publish: { bindAddress: string; httpPort: number; httpsPort: number };
@@ -72,6 +76,7 @@ export const DEFAULTS = {
     acmeServer: "production",
     acmeEmail: "",
     acmeKeyType: "ecdsa",
+    acmeCaCertificate: "",
     bindAddress: "0.0.0.0",
     httpPort: 80,
     httpsPort: 443,
@@ -105,6 +110,7 @@ export const CONFIG_KEYS = [
     "acmeServer",
     "acmeEmail",
     "acmeKeyType",
+    "acmeCaCertificate",
     "bindAddress",
     "httpPort",
     "httpsPort",
@@ -141,7 +147,8 @@ export class ConfigError extends Error {
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const USER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/;
-const EMAIL = /^[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[a-z]{2,}$/i;
+// Not starting with '-': the address is an argument of certbot's, which would read it as an option.
+const EMAIL = /^(?!-)[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[a-z]{2,}$/i;
 // docker reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
 const IMAGE_REF =
     /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -159,14 +166,20 @@ export function isValidDomain(domain: string): boolean {
     return labels.every((l) => DOMAIN_LABEL.test(l)) && /[a-z]/.test(labels[labels.length - 1]);
 }
 
-function isIpAddress(value: string): boolean {
-    if (IPV4.test(value)) return true;
-    // IPv6: hex groups and colons, at most one "::"; enough to reject host names.
-    return /^[0-9a-f:]+$/i.test(value) && value.includes(":") && (value.match(/::/g) ?? []).length <= 1;
-}
+const isPort = (value: string) => /^\d{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535;
 
-function isDockerHost(value: string): boolean {
-    return /^unix:\/\/\/\S+$/.test(value) || /^ssh:\/\/([^@\s/]+@)?[^@\s/:]+(:\d{1,5})?$/.test(value) || /^tcp:\/\/[^\s/]+:\d{1,5}$/.test(value);
+/** What is wrong with a Docker host address, or undefined when it is fine. */
+function dockerHostProblem(value: string): string | undefined {
+    const expected = "unix:///path/to/docker.sock or ssh://user@host[:port]";
+    if (/^unix:\/\/\/\S+$/.test(value)) return undefined;
+    if (/^tcp:\/\//.test(value)) {
+        // The Docker API over plain TCP has no authentication and no encryption: htpasswd hashes,
+        // the http secret and S3 keys would cross the network in clear to anyone's root API.
+        return `${expected}; tcp:// is refused: it sends the Docker API (and this stack's secrets) unauthenticated and in clear. Reach a remote engine with ssh:// instead`;
+    }
+    const ssh = /^ssh:\/\/([^@\s/]+@)?([^@\s/:]+)(?::([^/\s]*))?$/.exec(value);
+    if (ssh && (ssh[3] === undefined || isPort(ssh[3]))) return undefined;
+    return ssh ? `${expected} with a port from 1 to 65535` : expected;
 }
 
 /**
@@ -209,9 +222,8 @@ export function parseSettings(raw: RawConfig, stack: string, secrets: SecretPath
     };
 
     const dockerHost = str("dockerHost", DEFAULTS.dockerHost)!;
-    if (!isDockerHost(dockerHost)) {
-        bad("dockerHost", dockerHost, "unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port");
-    }
+    const dockerHostWrong = dockerHostProblem(dockerHost);
+    if (dockerHostWrong) bad("dockerHost", dockerHost, dockerHostWrong);
 
     const namePrefix = str("namePrefix", `registry-${stack}`)!;
     if (!DOCKER_NAME.test(namePrefix)) {
@@ -240,7 +252,10 @@ export function parseSettings(raw: RawConfig, stack: string, secrets: SecretPath
         } catch {
             url = undefined;
         }
-        if (!url || url.protocol !== "https:") {
+        if (url && (url.username || url.password)) {
+            // The URL reaches the certbot container in a script kept in plain state: no credentials.
+            problems.push(`${qualified("acmeServer")}: expected an https:// ACME directory URL without credentials (user:password@); got one with credentials, not shown`);
+        } else if (!url || url.protocol !== "https:") {
             bad("acmeServer", acmeRaw, "production, staging, pebble or an https:// ACME directory URL");
         } else {
             acmeKind = "custom";
@@ -251,11 +266,24 @@ export function parseSettings(raw: RawConfig, stack: string, secrets: SecretPath
     const email = str("acmeEmail");
     if (email !== undefined && !EMAIL.test(email)) bad("acmeEmail", email, "an e-mail address such as ops@example.com");
 
+    // A custom CA whose root is private: the PEM certbot trusts for its ACME server.
+    let acmeCaCertificate: string | undefined;
+    const caRaw = str("acmeCaCertificate");
+    if (caRaw !== undefined) {
+        acmeCaCertificate = pemCertificates(caRaw);
+        if (acmeCaCertificate === undefined) {
+            problems.push(`${qualified("acmeCaCertificate")}: expected one or more PEM CA certificates (-----BEGIN CERTIFICATE----- ...), e.g. \`pulumi config set acmeCaCertificate -- "$(cat ca.pem)"\``);
+        } else if (acmeKind !== "custom") {
+            problems.push(`${qualified("acmeCaCertificate")}: only used with an https:// acmeServer URL (a custom CA); ${acmeRaw} is publicly trusted or brings its own`);
+            acmeCaCertificate = undefined;
+        }
+    }
+
     const keyType = str("acmeKeyType", DEFAULTS.acmeKeyType)!;
     if (keyType !== "ecdsa" && keyType !== "rsa") bad("acmeKeyType", keyType, "ecdsa or rsa");
 
     const bindAddress = str("bindAddress", DEFAULTS.bindAddress)!;
-    if (!isIpAddress(bindAddress)) bad("bindAddress", bindAddress, "an IP address such as 0.0.0.0 or 127.0.0.1");
+    if (isIP(bindAddress) === 0) bad("bindAddress", bindAddress, "an IP address such as 0.0.0.0, 127.0.0.1 or ::1");
     const httpPort = int("httpPort", DEFAULTS.httpPort, 1, 65535);
     const httpsPort = int("httpsPort", DEFAULTS.httpsPort, 1, 65535);
     if (httpPort === httpsPort) bad("httpsPort", String(httpsPort), `a port different from httpPort (${httpPort})`);
@@ -279,7 +307,8 @@ export function parseSettings(raw: RawConfig, stack: string, secrets: SecretPath
             server: acmeServer,
             email,
             keyType: keyType === "rsa" ? "rsa" : "ecdsa",
-            privateRoot: acmeKind === "pebble" || acmeKind === "custom",
+            caCertificate: acmeCaCertificate,
+            privateRoot: acmeKind === "pebble" || acmeCaCertificate !== undefined,
         },
         publish: { bindAddress, httpPort, httpsPort },
         images: {

@@ -1,6 +1,6 @@
 // The `storage` config key: the data volume (default) or an S3 bucket, parsed into typed
 // settings. Pure, like the rest of configs/: JSON in, StorageSettings (or problems) out.
-import { X509Certificate } from "node:crypto";
+import { pemCertificates } from "./pem";
 import { Secret } from "./secret";
 import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
@@ -28,7 +28,6 @@ export interface S3Storage {
 export type StorageSettings = { driver: "filesystem" } | S3Storage;
 
 const S3_FIELDS = ["driver", "bucket", "region", "endpoint", "forcePathStyle", "rootDirectory", "accessKey", "secretKey", "redirect", "caCertificate"] as const;
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
 // Bucket names as S3 allows them: 3-63 lower-case letters, digits, '.' and '-', not an IP address.
 const BUCKET = /^(?!\d+\.\d+\.\d+\.\d+$)(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const REGION = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -143,20 +142,13 @@ export function parseStorage(raw: string | undefined, key: string, secrets: Secr
     let caCertificate: string | undefined;
     const caRaw = v.caCertificate;
     if (caRaw !== undefined && caRaw !== null && caRaw !== "") {
-        const blocks = typeof caRaw === "string" ? (caRaw.match(PEM_CERTIFICATE) ?? []) : [];
-        const parses = (pem: string) => {
-            try {
-                return new X509Certificate(pem) !== undefined;
-            } catch {
-                return false;
-            }
-        };
-        if (blocks.length === 0 || !blocks.every(parses)) {
+        const pem = pemCertificates(caRaw);
+        if (pem === undefined) {
             problems.push(`${key}.caCertificate: expected one or more PEM CA certificates (-----BEGIN CERTIFICATE----- ...), e.g. \`pulumi config set --path storage.caCertificate -- "$(cat ca.pem)"\``);
         } else if (!secure) {
             problems.push(`${key}.caCertificate: only used with an https:// endpoint (storage.endpoint is http://)`);
         } else {
-            caCertificate = `${blocks.join("\n")}\n`;
+            caCertificate = pem;
         }
     }
 

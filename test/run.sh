@@ -75,7 +75,7 @@ fi
 rm -f Pulumi.bed-*.yaml
 # Processes a killed run's Pulumi CLI left (they carry its marker in their environment).
 for environ in /proc/[0-9]*/environ; do
-  if tr '\0' '\n' < "$environ" 2>/dev/null | grep -q '^REGISTRY_BED_ENGINE='; then
+  if grep -qz '^REGISTRY_BED_ENGINE=' "$environ" 2>/dev/null; then
     pid=${environ#/proc/}; pid=${pid%/environ}
     kill "$pid" 2>/dev/null || true
   fi
@@ -97,7 +97,7 @@ node --import tsx --test --test-concurrency=2 \
 # No Pulumi language host or provider plugin (nor anything they started) may outlive the tests.
 left=
 for environ in /proc/[0-9]*/environ; do
-  if tr '\0' '\n' < "$environ" 2>/dev/null | grep -q '^REGISTRY_BED_ENGINE='; then
+  if grep -qz '^REGISTRY_BED_ENGINE=' "$environ" 2>/dev/null; then
     pid=${environ#/proc/}; pid=${pid%/environ}
     left="$left $pid($(cat "/proc/$pid/comm" 2>/dev/null))"
   fi

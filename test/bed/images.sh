@@ -40,7 +40,7 @@
 #   IMAGES_ENV            output file (default test/bed/.images.env)
 #   BED_CACHE             cache dir (default /var/cache/registry-bed)
 #   BED_DEBIAN_SUITE      trixie (default when debootstrap/keyring know it) or bookworm
-#   BED_DEBIAN_MIRROR     default: the Debian mirror of /etc/apt/sources.list*
+#   BED_DEBIAN_MIRROR     default: the Debian mirror of /etc/apt/sources.list*, else debootstrap's own
 #   BED_REGISTRY_VERSION  distribution release (default v3.1.2)
 #   BED_PEBBLE_VERSION    pebble release (default v2.10.3)
 #   BED_CERTBOT_VERSION   certbot release on PyPI (default 5.8.0)
@@ -167,7 +167,7 @@ detect_mirror() {
       return
     fi
   done
-  printf '%s\n' http://deb.debian.org/debian
+  # None configured: debootstrap's own default mirror (no argument).
 }
 
 # --------------------------------------------------------------- root filesystems
@@ -209,13 +209,13 @@ make_rootfs_tarball() {
     say "installing debootstrap"
     apt_install debootstrap || die "cannot install debootstrap"
   fi
-  say "debootstrap --variant=minbase $suite ($kind: $pkgs) from $mirror"
+  say "debootstrap --variant=minbase $suite ($kind: $pkgs) from ${mirror:-the default mirror of debootstrap}"
   dir=$(mktemp -d "$BED_CACHE/tmp/rootfs-$kind.XXXXXX")
   root=$dir/root
   # private mount namespace: debootstrap's /proc,/sys,/dev mounts vanish with it
   run_logged "debootstrap-$kind" timeout 1200 unshare --mount --propagation private \
     debootstrap --variant=minbase --cache-dir="$BED_CACHE/debs" --include="$pkgs" \
-    "$suite" "$root" "$mirror" || {
+    "$suite" "$root" ${mirror:+"$mirror"} || {
     if [ -f "$root/debootstrap/debootstrap.log" ]; then
       cp "$root/debootstrap/debootstrap.log" "$BED_CACHE/logs/debootstrap-$kind.debootstrap.log"
       say "last lines of $BED_CACHE/logs/debootstrap-$kind.debootstrap.log:"

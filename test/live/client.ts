@@ -1,6 +1,7 @@
 // Real clients for the live tests: HTTPS requests with the exported CA root, TLS handshakes,
 // and the Docker CLI with a throwaway config directory. Passwords go through stdin or
 // headers, never through process arguments.
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -101,6 +102,38 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
             else setTimeout(tick, gapMs);
         };
         tick();
+    });
+}
+
+/**
+ * A download read slowly (`bytesPerSecond`), as a client on a slow link would: in flight for
+ * a while. Resolves with the status, the byte count and the body's sha256.
+ */
+export function slowDownload(ep: Endpoint, urlPath: string, auth: string, bytesPerSecond: number): Promise<{ status: number; bytes: number; sha256: string }> {
+    return new Promise((resolve, reject) => {
+        const req = https.request(
+            { host: ep.address, port: ep.httpsPort, servername: ep.domain, path: urlPath, ca: ep.ca, agent: false, headers: { Host: `${ep.domain}:${ep.httpsPort}`, Authorization: auth }, timeout: 300_000 },
+            (res) => {
+                const hash = createHash("sha256");
+                let bytes = 0;
+                const started = Date.now();
+                res.on("data", (chunk: Buffer) => {
+                    hash.update(chunk);
+                    bytes += chunk.length;
+                    // Ahead of the rate: stop reading until the clock catches up.
+                    const aheadMs = (bytes / bytesPerSecond) * 1000 - (Date.now() - started);
+                    if (aheadMs > 0) {
+                        res.pause();
+                        setTimeout(() => res.resume(), aheadMs);
+                    }
+                });
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest("hex") }));
+                res.on("error", reject);
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error("download timed out")));
+        req.on("error", reject);
+        req.end();
     });
 }
 

@@ -4,9 +4,18 @@ import { DEPLOY_HOOK } from "../../configs/certbot";
 import { run, RunResult } from "./proc";
 import { basic, Endpoint, httpsRequest, peerCertificate } from "./client";
 
-/** A forced renewal inside the certbot container, with the stack's deploy hook. */
-export function forceRenewal(prefix: string): Promise<RunResult> {
-    return run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", DEPLOY_HOOK]);
+/**
+ * A forced renewal inside the certbot container, with the stack's deploy hook. With `ep`, it
+ * resolves once nginx serves the new certificate (nginx picks it up within seconds; bounded
+ * at 20 s, after which the caller's check of the serial fails).
+ */
+export async function forceRenewal(prefix: string, ep?: Endpoint): Promise<RunResult> {
+    const before = ep ? (await peerCertificate(ep)).serialNumber : undefined;
+    const r = await run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", DEPLOY_HOOK]);
+    if (ep && r.code === 0) {
+        for (let i = 0; i < 100 && (await peerCertificate(ep)).serialNumber === before; i++) await new Promise((res) => setTimeout(res, 200));
+    }
+    return r;
 }
 
 export interface LoadResult {

@@ -205,7 +205,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
     test("8. renewal: a forced renewal is served with a new serial, no request fails, no container restarts", async () => {
         const before = await containerIds();
         const oldSerial = (await peerCertificate(ep)).serialNumber;
-        const { load, result: renewal } = await requestsDuring(ep, ALICE, () => forceRenewal(prefix));
+        const { load, result: renewal } = await requestsDuring(ep, ALICE, () => forceRenewal(prefix, ep));
         assert.equal(renewal.code, 0, renewal.stderr);
         const newSerial = (await peerCertificate(ep)).serialNumber;
         assert.notEqual(newSerial, oldSerial, "nginx serves the renewed certificate");

@@ -32,7 +32,7 @@ describe("resource graph", () => {
         assert.deepEqual(containers(mocks).map((c) => c.inputs.name).sort(), ["registry-test-certbot", "registry-test-nginx", "registry-test-pebble", "registry-test-registry"]);
         assert.deepEqual(
             mocks.ofType("docker:index/volume:Volume").map((v) => v.inputs.name).sort(),
-            ["registry-test-acme-webroot", "registry-test-auth", "registry-test-certs", "registry-test-data", "registry-test-nginx-conf", "registry-test-pebble-certs", "registry-test-registry-control"],
+            ["registry-test-acme-webroot", "registry-test-auth", "registry-test-certs", "registry-test-data", "registry-test-nginx-conf", "registry-test-pebble-certs", "registry-test-registry-control", "registry-test-registry-socket"],
         );
         assert.equal(mocks.ofType("docker:index/network:Network")[0].inputs.driver, "bridge");
         assert.deepEqual(mocks.ofType("docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name).sort(), [
@@ -54,22 +54,38 @@ describe("resource graph", () => {
         assert.match(certonly.inputs.stdin, /'--email' 'ops@example\.com'/);
     });
 
-    test("only nginx publishes ports; the registry is reachable only on the network", async () => {
+    test("only nginx publishes ports; the registry has no network, and only nginx mounts its sockets", async () => {
         const { mocks } = await deploy();
         for (const c of containers(mocks)) {
             if (c.inputs.name === "registry-test-nginx") assert.equal(c.inputs.ports.length, 2);
             else assert.equal(c.inputs.ports, undefined, `${c.inputs.name} publishes nothing`);
         }
-        assert.deepEqual(mocks.byName("registry-registry").inputs.networksAdvanced[0].aliases, ["registry"]);
+        const registry = mocks.byName("registry-registry");
+        assert.equal(registry.inputs.networkMode, "none", "with its data volume, the registry needs no network");
+        assert.equal(registry.inputs.networksAdvanced, undefined);
+        const socketMounts = containers(mocks).filter((c) => (c.inputs.volumes ?? []).some((v: any) => v.volumeName === "registry-test-registry-socket"));
+        assert.deepEqual(socketMounts.map((c) => c.inputs.name).sort(), ["registry-test-nginx", "registry-test-registry"]);
+        // With S3 it needs a way out to the bucket; it still listens on no port.
+        const s3 = await deploy({ ...DEV, storage: { driver: "s3", bucket: "images", region: "eu-west-1" } });
+        assert.deepEqual(s3.mocks.byName("registry-registry").inputs.networksAdvanced, [{ name: "registry-test-net" }]);
     });
 
-    test("certificates are read-only in nginx; certbot shares nginx's PID namespace and mounts no Docker socket", async () => {
+    test("containers stop gracefully: in-flight requests get the drain time before Docker kills them", async () => {
+        const { mocks } = await deploy();
+        for (const name of ["registry-registry", "registry-nginx"]) {
+            assert.equal(mocks.byName(name).inputs.destroyGraceSeconds, 75, name);
+            assert.equal(mocks.byName(name).inputs.stopTimeout, 75, name);
+        }
+        assert.equal(mocks.byName("registry-nginx").inputs.stopSignal, "SIGQUIT", "nginx's graceful shutdown");
+    });
+
+    test("certificates are read-only in nginx; certbot shares nothing with nginx but the certificates and mounts no Docker socket", async () => {
         const { mocks } = await deploy();
         const nginx = mocks.byName("registry-nginx");
         const certs = nginx.inputs.volumes.find((v: any) => v.containerPath === "/etc/letsencrypt");
         assert.equal(certs.readOnly, true);
         const certbot = mocks.byName("registry-certbot");
-        assert.equal(certbot.inputs.pidMode, "container:registry-nginx-id");
+        assert.equal(certbot.inputs.pidMode, undefined, "no PID namespace shared: a restart of either container cannot break renewals");
         for (const c of containers(mocks)) {
             for (const v of c.inputs.volumes ?? []) assert.equal(v.hostPath, undefined, `${c.inputs.name} mounts no host path`);
         }
@@ -103,14 +119,15 @@ describe("bootstrap order", () => {
         const { mocks } = await deploy();
         const check = mocks.byName("registry-storage-check");
         assert.deepEqual(check.inputs.triggers, ["registry-registry-id"]);
-        assert.match(check.inputs.stdin, /http:\/\/registry:5000\/v2\/_catalog\?n=1/);
+        assert.equal(check.inputs.create, "docker exec -i registry-test-nginx sh -s", "in nginx's container, the only one that reaches the registry");
+        assert.match(check.inputs.stdin, /--unix-socket "\$sock" 'http:\/\/registry\/v2\/_catalog\?n=1'/);
     });
 
     test("every command runs inside a container on the configured Docker host, script on stdin", async () => {
         const { mocks } = await deploy({ ...DEV, dockerHost: "ssh://deploy@build-host" });
         assert.ok(commands(mocks).length >= 5);
         for (const c of commands(mocks)) {
-            assert.match(c.inputs.create, /^docker exec -i registry-test-(nginx|certbot) (sh -s|python3 -)$/);
+            assert.match(c.inputs.create, /^docker exec -i registry-test-(nginx|certbot) sh -s$/);
             assert.equal(c.inputs.environment.DOCKER_HOST, "ssh://deploy@build-host");
         }
         assert.equal(mocks.ofType("pulumi:providers:docker")[0].inputs.host, "ssh://deploy@build-host");
@@ -156,6 +173,19 @@ describe("secrets", () => {
         assert.deepEqual(run.outputs.volumes.value, { data: "registry-test-data", certificates: "registry-test-certs" });
     });
 
+    test("a custom ACME URL: no Pebble root to read; with a private CA its PEM is trusted by certbot and exported", async () => {
+        const plain = await deploy({ domain: "registry.example.com", acmeServer: "https://acme.zerossl.com/v2/DV90" });
+        assert.equal(plain.run.outputs.caRoot.value, undefined);
+        assert.ok(!plain.mocks.resources.some((r) => r.name === "registry-tls-ca-root"), "no step reads a file only Pebble's path writes");
+        const pem = require("node:child_process").execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-days", "1", "-subj", "/CN=ACME CA"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }) as string;
+        const custom = await deploy({ domain: "registry.example.com", acmeServer: "https://acme.internal.example/directory", acmeCaCertificate: pem });
+        assert.equal(custom.run.outputs.caRoot.value, pem);
+        const certbot = custom.mocks.byName("registry-certbot");
+        assert.deepEqual(certbot.inputs.uploads, [{ file: "/etc/registry-acme/ca.pem", content: pem }]);
+        assert.ok(certbot.inputs.envs.includes("REQUESTS_CA_BUNDLE=/etc/registry-acme/bundle.pem"));
+        assert.match(custom.mocks.byName("registry-tls-certonly").inputs.stdin, /certifi\.where\(\).*\/etc\/registry-acme\/ca\.pem > \/etc\/registry-acme\/bundle\.pem/);
+    });
+
     test("a production stack exports no CA root", async () => {
         const { run } = await deploy({ domain: "registry.example.com" });
         assert.equal(run.outputs.caRoot.value, undefined);
@@ -185,7 +215,7 @@ describe("S3 storage", () => {
         assert.equal(registry.inputs.envs, undefined);
         assert.deepEqual(
             registry.inputs.volumes.map((v: any) => v.volumeName),
-            ["registry-test-data", "registry-test-registry-control"],
+            ["registry-test-data", "registry-test-registry-control", "registry-test-registry-socket"],
             "the data volume stays (unused), so switching drivers never deletes it and the image's VOLUME makes no anonymous one",
         );
     });

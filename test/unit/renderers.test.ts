@@ -9,8 +9,8 @@ import { describe, test } from "node:test";
 import * as bcrypt from "bcryptjs";
 import { certonlyArgs, renderCertonly, renderHealthCheck, renderRenewLoop } from "../../configs/certbot";
 import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
-import { renderConfigInstall } from "../../configs/install";
-import { renderFallbackConf, renderHttpServer, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
+import { htpasswdFileName, renderConfigInstall, renderUsersInstall } from "../../configs/install";
+import { renderFallbackConf, renderHttpServer, renderHttpsRedirect, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
 import { renderRegistryConfig, renderRegistrySupervisor, renderS3Keys, renderStorageCheck } from "../../configs/registry";
 import { parseSettings } from "../../configs/settings";
 import { SecretPaths } from "../../configs/secretPaths";
@@ -32,7 +32,7 @@ function layOut(root: string, files: Record<string, string>): string {
             .replaceAll("/etc/letsencrypt/", `${root}/letsencrypt/`)
             .replaceAll("/etc/nginx/auth/", `${root}/auth/`)
             .replaceAll("/var/www/acme", `${root}/acme`)
-            .replace(/server registry:(\d+)/g, "server 127.0.0.1:$1")
+            .replaceAll("unix:/run/registry/", `unix:${root}/run/`)
             .replaceAll("/etc/nginx/registry-control/", `${root}/control/`)
             .replace("user nginx;", "user nobody nogroup;")
             .replace("pid /tmp/nginx.pid;", `pid ${root}/nginx.pid;`);
@@ -66,7 +66,7 @@ function nginxTest(confFile: string): { ok: boolean; output: string } {
 describe("nginx configs pass a real nginx -t", () => {
     test("main config with the HTTP server alone (before any certificate)", () => {
         const root = tmp();
-        const conf = layOut(root, { "nginx.conf": renderMainConf(settings), "servers/00-http.conf": renderHttpServer(settings) });
+        const conf = layOut(root, { "nginx.conf": renderMainConf(settings), "servers/00-http.conf": renderHttpServer() });
         const r = nginxTest(conf);
         assert.ok(r.ok, r.output);
     });
@@ -76,9 +76,10 @@ describe("nginx configs pass a real nginx -t", () => {
         selfSignedCert(root);
         const conf = layOut(root, {
             "nginx.conf": renderMainConf(settings),
-            "servers/00-http.conf": renderHttpServer(settings),
+            "servers/00-http.conf": renderHttpServer(),
             "servers/10-https.conf": renderHttpsServer(settings),
-            "access/users.conf": renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }]),
+            "redirect/https.conf": renderHttpsRedirect(settings),
+            "access/users.conf": renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }], "/etc/nginx/auth/htpasswd-0123456789abcdef"),
         });
         const r = nginxTest(conf);
         assert.ok(r.ok, r.output);
@@ -109,11 +110,13 @@ describe("nginx configs pass a real nginx -t", () => {
         ]) assert.ok(https.includes(line), `missing: ${line}`);
         assert.ok(!/add_header\s+'?Docker-Distribution-Api-Version'?\s+'?registry\/2\.0/.test(https), "a literal add_header would send the header twice");
         assert.match(renderMainConf(settings), /map \$upstream_http_docker_distribution_api_version \$docker_distribution_api_version \{\s+"" "registry\/2\.0";/);
-        assert.match(renderHttpServer(settings), /return 301 https:\/\/registry\.test:8443\$request_uri;/);
+        assert.match(renderHttpsRedirect(settings), /^return 301 https:\/\/registry\.test:8443\$request_uri;$/m);
+        assert.doesNotMatch(renderHttpServer(), /registry\.test/, "port 80 names no host: the redirect comes with the HTTPS server");
+        assert.match(https, /server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup;/);
     });
 
     test("the nginx entrypoint and installer are valid sh", () => {
-        for (const script of [renderNginxEntrypoint(), renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]), renderRenewLoop(settings), renderCertonly(settings), renderRegistrySupervisor(settings)]) {
+        for (const script of [renderNginxEntrypoint(), renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]), renderRenewLoop(settings), renderCertonly(settings), renderRegistrySupervisor(settings), renderStorageCheck(settings)]) {
             const r = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
             assert.equal(r.status, 0, r.stderr);
         }
@@ -144,9 +147,23 @@ describe("htpasswd", () => {
         assert.ok(bcrypt.compareSync("pw-one-123456", a.slice("alice:".length)));
     });
 
-    test("access rules forbid writes to pull-only users only", () => {
-        assert.match(renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }]), /\^w:\(ci\\\.bot\)\$/);
-        assert.doesNotMatch(renderAccessRules([{ name: "alice", access: "push" }]), /return 403/);
+    test("access rules name the htpasswd file and forbid writes to pull-only users only", () => {
+        const rules = renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }], "/etc/nginx/auth/htpasswd-x");
+        assert.match(rules, /\^w:\(ci\\\.bot\)\$/);
+        assert.match(rules, /^set \$registry_htpasswd \/etc\/nginx\/auth\/htpasswd-x;$/m);
+        assert.doesNotMatch(renderAccessRules([{ name: "alice", access: "push" }], "/etc/nginx/auth/htpasswd-x"), /return 403/);
+    });
+
+    test("the users install: new htpasswd file by content, validated with the rules, old files removed after the reload", () => {
+        const script = renderUsersInstall("alice:$2y$05$abc\n", (file) => `set $registry_htpasswd ${file};\n`);
+        const file = htpasswdFileName("alice:$2y$05$abc\n");
+        assert.match(file, /^htpasswd-[0-9a-f]{16}$/);
+        const validate = script.indexOf('nginx -t -c "$stage');
+        assert.ok(script.indexOf(`new=${file}`) < validate && script.indexOf('mv -f "$auth/.$new.tmp"') < validate, "the file is in place before validation");
+        assert.ok(validate < script.indexOf("kill -HUP 1"));
+        assert.ok(script.indexOf("kill -HUP 1") < script.indexOf('htpasswd-*; do'), "old files go only after the reload");
+        assert.match(script, /\[ "\$existed" = 1 \] \|\| rm -f "\$auth\/\$new"/, "a rejected change leaves no new file");
+        assert.equal(spawnSync("sh", ["-n"], { input: script, encoding: "utf8" }).status, 0);
     });
 });
 
@@ -160,7 +177,8 @@ describe("registry and certbot", () => {
         assert.throws(() => renderRegistryConfig(settings, 'x"y'), /alphanumeric/);
         const readOnly = renderRegistryConfig(settings, "abc123", "read-only");
         assert.match(readOnly, /readonly:\n\s+enabled: true/);
-        assert.match(readOnly, /addr: :5001/);
+        assert.match(readOnly, /net: unix\n\s+addr: \/run\/registry\/registry-readonly\.sock/);
+        assert.match(yml, /net: unix\n\s+addr: \/run\/registry\/registry\.sock/, "a unix socket, no TCP port");
         assert.doesNotMatch(yml, /readonly:/);
     });
 
@@ -177,16 +195,15 @@ describe("registry and certbot", () => {
         assert.throws(() => renderS3Keys("AKIA KEY", "x"), /printable characters without spaces/);
         const supervisor = renderRegistrySupervisor(s3);
         assert.match(supervisor, /IFS= read -r REGISTRY_STORAGE_S3_ACCESSKEY; IFS= read -r REGISTRY_STORAGE_S3_SECRETKEY; \} < \/etc\/distribution\/s3-keys/);
-        assert.ok(supervisor.indexOf("export REGISTRY_STORAGE_S3_ACCESSKEY") < supervisor.indexOf('registry serve "$rw"'), "keys are exported before the registry starts");
+        assert.ok(supervisor.indexOf("export REGISTRY_STORAGE_S3_ACCESSKEY") < supervisor.indexOf('serve "$rw" "$rw_sock"'), "keys are exported before the registry starts");
         assert.doesNotMatch(renderRegistrySupervisor(settings), /s3-keys/);
         assert.doesNotMatch(renderRegistryConfig(settings, "abc123"), /s3:|redirect:/);
     });
 
-    test("the storage check is valid Python", () => {
-        const file = path.join(tmp(), "check.py");
-        fs.writeFileSync(file, renderStorageCheck(settings));
-        const compiled = spawnSync("python3", ["-m", "py_compile", file], { encoding: "utf8" });
-        assert.equal(compiled.status, 0, compiled.stderr);
+    test("the storage check lists the catalog through the registry's socket", () => {
+        const check = renderStorageCheck(settings);
+        assert.match(check, /curl .*--unix-socket "\$sock" 'http:\/\/registry\/v2\/_catalog\?n=1'/);
+        assert.match(check, /^sock=\/run\/registry\/registry\.sock$/m);
     });
 
     test("the certificate health check is valid Python that fails without a certificate", () => {
@@ -213,8 +230,18 @@ describe("registry and certbot", () => {
         assert.match(renderRegistrySupervisor(settings), /interval=0/);
         assert.match(renderRegistrySupervisor(settings), /registry garbage-collect "\$rw"/);
         // The schedule counts from the last GC recorded in the control volume, not from the container's start.
-        assert.match(renderRegistrySupervisor(weekly), /last=\$\(cat "\$ctl\/last-gc"[^\n]*\n[^\n]*\nnext=\$\(\( last \+ interval \)\)/);
-        assert.match(renderRegistrySupervisor(weekly), /date \+%s > "\$ctl\/last-gc"\n {2}log "ended/);
+        assert.match(renderRegistrySupervisor(weekly), /last=\$\(cat "\$ctl\/last-gc"[^\n]*\n[^\n]*\nnext=\$\(\(last \+ interval\)\)/);
+        assert.match(renderRegistrySupervisor(weekly), /date \+%s > "\$ctl\/last-gc"\n/);
+    });
+
+    test("GC: signals only set flags, a stopped writer is waited for until it has exited, requests during a GC coalesce into it", () => {
+        const supervisor = renderRegistrySupervisor(settings);
+        assert.match(supervisor, /^trap 'gc_now=1' USR1$/m);
+        assert.match(supervisor, /^trap 'term=1' TERM INT$/m);
+        assert.match(supervisor, /while kill -0 "\$1" 2>\/dev\/null; do wait "\$1" 2>\/dev\/null; done/, "stop() waits until the process is gone, not until a signal interrupts wait");
+        const gc = supervisor.slice(supervisor.indexOf("gc() {"), supervisor.indexOf("\n}\n", supervisor.indexOf("gc() {")));
+        assert.ok(gc.indexOf('stop "$rw_pid"') < gc.indexOf("registry garbage-collect"), "the writer has exited before GC starts");
+        assert.ok(gc.lastIndexOf("gc_now=0") > gc.indexOf("registry garbage-collect"), "requests that came during this GC are served by it");
     });
 
     test("certonly is webroot, non-interactive, with the configured CA and key type", () => {

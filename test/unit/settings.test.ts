@@ -27,7 +27,7 @@ describe("parseSettings", () => {
         assert.equal(s.domain, "registry.example.com");
         assert.equal(s.namePrefix, "registry-dev");
         assert.equal(s.dockerHost, "unix:///var/run/docker.sock");
-        assert.deepEqual(s.acme, { kind: "production", server: "https://acme-v02.api.letsencrypt.org/directory", email: undefined, keyType: "ecdsa", privateRoot: false });
+        assert.deepEqual(s.acme, { kind: "production", server: "https://acme-v02.api.letsencrypt.org/directory", email: undefined, keyType: "ecdsa", caCertificate: undefined, privateRoot: false });
         assert.deepEqual(s.publish, { bindAddress: "0.0.0.0", httpPort: 80, httpsPort: 443 });
         assert.deepEqual(s.images, { registry: "registry:3", nginx: "nginx:stable-alpine", certbot: "certbot/certbot:latest", pebble: "ghcr.io/letsencrypt/pebble:latest" });
         assert.deepEqual(s.users, [{ name: "admin", access: "push", password: undefined }]);
@@ -64,7 +64,13 @@ describe("parseSettings", () => {
         ["port not a number", { domain: "a.example.com", httpsPort: "https" }, /private-registry:httpsPort: expected an integer from 1 to 65535, got "https"/],
         ["same ports", { domain: "a.example.com", httpPort: "8443", httpsPort: "8443" }, /private-registry:httpsPort: expected a port different from httpPort \(8443\)/],
         ["bind address", { domain: "a.example.com", bindAddress: "localhost" }, /private-registry:bindAddress: expected an IP address/],
-        ["docker host", { domain: "a.example.com", dockerHost: "http://docker:2375" }, /private-registry:dockerHost: expected unix:\/\/\/path\/to\/docker\.sock, ssh:\/\/user@host\[:port\] or tcp:\/\/host:port/],
+        ["docker host", { domain: "a.example.com", dockerHost: "http://docker:2375" }, /private-registry:dockerHost: expected unix:\/\/\/path\/to\/docker\.sock or ssh:\/\/user@host\[:port\], got "http:\/\/docker:2375"/],
+        ["tcp:// Docker host (no TLS, no auth)", { domain: "a.example.com", dockerHost: "tcp://10.0.0.5:2375" }, /private-registry:dockerHost: expected .*tcp:\/\/ is refused: it sends the Docker API \(and this stack's secrets\) unauthenticated and in clear/],
+        ["ssh port out of range", { domain: "a.example.com", dockerHost: "ssh://u@h:99999" }, /private-registry:dockerHost: expected .* with a port from 1 to 65535, got "ssh:\/\/u@h:99999"/],
+        ["e-mail read as an option by certbot", { domain: "a.example.com", acmeEmail: "-x@example.com" }, /private-registry:acmeEmail: expected an e-mail address .* got "-x@example\.com"/],
+        ["bind address with letters", { domain: "a.example.com", bindAddress: "abc:def" }, /private-registry:bindAddress: expected an IP address/],
+        ["bind address :::", { domain: "a.example.com", bindAddress: ":::" }, /private-registry:bindAddress: expected an IP address/],
+        ["bind address 1:2", { domain: "a.example.com", bindAddress: "1:2" }, /private-registry:bindAddress: expected an IP address/],
         ["image", { domain: "a.example.com", nginxImage: "Nginx:Latest!" }, /private-registry:nginxImage: expected a Docker image reference/],
         ["name prefix", { domain: "a.example.com", namePrefix: "-bad name" }, /private-registry:namePrefix: expected 1-41 characters/],
         ["bcrypt cost", { domain: "a.example.com", bcryptCost: "3" }, /private-registry:bcryptCost: expected an integer from 4 to 16, got "3"/],
@@ -179,6 +185,30 @@ describe("parseSettings", () => {
         assert.deepEqual(problemsOf({ domain: "a.example.com", storage }, ["storage.secretKey"]), [
             "private-registry:storage.accessKey: must be stored as a secret: `pulumi config set --secret --path storage.accessKey ...`",
         ]);
+    });
+
+    test("an ACME URL with credentials is refused, and the credentials are not echoed", () => {
+        const problems = problemsOf({ domain: "a.example.com", acmeServer: "https://eab:hunter2-secret@acme.example.com/directory" });
+        assert.deepEqual(problems, ["private-registry:acmeServer: expected an https:// ACME directory URL without credentials (user:password@); got one with credentials, not shown"]);
+    });
+
+    test("IPv4 and IPv6 bind addresses, ssh:// with and without port", () => {
+        for (const bindAddress of ["0.0.0.0", "127.0.0.1", "::", "::1", "fd00::5"]) assert.equal(ok({ domain: "a.example.com", bindAddress }).publish.bindAddress, bindAddress);
+        for (const dockerHost of ["ssh://deploy@build-host", "ssh://deploy@10.0.0.5:2222", "ssh://build-host", "unix:///run/user/1000/docker.sock"]) assert.equal(ok({ domain: "a.example.com", dockerHost }).dockerHost, dockerHost);
+    });
+
+    test("a custom ACME CA: its PEM root is trusted and exported; refused with a public CA or when it is not PEM", () => {
+        const dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "registry-unit-acme-ca-"));
+        const made = require("node:child_process").spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", path.join(dir, "k"), "-out", path.join(dir, "c"), "-days", "1", "-subj", "/CN=ACME CA"], { encoding: "utf8" });
+        assert.equal(made.status, 0, made.stderr);
+        const pem = fs.readFileSync(path.join(dir, "c"), "utf8");
+        fs.rmSync(dir, { recursive: true, force: true });
+        const custom = ok({ domain: "a.example.com", acmeServer: "https://acme.internal.example/directory", acmeCaCertificate: pem }).acme;
+        assert.equal(custom.caCertificate, pem);
+        assert.equal(custom.privateRoot, true);
+        assert.equal(ok({ domain: "a.example.com", acmeServer: "https://acme.zerossl.com/v2/DV90" }).acme.privateRoot, false, "a custom URL with a public root exports none (and never reads Pebble's file)");
+        assert.match(problemsOf({ domain: "a.example.com", acmeCaCertificate: pem }).join("\n"), /acmeCaCertificate: only used with an https:\/\/ acmeServer URL/);
+        assert.match(problemsOf({ domain: "a.example.com", acmeServer: "https://acme.internal.example/directory", acmeCaCertificate: "not a pem" }).join("\n"), /acmeCaCertificate: expected one or more PEM CA certificates/);
     });
 
     test("pebbleCertificateDays 0 (the default) is accepted with any CA", () => {

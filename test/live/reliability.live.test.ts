@@ -1,0 +1,220 @@
+// Reliability, live, on the real Pulumi engine: only nginx reaches the registry; garbage
+// collection never overlaps a writer, whatever the signals; the users (htpasswd and access
+// rules) change as one unit; certonly never races the renew loop, and a failed one leaves
+// the redirect and the served certificate consistent; renewals reach nginx after either
+// container is stopped, started or replaced.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { CERTBOT_LOCK } from "../../configs/certbot";
+import { LETSENCRYPT_DIR } from "../../configs/certificates";
+import { htpasswdLine } from "../../configs/htpasswd";
+import { renderUsersInstall } from "../../configs/install";
+import { REGISTRY_READONLY_SOCKET } from "../../configs/registry";
+import { Bed, BED_SLOTS, DeployError } from "./bed";
+import { basic, canConnect, DockerClient, Endpoint, httpRequest, httpsRequest, peerCertificate, slowPatch } from "./client";
+import { Engine } from "./engine";
+import { forceRenewal } from "./load";
+import { docker, run } from "./proc";
+
+const LABEL = `rel-${randomBytes(3).toString("hex")}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("live: reliability", { timeout: 1_200_000 }, () => {
+    const engine = new Engine();
+    const bed = new Bed(LABEL, engine, BED_SLOTS.reliability);
+    const client = new DockerClient();
+    const prefix = bed.prefix;
+    const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
+    const BOB = { name: "bob", password: `bob-${randomBytes(9).toString("hex")}` };
+    const users = (bob: "push" | "pull") => ({ alice: { access: "push", password: ALICE.password }, bob: { access: bob, password: BOB.password } });
+    let config = bed.config({ users: users("push") });
+    let ep: Endpoint;
+    const images: string[] = [];
+
+    /** A new image id for the same software, as a new release upstream would bring. */
+    const retag = async (image: string, tag: string) => {
+        const ref = `registry-test/retag:${tag}`;
+        await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${tag}"\n` });
+        images.push(ref);
+        return ref;
+    };
+
+    before(async () => {
+        const deployed = await bed.up(config);
+        ep = await bed.endpoint(deployed.outputs.caRoot.value as string);
+        bed.trustRoot(bed.host, ep.ca);
+    });
+
+    after(async () => {
+        client.cleanup();
+        await bed.cleanup();
+        await engine.close();
+        if (images.length) await run("docker", ["image", "rm", "--force", ...images]);
+    });
+
+    test("1. only nginx reaches the registry: it has no network and no TCP listener, and nothing answers from the host or the certbot container", async () => {
+        const registry = `${prefix}-registry`;
+        const networks = JSON.parse(await docker(["inspect", "--format", "{{json .NetworkSettings.Networks}}", registry])) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(networks), ["none"], "no network: no address to reach");
+        const tcp = await docker(["exec", registry, "sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true"]);
+        const listening = tcp.split("\n").filter((l) => l.trim().split(/\s+/)[3] === "0A");
+        assert.deepEqual(listening, [], "no TCP socket listens in the registry's container");
+        const sharers = (await docker(["ps", "--filter", `volume=${prefix}-registry-socket`, "--format", "{{.Names}}"])).split("\n").sort();
+        assert.deepEqual(sharers, [`${prefix}-nginx`, registry], "only nginx and the registry mount its sockets");
+
+        // The registry's former ports, on every address of the stack's network: from the host...
+        const stackNet = JSON.parse(await docker(["network", "inspect", `${prefix}-net`, "--format", "{{json .Containers}}"])) as Record<string, { IPv4Address: string }>;
+        const addresses = Object.values(stackNet).map((c) => c.IPv4Address.split("/")[0]);
+        assert.ok(addresses.length >= 3, JSON.stringify(stackNet));
+        for (const address of addresses) {
+            for (const port of [5000, 5001]) assert.equal(await canConnect(address, port), false, `${address}:${port} answers from the host`);
+        }
+        // ...and from the certbot container, by the old name too.
+        const probe = [
+            "import socket, sys",
+            "open_ = []",
+            "for host in ['registry'] + sys.argv[1:]:",
+            "    for port in (5000, 5001):",
+            "        try:",
+            "            socket.create_connection((host, port), timeout=2).close()",
+            "            open_.append('%s:%d' % (host, port))",
+            "        except OSError:",
+            "            pass",
+            "print(' '.join(open_) or 'none')",
+        ].join("\n");
+        const fromCertbot = await docker(["exec", `${prefix}-certbot`, "python3", "-c", probe, ...addresses]);
+        assert.equal(fromCertbot, "none", "the certbot container reaches no registry endpoint");
+        // Through nginx, with credentials, it works.
+        assert.equal((await httpsRequest(ep, "/v2/_catalog", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+    });
+
+    test("2. GC: a second USR1 during the drain starts no second GC; GC starts after the writer exited; the upload in flight completes intact", async () => {
+        const registry = `${prefix}-registry`;
+        const auth = basic(ALICE.name, ALICE.password);
+        const since = new Date(Date.now() - 1000).toISOString();
+        const started = await httpsRequest(ep, "/v2/gc2/slow/blobs/uploads/", { auth, method: "POST" });
+        assert.equal(started.status, 202);
+        const chunks = 24;
+        const chunkBytes = 64 * 1024;
+        const inFlight = slowPatch(ep, String(started.headers.location), auth, chunks, chunkBytes, 500);
+        await sleep(500);
+        await docker(["kill", "--signal", "USR1", registry]);
+        await sleep(2500);
+        await docker(["kill", "--signal", "USR1", registry]);
+        const patched = await inFlight;
+        assert.equal(patched.status, 202, `the in-flight upload finished: ${patched.body}`);
+        const flagged = async () => (await run("docker", ["exec", `${prefix}-nginx`, "test", "-f", "/etc/nginx/registry-control/gc-in-progress"])).code === 0;
+        for (let i = 0; i < 600 && (await flagged()); i++) await sleep(100);
+        assert.equal(await flagged(), false, "GC ended");
+        await sleep(5000); // a second GC, if one were coming, would have started by now
+
+        const log = (await run("docker", ["logs", "--since", since, registry])).stderr.split("\n");
+        const at = (pattern: RegExp) => log.findIndex((l) => pattern.test(l));
+        assert.equal(log.filter((l) => /registry-gc: started/.test(l)).length, 1, "exactly one GC ran");
+        const patchDone = at(/http\.request\.method=PATCH.*http\.response\.status=202|http\.response\.status=202.*http\.request\.method=PATCH/);
+        assert.ok(patchDone >= 0, "the registry logged the upload's PATCH");
+        assert.ok(patchDone < at(/registry-gc: writer stopped/), "the writer finished the upload before it stopped");
+        assert.ok(at(/registry-gc: writer stopped/) < at(/registry-gc: garbage-collect finished/), "GC ran after the writer had exited");
+
+        // Intact: the upload completes with the digest of exactly what was sent.
+        const body = Buffer.concat(Array.from({ length: chunks }, (_, i) => Buffer.alloc(chunkBytes, i)));
+        const location = new URL(String(patched.headers.location), "https://registry");
+        const digest = `digest=sha256:${require("node:crypto").createHash("sha256").update(body).digest("hex")}`;
+        const put = await httpsRequest(ep, `${location.pathname}${location.search ? `${location.search}&` : "?"}${digest}`, { auth, method: "PUT" });
+        assert.equal(put.status, 201, put.body);
+        assert.equal((await run("docker", ["exec", registry, "test", "-S", REGISTRY_READONLY_SOCKET])).code, 1, "the read-only registry is gone again");
+    });
+
+    test("3. the users change as one unit: a push user downgraded to pull is refused writes at once; a change nginx rejects leaves both the htpasswd file and the rules as they were", async () => {
+        const nginx = `${prefix}-nginx`;
+        const state = async () => docker(["exec", nginx, "sh", "-c", "ls /etc/nginx/auth; cat /etc/nginx/registry/access/users.conf"]);
+        assert.equal((await httpsRequest(ep, "/v2/one/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status, 202);
+        config = { ...config, users: users("pull") };
+        const r = await bed.up(config);
+        assert.deepEqual(bed.actions, ["update command:local:Command registry-htpasswd-install"]);
+        assert.ok((r.changes.same ?? 0) > 20);
+        assert.equal((await httpsRequest(ep, "/v2/one/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status, 403, "refused the moment pulumi up returns");
+
+        // A change whose rules nginx rejects: neither the new password nor the new rules go live.
+        const before = await state();
+        const newPassword = `alice-new-${randomBytes(6).toString("hex")}`;
+        const script = renderUsersInstall(`${htpasswdLine("alice", newPassword, "k".repeat(64), 5)}\n`, (file) => `set $registry_htpasswd ${file};\nno_such_directive on;\n`);
+        const rejected = await run("docker", ["exec", "-i", nginx, "sh", "-s"], { input: script });
+        assert.notEqual(rejected.code, 0);
+        assert.match(rejected.stderr, /nginx rejected the new users \(htpasswd file and access rules\); the running configuration is unchanged/);
+        assert.equal(await state(), before, "the auth volume and the rules are as they were");
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "the old password still works");
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, newPassword) })).status, 401, "the new one does not");
+    });
+
+    test("4. certonly waits for a certbot run in progress (a renewal check) instead of failing with 'Another instance of Certbot is already running'", async () => {
+        const certbot = `${prefix}-certbot`;
+        // As the renew loop does while it runs certbot: this program's lock, and certbot's own.
+        const hold = [
+            "import fcntl, time",
+            `ours = open(${JSON.stringify(CERTBOT_LOCK)}, "a"); fcntl.flock(ours, fcntl.LOCK_EX)`,
+            `theirs = open(${JSON.stringify(`${LETSENCRYPT_DIR}/.certbot.lock`)}, "a"); fcntl.lockf(theirs, fcntl.LOCK_EX)`,
+            'open("/tmp/registry-bed-held", "w").close()',
+            "time.sleep(8)",
+        ].join("\n");
+        await docker(["exec", "-d", certbot, "python3", "-c", hold]);
+        for (let i = 0; i < 50 && (await run("docker", ["exec", certbot, "test", "-e", "/tmp/registry-bed-held"])).code !== 0; i++) await sleep(100);
+        const serial = (await peerCertificate(ep)).serialNumber;
+        config = { ...config, acmeKeyType: "rsa" };
+        await bed.up(config);
+        const certonly = bed.steps.find((s) => s.name === "registry-tls-certonly");
+        assert.ok(certonly && (certonly.ms ?? 0) > 3000, `certonly waited for the lock (${certonly?.ms} ms)`);
+        const cert = await peerCertificate(ep);
+        assert.notEqual(cert.serialNumber, serial);
+        assert.ok(cert.modulus, "the new RSA certificate is served");
+    });
+
+    test("5. a certonly that fails (a new name, the CA unreachable) leaves the redirect and the served certificate naming the same host", async () => {
+        const before = await peerCertificate(ep);
+        await docker(["network", "disconnect", `${prefix}-net`, `${prefix}-pebble`]);
+        try {
+            const other = `${bed.label}-b.registry.test`;
+            await assert.rejects(bed.up({ ...config, domain: other }), (e: Error) => {
+                assert.ok(e instanceof DeployError);
+                assert.ok(e.message.includes(`could not obtain a certificate for ${other}`), e.message);
+                return true;
+            });
+            const redirect = await httpRequest(ep, "/v2/");
+            assert.equal(redirect.status, 301);
+            assert.equal(redirect.headers.location, `https://${bed.host}/v2/`, "port 80 still sends clients to the name HTTPS serves");
+            const served = await peerCertificate(ep);
+            assert.equal(served.serialNumber, before.serialNumber);
+            assert.equal(served.subjectaltname, `DNS:${bed.domain}`);
+        } finally {
+            await docker(["network", "connect", "--alias", "pebble", `${prefix}-net`, `${prefix}-pebble`]);
+        }
+        await bed.up(config);
+        assert.equal((await peerCertificate(ep)).serialNumber, before.serialNumber, "back to the name it has a certificate for: none issued");
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+    });
+
+    test("6. renewals reach nginx after nginx is stopped and started, after nginx is replaced and after certbot is replaced", async () => {
+        const renewed = async (what: string) => {
+            const serial = (await peerCertificate(ep)).serialNumber;
+            const r = await forceRenewal(prefix, ep);
+            assert.equal(r.code, 0, r.stderr);
+            assert.notEqual((await peerCertificate(ep)).serialNumber, serial, `after ${what}, the renewed certificate is served`);
+        };
+        await docker(["stop", `${prefix}-nginx`]);
+        await docker(["start", `${prefix}-nginx`]);
+        for (let i = 0; i < 100 && !(await canConnect(ep.address, ep.httpsPort)); i++) await sleep(100);
+        assert.equal(await docker(["inspect", "--format", "{{.State.Running}}", `${prefix}-certbot`]), "true", "certbot keeps running when nginx stops");
+        await renewed("nginx stopped and started");
+
+        config = { ...config, nginxImage: await retag(bed.images.NGINX_IMAGE, `nginx-${LABEL}`) };
+        await bed.up(config);
+        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-nginx"), bed.actions.join("\n"));
+        await renewed("nginx replaced");
+
+        config = { ...config, certbotImage: await retag(bed.images.CERTBOT_IMAGE, `certbot-${LABEL}`) };
+        await bed.up(config);
+        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-certbot"), bed.actions.join("\n"));
+        await renewed("certbot replaced");
+    });
+});

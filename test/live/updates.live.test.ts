@@ -1,0 +1,150 @@
+// Updates, live, on the real Pulumi engine: a pull in flight finishes across a registry
+// replacement; a new image reaches the stack by its digest (and a floating tag alone does
+// not); a custom ACME server whose root is private (Pebble at its own https:// URL) issues
+// the certificate, and its root is exported.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tls from "node:tls";
+import { after, before, describe, test } from "node:test";
+import { Bed, BED_SLOTS } from "./bed";
+import { basic, canConnect, DockerClient, Endpoint, httpsRequest, peerCertificate, slowDownload } from "./client";
+import { Engine } from "./engine";
+import { bedHostAddress } from "./hostAddress";
+import { docker, run } from "./proc";
+
+const LABEL = `upd-${randomBytes(3).toString("hex")}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+/** The bed's slot ports are 18080 + 10 × slot (HTTP) and 18443 + 10 × slot (HTTPS); these sit beside them. */
+const MIRROR_PORT = 18446 + 10 * BED_SLOTS.updates;
+const ACME_PORT = 18447 + 10 * BED_SLOTS.updates;
+
+async function openssl(args: string[]): Promise<void> {
+    const r = await run("openssl", args);
+    if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+}
+
+describe("live: updates", { timeout: 1_200_000 }, () => {
+    const engine = new Engine();
+    const bed = new Bed(LABEL, engine, BED_SLOTS.updates);
+    const client = new DockerClient();
+    const prefix = bed.prefix;
+    const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
+    const auth = basic(ALICE.name, ALICE.password);
+    let config = bed.config({ users: { alice: { access: "push", password: ALICE.password } } });
+    let ep: Endpoint;
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-updates-"));
+    const images: string[] = [];
+
+    before(async () => {
+        const deployed = await bed.up(config);
+        ep = await bed.endpoint(deployed.outputs.caRoot.value as string);
+        bed.trustRoot(bed.host, ep.ca);
+        const login = await client.login(bed.host, ALICE.name, ALICE.password);
+        assert.equal(login.code, 0, login.stderr);
+    });
+
+    after(async () => {
+        client.cleanup();
+        await bed.cleanup();
+        await engine.close();
+        if (images.length) await run("docker", ["image", "rm", "--force", ...images]);
+        fs.rmSync(work, { recursive: true, force: true });
+    });
+
+    test("1. a pull in flight when pulumi up replaces the registry finishes, whole", async () => {
+        const ref = `${bed.host}/upd/big:1`;
+        images.push(ref);
+        await client.makeImage(ref, 40 * 1024 * 1024);
+        await client.must(["push", ref]);
+        const manifest = await httpsRequest(ep, "/v2/upd/big/manifests/1", { auth, accept: MANIFEST_TYPES });
+        const layer = (JSON.parse(manifest.body) as { layers: { digest: string; size: number }[] }).layers[0];
+
+        // About 20 s at 2 MiB/s: the replacement happens while it runs.
+        const download = slowDownload(ep, `/v2/upd/big/blobs/${layer.digest}`, auth, 2 * 1024 * 1024);
+        await sleep(1000);
+        const retagged = "registry-test/retag:" + `registry-${LABEL}`;
+        await docker(["build", "--quiet", "--tag", retagged, "-"], { input: `FROM ${bed.images.REGISTRY_IMAGE}\nLABEL registry-bed.retag="${LABEL}"\n` });
+        images.push(retagged);
+        config = { ...config, registryImage: retagged };
+        await bed.up(config);
+        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"), bed.actions.join("\n"));
+        const done = await download;
+        assert.equal(done.status, 200);
+        assert.equal(done.bytes, layer.size, "every byte arrived");
+        assert.equal(`sha256:${done.sha256}`, layer.digest, "and they are the layer's");
+    });
+
+    test("2. a new image reaches the stack by its digest; its floating tag alone does not; nothing is lost", async () => {
+        const mirror = `127.0.0.1:${MIRROR_PORT}`;
+        // A registry of the test's own on loopback (Docker pulls from 127.0.0.0/8 over plain HTTP).
+        await docker(["run", "--detach", "--name", `${prefix}-mirror`, "--label", `registry-bed=${LABEL}`, "--publish", `${mirror}:5000`, bed.images.REGISTRY_IMAGE]);
+        for (let i = 0; i < 100 && !(await canConnect("127.0.0.1", MIRROR_PORT)); i++) await sleep(100);
+        const tag = `${mirror}/bed/nginx:stable`;
+        images.push(tag);
+        await docker(["tag", bed.images.NGINX_IMAGE, tag]);
+        await docker(["push", tag]);
+        config = { ...config, nginxImage: tag };
+        await bed.up(config);
+        const serial = (await peerCertificate(ep)).serialNumber;
+
+        // A new release under the same tag, in the registry only.
+        await docker(["build", "--quiet", "--tag", tag, "-"], { input: `FROM ${bed.images.NGINX_IMAGE}\nLABEL registry-bed.release="2"\n` });
+        await docker(["push", tag]);
+        const digest = (await docker(["image", "inspect", "--format", "{{index .RepoDigests 0}}", tag])).split("@")[1];
+        const newId = await docker(["image", "inspect", "--format", "{{.Id}}", tag]);
+        await docker(["image", "rm", tag]);
+        await docker(["tag", bed.images.NGINX_IMAGE, tag]); // what this machine had: the old release
+
+        const same = await bed.up(config);
+        assert.deepEqual(Object.keys(same.changes).filter((op) => op !== "same"), [], "a floating tag is not pulled again");
+
+        config = { ...config, nginxImage: `${mirror}/bed/nginx@${digest}` };
+        await bed.up(config);
+        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-nginx"), bed.actions.join("\n"));
+        assert.equal(await docker(["inspect", "--format", "{{.Image}}", `${prefix}-nginx`]), newId, "nginx runs the new release, pulled by digest");
+        assert.equal((await peerCertificate(ep)).serialNumber, serial, "the same certificate");
+        await client.must(["image", "rm", `${bed.host}/upd/big:1`]);
+        await client.must(["pull", `${bed.host}/upd/big:1`]);
+        images.push(`${mirror}/bed/nginx@${digest}`);
+    });
+
+    test("3. a custom ACME server whose root is private (Pebble at its own https:// URL): the deploy issues the certificate and exports that root", async () => {
+        const address = await bedHostAddress();
+        // The CA that signed the ACME server's TLS certificate: private, like a company's step-ca.
+        await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/ca.key`, "-out", `${work}/ca.pem`, "-days", "2", "-subj", "/CN=registry-bed ACME CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/acme.key`, "-out", `${work}/acme.csr`, "-subj", "/CN=registry-bed ACME"]);
+        fs.writeFileSync(`${work}/acme.ext`, `subjectAltName=IP:${address}\nextendedKeyUsage=serverAuth\n`);
+        await openssl(["x509", "-req", "-in", `${work}/acme.csr`, "-CA", `${work}/ca.pem`, "-CAkey", `${work}/ca.key`, "-CAcreateserial", "-days", "2", "-extfile", `${work}/acme.ext`, "-out", `${work}/acme.crt`]);
+        const pebbleConfig = { pebble: { listenAddress: "0.0.0.0:14000", managementListenAddress: "0.0.0.0:15000", certificate: "/acme/acme.crt", privateKey: "/acme/acme.key", httpPort: 80, tlsPort: 443, ocspResponderURL: "", externalAccountBindingRequired: false } };
+        fs.writeFileSync(`${work}/pebble.json`, JSON.stringify(pebbleConfig));
+        // It validates nothing (as a CA on a private network whose names it trusts would not need to here).
+        const acme = await docker(["create", "--name", `${prefix}-acme`, "--label", `registry-bed=${LABEL}`, "--publish", `${address}:${ACME_PORT}:14000`, "--env", "PEBBLE_VA_ALWAYS_VALID=1", "--env", "PEBBLE_VA_NOSLEEP=1", bed.images.PEBBLE_IMAGE, "-config", "/acme/pebble.json"]);
+        fs.mkdirSync(`${work}/acme`);
+        for (const f of ["pebble.json", "acme.crt", "acme.key"]) fs.copyFileSync(`${work}/${f}`, `${work}/acme/${f}`);
+        await docker(["cp", `${work}/acme`, `${acme}:/acme`]);
+        await docker(["start", acme]);
+        for (let i = 0; i < 100 && !(await canConnect(address, ACME_PORT)); i++) await sleep(100);
+
+        const ca = fs.readFileSync(`${work}/ca.pem`, "utf8");
+        const serial = (await peerCertificate(ep)).serialNumber;
+        config = { ...config, acmeServer: `https://${address}:${ACME_PORT}/dir`, acmeCaCertificate: ca };
+        const deployed = await bed.up(config);
+        assert.equal(deployed.outputs.caRoot.value, ca, "the custom CA's root is exported");
+        // Issued by this Pebble (its own issuing root, which Pebble does not sign with the TLS CA): read without verifying.
+        const served = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+            const socket = tls.connect({ host: ep.address, port: ep.httpsPort, servername: ep.domain, rejectUnauthorized: false }, () => {
+                resolve(socket.getPeerCertificate());
+                socket.end();
+            });
+            socket.on("error", reject);
+        });
+        assert.notEqual(served.serialNumber, serial, "a new certificate");
+        assert.equal(served.subjectaltname, `DNS:${bed.domain}`);
+        assert.match(String(served.issuer.CN), /Pebble/);
+        assert.equal(await docker(["ps", "--all", "--quiet", "--filter", `name=^${prefix}-pebble$`]), "", "the stack's own Pebble is gone");
+    });
+});
