@@ -127,8 +127,14 @@ export class Bed {
         };
     }
 
-    /** Sets the stack's config to `config` (secrets as secrets); nginx is published on the bed's address unless given. */
+    /**
+     * Sets the stack's config to `config` (secrets as secrets); nginx is published on the bed's
+     * address unless given. The registry's name resolves from the first deploy on: the Docker
+     * daemon re-reads /etc/hosts at most every 5 seconds, and a name it misses goes to DNS,
+     * which the tests never ask.
+     */
     async configure(config: Record<string, unknown>): Promise<LiveStack> {
+        await this.addHostsEntry();
         const stack = await this.stack();
         await stack.configure({ bindAddress: await bedHostAddress(), ...config }, (key) => SECRET_LEAF.test(key));
         return stack;
@@ -164,6 +170,7 @@ export class Bed {
 
     /** Resolves the registry's host name to the bed's address, as the README tells users to do for theirs. */
     async addHostsEntry(): Promise<void> {
+        if (this.hostsLine) return;
         const line = `${await bedHostAddress()} ${this.domain} # ${BED_LABEL} ${this.label}`;
         await withHostsLock(() => addHostsLine(line));
         this.hostsLine = line;

@@ -37,5 +37,16 @@ export function addHostsLine(line: string): void {
 export function removeHostsLine(line: string): void {
     const lines = fs.readFileSync(HOSTS_FILE, "utf8").split("\n");
     const kept = lines.filter((l) => l !== line);
-    if (kept.length !== lines.length) fs.writeFileSync(HOSTS_FILE, kept.join("\n"));
+    if (kept.length === lines.length) return;
+    // Replaced whole, by a rename: the Docker daemon may resolve a name of another test file
+    // at this very moment, and must never read a half-written file.
+    const tmp = `${HOSTS_FILE}.registry-bed.tmp`;
+    fs.writeFileSync(tmp, kept.join("\n"), { mode: fs.statSync(HOSTS_FILE).mode });
+    try {
+        fs.renameSync(tmp, HOSTS_FILE);
+    } catch {
+        // A bind-mounted /etc/hosts (inside a container) cannot be replaced, only rewritten.
+        fs.rmSync(tmp, { force: true });
+        fs.writeFileSync(HOSTS_FILE, kept.join("\n"));
+    }
 }

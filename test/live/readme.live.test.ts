@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import * as yaml from "js-yaml";
 import { BED_LABEL, loadImages } from "./bed";
 import { MARKER_VAR, processesWith, ROOT } from "./engine";
-import { HOSTS_FILE, removeHostsLine, withHostsLock } from "./hostsFile";
+import { addHostsLine, HOSTS_FILE, removeHostsLine, withHostsLock } from "./hostsFile";
 import { docker, run, RunResult } from "./proc";
 import { copyProject } from "./project";
 
@@ -75,6 +75,10 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
             await docker(["import", path.join(work, "alpine.tar"), "alpine:3"]);
             madeAlpine = true;
         }
+        // The `use` block adds this line right before `docker login`; the Docker daemon re-reads
+        // /etc/hosts at most every 5 seconds and sends a name it misses to DNS, which the tests
+        // never ask. So the line is in place from the start; the block adds it again.
+        if (!hadHostsLine) await withHostsLock(() => addHostsLine(DEV.hostsLine));
         checkout = copyProject(["examples"]);
         // The one change the bed needs: images built here instead of pulled.
         const images = loadImages();
@@ -118,6 +122,8 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         const r = await withHostsLock(() => shell(script, checkout));
         assert.equal(r.code, 0, `the README's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
         assert.match(r.stdout, /Login Succeeded/);
+        const lines = fs.readFileSync(HOSTS_FILE, "utf8").split("\n").filter((l) => l === DEV.hostsLine);
+        assert.equal(lines.length, 2, "the block's step 1 added its line");
         assert.match(`${r.stdout}${r.stderr}`, new RegExp(`${DEV.host}/tools/alpine:3`));
         const url = await shell("export PULUMI_CONFIG_PASSPHRASE=...\npulumi stack output url --stack dev", checkout);
         assert.equal(url.stdout.trim(), "https://registry.test:8443");

@@ -188,7 +188,8 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, rotated) })).status, 200);
         assert.deepEqual(await containerIds(), before);
         ALICE.password = rotated;
-        assert.equal((await client.login(host, ALICE.name, ALICE.password)).code, 0);
+        const login = await client.login(host, ALICE.name, ALICE.password);
+        assert.equal(login.code, 0, login.stderr);
     });
 
     test("7. the exported state holds no secret in any encoding", async () => {

@@ -44,7 +44,8 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
         const host = out.outputs.host.value as string;
         await bed.addHostsEntry();
         bed.trustRoot(host, out.outputs.caRoot.value as string);
-        assert.equal((await client.login(host, user.name, user.password)).code, 0);
+        const login = await client.login(host, user.name, user.password);
+        assert.equal(login.code, 0, login.stderr);
         const id = await client.makeImage(`${host}/remote/hello:1`, 256 * 1024);
         await client.must(["push", `${host}/remote/hello:1`]);
         await client.must(["image", "rm", `${host}/remote/hello:1`]);

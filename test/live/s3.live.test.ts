@@ -50,7 +50,8 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         ep = await bed.endpoint(outputs.caRoot.value as string);
         await bed.addHostsEntry();
         bed.trustRoot(host, ep.ca);
-        assert.equal((await client.login(host, ALICE.name, ALICE.password)).code, 0);
+        const login = await client.login(host, ALICE.name, ALICE.password);
+        assert.equal(login.code, 0, login.stderr);
     });
 
     after(async () => {
