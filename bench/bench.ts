@@ -1,6 +1,7 @@
 // `npm run bench`: what users feel, measured on the live test bed in one run.
 //   - layer throughput, push and pull with skopeo, through (a) our nginx + TLS, (b) straight
-//     to the registry container (the limit here), (c) nginx with the seed tutorial's config
+//     to a second instance of the registry image, over plain HTTP (the limit here; ours listens
+//     on no TCP port), (c) nginx with the seed tutorial's config
 //     (same images and certificate, nginx's buffering defaults); runs interleaved, medians;
 //   - cold deploy, with a breakdown per step; program evaluation (mocked preview);
 //   - renewal under load; concurrent pushes and pulls.
@@ -14,9 +15,10 @@ import { runProgram } from "../test/harness/program";
 import { Recorder } from "../test/harness/recorder";
 import { docker, run } from "../test/live/proc";
 import { Bed, BED_SLOTS } from "../test/live/bed";
+import { REGISTRY_SOCKET, REGISTRY_SOCKET_DIR } from "../configs/registry";
 import { Engine } from "../test/live/engine";
 import { bedHostAddress } from "../test/live/hostAddress";
-import { Endpoint } from "../test/live/client";
+import { canConnect, Endpoint } from "../test/live/client";
 import { forceRenewal, requestsDuring } from "../test/live/load";
 import { measureEngine } from "./engineSpeed";
 import { makeOciImage } from "./oci";
@@ -43,7 +45,7 @@ error_log stderr warn;
 events { worker_connections 1024; }
 http {
   access_log off;
-  upstream docker-registry { server registry:5000; }
+  upstream docker-registry { server unix:${REGISTRY_SOCKET}; }
   server {
     listen 443 ssl;
     server_name ${domain};
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
         const seed = await docker([
             "create", "--name", `${prefix}-seed`, "--label", `registry-bed=${label}`, "--network", `${prefix}-net`,
             "--publish", `${await bedHostAddress()}:${SEED_PORT}:443`, "--volume", `${prefix}-certs:/etc/letsencrypt:ro`, "--volume", `${prefix}-auth:/etc/nginx/auth:ro`,
+            "--volume", `${prefix}-registry-socket:${REGISTRY_SOCKET_DIR}`,
             bed.images.NGINX_IMAGE, "nginx", "-c", "/etc/nginx/seed.conf", "-g", "daemon off;",
         ]);
         fs.writeFileSync(path.join(work, "seed.conf"), seedConf(DOMAIN));
@@ -179,12 +182,16 @@ async function main(): Promise<void> {
         // through docker-proxy, a userland copy that real clients (arriving from outside,
         // DNAT'd by the kernel) never see. TLS stays on for (a) and (c); only the name check
         // is off, since the certificate names the domain, not the address.
+        // The registry itself listens on no TCP port (only nginx reaches it): its direct speed is
+        // measured on a second instance of the same image, on the network, with its own storage.
+        await docker(["run", "--detach", "--name", `${prefix}-direct`, "--label", `registry-bed=${label}`, "--network", `${prefix}-net`, "--env", "REGISTRY_LOG_LEVEL=info", bed.images.REGISTRY_IMAGE]);
         const ip = (name: string) => docker(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]);
         const targets: Target[] = [
             { name: "a_ours", host: await ip(`${prefix}-nginx`), tlsVerify: false },
-            { name: "b_direct", host: `${await ip(`${prefix}-registry`)}:5000`, tlsVerify: false },
+            { name: "b_direct", host: `${await ip(`${prefix}-direct`)}:5000`, tlsVerify: false },
             { name: "c_seed", host: await ip(`${prefix}-seed`), tlsVerify: false },
         ];
+        for (let i = 0; i < 100 && !(await canConnect(targets[1].host.split(":")[0], 5000)); i++) await new Promise((r) => setTimeout(r, 100));
         fs.writeFileSync(authfile, JSON.stringify({ auths: { [host]: { auth }, [targets[0].host]: { auth }, [targets[2].host]: { auth } } }), { mode: 0o600 });
 
         // Layer throughput, interleaved: every run pushes a fresh random image through each path.

@@ -77,7 +77,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         const local = await run("docker", ["exec", `${prefix}-registry`, "ls", "-A", "/var/lib/registry"]);
         assert.equal(local.stdout.trim(), "", "nothing is stored in the (unused) data volume");
         const mounts = await docker(["inspect", "--format", "{{range .Mounts}}{{.Type}}:{{.Name}} {{end}}", `${prefix}-registry`]);
-        assert.deepEqual(mounts.split(" ").sort(), [`volume:${prefix}-data`, `volume:${prefix}-registry-control`], "no anonymous volume");
+        assert.deepEqual(mounts.split(" ").sort(), [`volume:${prefix}-data`, `volume:${prefix}-registry-control`, `volume:${prefix}-registry-socket`], "no anonymous volume");
 
         const secrets = [s3.accessKey, s3.secretKey];
         const inspect = await docker(["inspect", `${prefix}-registry`]);
