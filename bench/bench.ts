@@ -38,7 +38,7 @@ const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
 
 // The "seed": the nginx config most registry tutorials copy (distribution's recipe as
 // commonly pasted): HTTP/1.0 to the upstream, request and response buffering left on.
-const seedConf = (domain: string) => `user nginx;
+const seedConf = (domain: string, htpasswd: string) => `user nginx;
 worker_processes auto;
 pid /tmp/nginx.pid;
 error_log stderr warn;
@@ -56,7 +56,7 @@ http {
     chunked_transfer_encoding on;
     location /v2/ {
       auth_basic "Registry realm";
-      auth_basic_user_file /etc/nginx/auth/htpasswd;
+      auth_basic_user_file ${htpasswd};
       add_header 'Docker-Distribution-Api-Version' 'registry/2.0' always;
       proxy_pass http://docker-registry;
       proxy_set_header Host $http_host;
@@ -175,7 +175,9 @@ async function main(): Promise<void> {
             "--volume", `${prefix}-registry-socket:${REGISTRY_SOCKET_DIR}`,
             bed.images.NGINX_IMAGE, "nginx", "-c", "/etc/nginx/seed.conf", "-g", "daemon off;",
         ]);
-        fs.writeFileSync(path.join(work, "seed.conf"), seedConf(DOMAIN));
+        // The users' file ours reads (named by its content).
+        const htpasswd = await docker(["exec", `${prefix}-nginx`, "sh", "-c", "ls /etc/nginx/auth/htpasswd-*"]);
+        fs.writeFileSync(path.join(work, "seed.conf"), seedConf(DOMAIN, htpasswd));
         await docker(["cp", path.join(work, "seed.conf"), `${seed}:/etc/nginx/seed.conf`]);
         await docker(["start", seed]);
         // Throughput goes to the containers' own addresses: published loopback ports pass

@@ -82,7 +82,8 @@ export function renderNginxEntrypoint(): string {
         `  ln -sfn /etc/nginx/fallback ${NGINX_ACTIVE_DIR}`,
         "fi",
         `marker=${DEPLOY_MARKER}`,
-        '( seen=$(cat "$marker" 2>/dev/null); while sleep ' + DEPLOY_POLL_SECONDS + '; do now=$(cat "$marker" 2>/dev/null); if [ "$now" != "$seen" ]; then seen=$now; kill -HUP 1 && echo "registry-nginx: certificate deployed ($now); reloaded" >&2; fi; done ) &',
+        // Not under `set -e`: the marker is missing until the first certificate.
+        '( set +e; seen=$(cat "$marker" 2>/dev/null); while sleep ' + DEPLOY_POLL_SECONDS + '; do now=$(cat "$marker" 2>/dev/null); if [ "$now" != "$seen" ]; then seen=$now; kill -HUP 1 && echo "registry-nginx: certificate deployed ($now); reloaded" >&2; fi; done ) &',
         `exec nginx -c ${NGINX_ACTIVE_DIR}/nginx.conf -g 'daemon off;'`,
         "",
     ].join("\n");

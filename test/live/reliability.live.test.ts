@@ -44,6 +44,13 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         const deployed = await bed.up(config);
         ep = await bed.endpoint(deployed.outputs.caRoot.value as string);
         bed.trustRoot(bed.host, ep.ca);
+        // Something stored, for garbage collection to go through.
+        const login = await client.login(bed.host, ALICE.name, ALICE.password);
+        assert.equal(login.code, 0, login.stderr);
+        const ref = `${bed.host}/rel/hello:1`;
+        images.push(ref);
+        await client.makeImage(ref, 256 * 1024);
+        await client.must(["push", ref]);
     });
 
     after(async () => {
@@ -111,11 +118,12 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
 
         const log = (await run("docker", ["logs", "--since", since, registry])).stderr.split("\n");
         const at = (pattern: RegExp) => log.findIndex((l) => pattern.test(l));
-        assert.equal(log.filter((l) => /registry-gc: started/.test(l)).length, 1, "exactly one GC ran");
+        const story = log.filter((l) => /registry-gc:|PATCH/.test(l)).join("\n");
+        assert.equal(log.filter((l) => /registry-gc: started/.test(l)).length, 1, `exactly one GC ran:\n${story}`);
         const patchDone = at(/http\.request\.method=PATCH.*http\.response\.status=202|http\.response\.status=202.*http\.request\.method=PATCH/);
-        assert.ok(patchDone >= 0, "the registry logged the upload's PATCH");
-        assert.ok(patchDone < at(/registry-gc: writer stopped/), "the writer finished the upload before it stopped");
-        assert.ok(at(/registry-gc: writer stopped/) < at(/registry-gc: garbage-collect finished/), "GC ran after the writer had exited");
+        assert.ok(patchDone >= 0, `the registry logged the upload's PATCH:\n${story}`);
+        assert.ok(patchDone < at(/registry-gc: writer stopped/), `the writer finished the upload before it stopped:\n${story}`);
+        assert.ok(at(/registry-gc: writer stopped/) < at(/registry-gc: garbage-collect finished$/), `GC ran, after the writer had exited:\n${story}`);
 
         // Intact: the upload completes with the digest of exactly what was sent.
         const body = Buffer.concat(Array.from({ length: chunks }, (_, i) => Buffer.alloc(chunkBytes, i)));
