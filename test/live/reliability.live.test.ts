@@ -158,21 +158,38 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
 
     test("4. certonly waits for a certbot run in progress (a renewal check) instead of failing with 'Another instance of Certbot is already running'", async () => {
         const certbot = `${prefix}-certbot`;
-        // As the renew loop does while it runs certbot: this program's lock, and certbot's own.
+        const inCertbot = (code: string) => docker(["exec", certbot, "python3", "-c", code]);
+        // As the renew loop does while it runs certbot: this program's lock, and certbot's own,
+        // held until the test lets go.
         const hold = [
-            "import fcntl, time",
+            "import fcntl, os, time",
             `ours = open(${JSON.stringify(CERTBOT_LOCK)}, "a"); fcntl.flock(ours, fcntl.LOCK_EX)`,
             `theirs = open(${JSON.stringify(`${LETSENCRYPT_DIR}/.certbot.lock`)}, "a"); fcntl.lockf(theirs, fcntl.LOCK_EX)`,
             'open("/tmp/registry-bed-held", "w").close()',
-            "time.sleep(8)",
+            'while not os.path.exists("/tmp/registry-bed-release"): time.sleep(0.1)',
         ].join("\n");
         await docker(["exec", "-d", certbot, "python3", "-c", hold]);
         for (let i = 0; i < 50 && (await run("docker", ["exec", certbot, "test", "-e", "/tmp/registry-bed-held"])).code !== 0; i++) await sleep(100);
         const serial = (await peerCertificate(ep)).serialNumber;
         config = { ...config, acmeKeyType: "rsa" };
-        await bed.up(config);
-        const certonly = bed.steps.find((s) => s.name === "registry-tls-certonly");
-        assert.ok(certonly && (certonly.ms ?? 0) > 3000, `certonly waited for the lock (${certonly?.ms} ms)`);
+        const deploying = bed.up(config);
+        deploying.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+        try {
+            // certonly has started, and is waiting (not failed) while the locks are held.
+            // (The word is put together at run time, or this probe would find itself.)
+            const waiting = "import os\nw = b'cert' + b'only'\nprint(any(w in open('/proc/%s/cmdline' % p, 'rb').read() for p in os.listdir('/proc') if p.isdigit()))";
+            let seen = false;
+            for (let i = 0; i < 300 && !seen; i++) {
+                seen = (await inCertbot(waiting)) === "True";
+                if (!seen) await sleep(200);
+            }
+            assert.ok(seen, "certonly started while the locks were held");
+            await sleep(2000);
+            assert.equal(await inCertbot(waiting), "True", "and still waits for them, instead of failing");
+        } finally {
+            await docker(["exec", certbot, "touch", "/tmp/registry-bed-release"]);
+        }
+        await deploying;
         const cert = await peerCertificate(ep);
         assert.notEqual(cert.serialNumber, serial);
         assert.ok(cert.modulus, "the new RSA certificate is served");
@@ -224,5 +241,28 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         await bed.up(config);
         assert.ok(bed.actions.includes("replace docker:index/container:Container registry-certbot"), bed.actions.join("\n"));
         await renewed("certbot replaced");
+    });
+
+    test("7. bad Docker hosts, bind addresses, e-mails and ACME URLs are refused by the engine's preview, each named, before anything is created", async () => {
+        const stack = await engine.stack(`${prefix}-refused`);
+        try {
+            await stack.configure(
+                { domain: "refused.registry.test", dockerHost: "tcp://10.0.0.5:2375", bindAddress: "1:2", acmeEmail: "-x@example.com", acmeServer: "https://eab:hunter2@acme.example.com/dir" },
+                () => false,
+            );
+            await assert.rejects(stack.preview(), (e: Error) => {
+                assert.match(e.message, /private-registry:dockerHost: expected .*tcp:\/\/ is refused/);
+                assert.match(e.message, /private-registry:bindAddress: expected an IP address/);
+                assert.match(e.message, /private-registry:acmeEmail: expected an e-mail address/);
+                assert.match(e.message, /private-registry:acmeServer: expected an https:\/\/ ACME directory URL without credentials/);
+                assert.ok(!e.message.includes("hunter2"), "the URL's credentials are not echoed");
+                assert.doesNotMatch(e.message, /docker:index:|command:local:/, "no resource was even declared");
+                return true;
+            });
+            await stack.configure({ domain: "refused.registry.test", dockerHost: "ssh://u@h:99999" }, () => false);
+            await assert.rejects(stack.preview(), /private-registry:dockerHost: expected .* with a port from 1 to 65535, got "ssh:\/\/u@h:99999"/);
+        } finally {
+            await stack.remove();
+        }
     });
 });
