@@ -90,8 +90,8 @@ if [ -n "${SKIP_TESTS:-}" ]; then exit 0; fi
 
 log "tests"
 status=0
-# Two test files at a time: each live file deploys its own stack on its own ports and name.
-node --import tsx --test --test-concurrency=2 \
+# Three test files at a time: each live file deploys its own stack on its own ports and name.
+node --import tsx --test --test-concurrency=3 \
   test/unit/*.test.ts test/live/*.test.ts bench/*.test.ts || status=$?
 
 # No Pulumi language host or provider plugin (nor anything they started) may outlive the tests.

@@ -53,6 +53,11 @@ export interface Deployed extends Operation {
     outputs: OutputMap;
 }
 
+/** The engine's change counts other than `same` (and zero). */
+export function changed(changes: Record<string, number>): Record<string, number> {
+    return Object.fromEntries(Object.entries(changes).filter(([op, n]) => op !== "same" && n > 0));
+}
+
 /** PIDs of running processes whose environment has `name=value`. */
 export function processesWith(name: string, value: string): number[] {
     const needle = Buffer.from(`\0${name}=${value}\0`);

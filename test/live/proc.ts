@@ -36,3 +36,16 @@ export async function docker(args: string[], opts: { input?: string; env?: NodeJ
     if (r.code !== 0 && !opts.allowFail) throw new Error(`docker ${args[0]} ${args[1] ?? ""} failed (exit ${r.code}): ${r.stderr.trim()}`);
     return r.stdout.trim();
 }
+
+/** Waits (bounded) for Docker's health status of a container to become `want`. */
+export async function healthBecomes(container: string, want: "healthy" | "unhealthy", maxMs = 75_000): Promise<{ status: string; output: string }> {
+    const deadline = Date.now() + maxMs;
+    let status = "";
+    while (Date.now() < deadline) {
+        status = await docker(["inspect", "--format", "{{.State.Health.Status}}", container]);
+        if (status === want) break;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    const output = await docker(["inspect", "--format", "{{range .State.Health.Log}}{{.Output}}{{end}}", container]);
+    return { status, output };
+}

@@ -13,32 +13,13 @@ import { renderConfigInstall } from "../../configs/install";
 import { stackConfigFile } from "../../configs/stackConfig";
 import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate } from "./client";
-import { Engine, ROOT } from "./engine";
-import { garbageCollection } from "./gc";
+import { changed, Engine, ROOT } from "./engine";
 import { forceRenewal, requestsDuring } from "./load";
-import { docker, run } from "./proc";
+import { docker, healthBecomes, run } from "./proc";
 import { copyProject } from "./project";
 import { leaksIn, secretAtoms } from "./secrets";
 
 const LABEL = `live-${randomBytes(3).toString("hex")}`;
-
-/** Waits (bounded) for Docker's health status of a container to become `want`. */
-async function healthBecomes(container: string, want: "healthy" | "unhealthy", maxMs = 75_000): Promise<{ status: string; output: string }> {
-    const deadline = Date.now() + maxMs;
-    let status = "";
-    while (Date.now() < deadline) {
-        status = await docker(["inspect", "--format", "{{.State.Health.Status}}", container]);
-        if (status === want) break;
-        await new Promise((r) => setTimeout(r, 1000));
-    }
-    const output = await docker(["inspect", "--format", "{{range .State.Health.Log}}{{.Output}}{{end}}", container]);
-    return { status, output };
-}
-
-/** Counts of the engine's changes other than `same`. */
-function changed(changes: Record<string, number>): Record<string, number> {
-    return Object.fromEntries(Object.entries(changes).filter(([op, n]) => op !== "same" && n > 0));
-}
 
 const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
 const BOB = { name: "bob", password: `bob-${randomBytes(9).toString("hex")}` };
@@ -274,94 +255,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         }
     });
 
-    test("12. data survives: replacing the registry and nginx containers loses no image, certificate or credential", async () => {
-        const serial = (await peerCertificate(ep)).serialNumber;
-        const before = await containerIds();
-        // A new image id for the same software, as a new tag upstream would bring.
-        const retag = async (image: string, tag: string) => {
-            const ref = `registry-test/retag:${tag}`;
-            await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${LABEL}"\n` });
-            extraImages.push(ref);
-            return ref;
-        };
-        const registryImage = await retag(bed.images.REGISTRY_IMAGE, `registry-${LABEL}`);
-        const nginxImage = await retag(bed.images.NGINX_IMAGE, `nginx-${LABEL}`);
-        config = { ...config, registryImage, nginxImage };
-        await bed.up(config);
-        const after = await containerIds();
-        assert.notEqual(after.registry, before.registry, "registry replaced");
-        assert.notEqual(after.nginx, before.nginx, "nginx replaced");
-        assert.ok(!bed.actions.some((a) => a.includes("Volume")), "no volume touched");
-
-        assert.equal((await peerCertificate(ep)).serialNumber, serial, "same certificate");
-        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "same credentials");
-        await client.must(["image", "rm", `${repo()}:1`]);
-        await client.must(["pull", `${repo()}:1`]);
-        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]), pushedId, "the pushed image is still there");
-        // And the replaced stack still takes pushes.
-        await client.makeImage(`${repo()}:2`, 256 * 1024);
-        await client.must(["push", `${repo()}:2`]);
-    });
-
-    test("13. garbage collection: writes get 503 while reads go on, an in-flight upload finishes, blobs are reclaimed", async () => {
-        const storedKiB = async () => Number((await docker(["exec", `${prefix}-registry`, "du", "-sk", "/var/lib/registry/docker/registry/v2/blobs"])).split(/\s+/)[0]);
-        extraImages.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "gc", storedKiB })));
-    });
-
-    test("14. the GC schedule survives deploys: a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
-        const registry = `${prefix}-registry`;
-        const lastGc = async () => Number(await docker(["exec", registry, "cat", "/var/lib/registry-control/last-gc"]));
-        const gcEnded = async (since: string) => /registry-gc: ended/.test((await run("docker", ["logs", "--since", since, registry])).stderr);
-        // The last GC was two hours ago; a one-hour schedule arrives with a deploy (which replaces the registry).
-        await docker(["exec", registry, "sh", "-c", "echo $(( $(date +%s) - 7200 )) > /var/lib/registry-control/last-gc"]);
-        const deployed = new Date().toISOString();
-        config = { ...config, gcIntervalHours: 1 };
-        await bed.up(config);
-        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"), bed.actions.join("\n"));
-        let ran = false;
-        for (let i = 0; i < 60 && !ran; i++) {
-            ran = await gcEnded(deployed);
-            if (!ran) await new Promise((r) => setTimeout(r, 500));
-        }
-        assert.ok(ran, "the overdue GC ran right after the replacement");
-        const recorded = await lastGc();
-        assert.ok(Math.abs(recorded - Date.now() / 1000) < 120, `last-gc records the run (${recorded})`);
-
-        // Replaced again right after: the schedule is not reset, and GC is not due for an hour.
-        const redeployed = new Date().toISOString();
-        config = { ...config, gcDeleteUntagged: true };
-        await bed.up(config);
-        assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"));
-        await new Promise((r) => setTimeout(r, 5000));
-        assert.equal(await gcEnded(redeployed), false, "no GC on a start when none is due");
-        assert.equal(await lastGc(), recorded);
-        assert.equal((await httpsRequest(ep, "/v2/gc/keep/tags/list", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
-    });
-
-    test("15. refresh finds no drift, and the next preview shows no change", async () => {
-        const stack = await bed.stack();
-        const refreshed = await stack.refresh();
-        assert.deepEqual(changed(refreshed.changes), {}, refreshed.stdout);
-        const preview = await stack.preview({ diff: true });
-        assert.deepEqual(changed(preview.changes), {}, preview.stdout);
-    });
-
-    test("16. destroy keeps the data and certificates; a re-up over them issues no new certificate and the pushed image pulls", async () => {
-        const serial = (await peerCertificate(ep)).serialNumber;
-        const destroyed = await bed.destroy();
-        assert.ok((destroyed.changes.delete ?? 0) >= 20, JSON.stringify(destroyed.changes));
-        assert.equal(await docker(["ps", "-a", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Names}}"]), "", "no container left");
-        const volumes = (await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"])).split("\n").sort();
-        assert.deepEqual(volumes, [`${prefix}-certs`, `${prefix}-data`], "retained: data and certificates");
-
-        await bed.up(config);
-        assert.equal((await peerCertificate(ep)).serialNumber, serial, "the retained certificate is served; none was issued");
-        await client.must(["image", "rm", `${repo()}:1`]);
-        await client.must(["pull", `${repo()}:1`]);
-        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]), pushedId);
-    });
-
-    test("17. a stack without a domain is refused by the CLI, naming the key; no process outlives the failure", async (t) => {
+    test("12. a stack without a domain is refused by the CLI, naming the key; no process outlives the failure", async (t) => {
         const stack = await engine.stack(`${prefix}-nodomain`);
         try {
             const before = engine.reaped.length;
@@ -373,42 +267,4 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         }
     });
 
-    test("18. with retainVolumes false, destroy deletes the volumes too", async () => {
-        config = { ...config, retainVolumes: false };
-        await bed.up(config);
-        await bed.destroy();
-        assert.equal(await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"]), "", "no volume left");
-    });
-});
-
-describe("live: certificate expiry is visible and renewal follows the certificate's lifetime", { timeout: 600_000 }, () => {
-    const label = `exp-${randomBytes(3).toString("hex")}`;
-    const engine = new Engine();
-    const bed = new Bed(label, engine, BED_SLOTS.expiry);
-    const user = { name: "ops", password: `ops-${randomBytes(9).toString("hex")}` };
-
-    after(async () => {
-        await bed.cleanup();
-        await engine.close();
-    });
-
-    test("a 10-day certificate: expiry output, unhealthy within 20 warning days, not renewed early", async () => {
-        const out = await bed.up(bed.config({ users: { ops: { access: "push", password: user.password } }, pebbleCertificateDays: 10, certificateWarningDays: 20 }));
-        const expiry = Date.parse(out.outputs.certificateExpiry.value as string);
-        const days = (expiry - Date.now()) / 86_400_000;
-        assert.ok(days > 9 && days <= 10, `certificateExpiry output is ~10 days ahead, got ${out.outputs.certificateExpiry.value}`);
-
-        const health = await healthBecomes(`${bed.prefix}-certbot`, "unhealthy");
-        assert.equal(health.status, "unhealthy", health.output);
-        assert.match(health.output, /days left \(unhealthy at 20 or fewer\)/);
-
-        // certbot renews by the remaining share of the lifetime (and ARI), not a fixed 30 days
-        // before expiry: a fresh 10-day certificate is not due.
-        const ep = await bed.endpoint(out.outputs.caRoot.value as string);
-        const serial = (await peerCertificate(ep)).serialNumber;
-        const renew = await run("docker", ["exec", `${bed.prefix}-certbot`, "certbot", "renew", "--no-random-sleep-on-renew", "--non-interactive"]);
-        assert.equal(renew.code, 0, renew.stderr);
-        assert.match(`${renew.stdout}${renew.stderr}`, /not yet due for renewal/i);
-        assert.equal((await peerCertificate(ep)).serialNumber, serial);
-    });
 });
