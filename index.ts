@@ -1,11 +1,11 @@
 // A private Docker registry behind nginx with ACME TLS, basic auth and renewal.
-// Reads the stack config, builds the registry, exports what other stacks consume.
+// Reads the stack config into the component's args, builds the registry, exports what other
+// stacks consume.
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "./components/privateRegistry";
-import { readStackSettings } from "./configs/stackConfig";
+import { readStackArgs } from "./configs/stackConfig";
 
-const settings = readStackSettings();
-const registry = new PrivateRegistry("registry", { settings });
+const registry = new PrivateRegistry("registry", readStackArgs());
 
 export const url = registry.url;
 export const host = registry.host;

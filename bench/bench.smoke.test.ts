@@ -32,7 +32,16 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
             }
         }
         assert.ok(result.coldDeploy.totalToFirstPushS > 0);
-        for (const k of ["preview", "previewTypeChecked", "previewTranspiledByTsc", "coldUp", "noopUp", "coldUpWithPreview", "noopUpWithPreview"]) assert.ok(result.engine.ratios[k] > 0, `engine ratio ${k}`);
+        for (const k of [
+            "preview",
+            "previewTypeChecked",
+            "previewTranspiledByTsc",
+            "coldUp",
+            "noopUp",
+            "coldUpWithPreview",
+            "noopUpWithPreview",
+        ])
+            assert.ok(result.engine.ratios[k] > 0, `engine ratio ${k}`);
         assert.ok(result.engine.floorPreviewS > 0);
         assert.ok(result.engine.coldSteps["registry-tls-certonly"] > 0, "the cold up's steps are timed");
         assert.ok(result.engine.pluginStartupS["pulumi-resource-docker"] > 0);

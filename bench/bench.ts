@@ -84,19 +84,27 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function skopeo(args: string[], authfile: string): Promise<number> {
     const t0 = performance.now();
-    const r = await run("skopeo", ["--command-timeout", "900s", ...args.slice(0, 1), "--authfile", authfile, ...args.slice(1)], { timeoutMs: 900_000 });
+    const r = await run("skopeo", ["--command-timeout", "900s", ...args.slice(0, 1), "--authfile", authfile, ...args.slice(1)], {
+        timeoutMs: 900_000,
+    });
     if (r.code !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr.trim()}`);
     return (performance.now() - t0) / 1000;
 }
 
 async function push(target: Target, layout: string, tag: string, repo: string, authfile: string): Promise<number> {
-    return skopeo(["copy", "--quiet", `--dest-tls-verify=${target.tlsVerify}`, `oci:${layout}:${tag}`, `docker://${target.host}/${repo}:${tag}`], authfile);
+    return skopeo(
+        ["copy", "--quiet", `--dest-tls-verify=${target.tlsVerify}`, `oci:${layout}:${tag}`, `docker://${target.host}/${repo}:${tag}`],
+        authfile,
+    );
 }
 
 async function pull(target: Target, tag: string, repo: string, authfile: string): Promise<number> {
     const dest = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-pull-"));
     try {
-        return await skopeo(["copy", "--quiet", `--src-tls-verify=${target.tlsVerify}`, `docker://${target.host}/${repo}:${tag}`, `dir:${dest}`], authfile);
+        return await skopeo(
+            ["copy", "--quiet", `--src-tls-verify=${target.tlsVerify}`, `docker://${target.host}/${repo}:${tag}`, `dir:${dest}`],
+            authfile,
+        );
     } finally {
         fs.rmSync(dest, { recursive: true, force: true });
     }
@@ -152,7 +160,8 @@ async function main(): Promise<void> {
         const first = path.join(work, "first");
         await makeOciImage(first, "1", [256 * 1024]);
         const firstPushS = await push({ name: "a_ours", host, tlsVerify: true }, first, "1", "bench/first", authfile);
-        const sum = (...names: string[]) => round(bed.steps.filter((s) => names.includes(s.name)).reduce((acc, s) => acc + (s.ms ?? 0), 0) / 1000, 2);
+        const sum = (...names: string[]) =>
+            round(bed.steps.filter((s) => names.includes(s.name)).reduce((acc, s) => acc + (s.ms ?? 0), 0) / 1000, 2);
         results.coldDeploy = {
             totalToFirstPushS: round(deployS + firstPushS, 2),
             upS: round(deployS, 2),
@@ -170,10 +179,27 @@ async function main(): Promise<void> {
         // The seed tutorial's nginx, beside ours: same image, certificate and htpasswd.
         const prefix = `bed-${label}`;
         const seed = await docker([
-            "create", "--name", `${prefix}-seed`, "--label", `registry-bed=${label}`, "--network", `${prefix}-net`,
-            "--publish", `${await bedHostAddress()}:${SEED_PORT}:443`, "--volume", `${prefix}-certs:/etc/letsencrypt:ro`, "--volume", `${prefix}-auth:/etc/nginx/auth:ro`,
-            "--volume", `${prefix}-registry-socket:${REGISTRY_SOCKET_DIR}`,
-            bed.images.NGINX_IMAGE, "nginx", "-c", "/etc/nginx/seed.conf", "-g", "daemon off;",
+            "create",
+            "--name",
+            `${prefix}-seed`,
+            "--label",
+            `registry-bed=${label}`,
+            "--network",
+            `${prefix}-net`,
+            "--publish",
+            `${await bedHostAddress()}:${SEED_PORT}:443`,
+            "--volume",
+            `${prefix}-certs:/etc/letsencrypt:ro`,
+            "--volume",
+            `${prefix}-auth:/etc/nginx/auth:ro`,
+            "--volume",
+            `${prefix}-registry-socket:${REGISTRY_SOCKET_DIR}`,
+            bed.images.NGINX_IMAGE,
+            "nginx",
+            "-c",
+            "/etc/nginx/seed.conf",
+            "-g",
+            "daemon off;",
         ]);
         // The users' file ours reads (named by its content).
         const htpasswd = await docker(["exec", `${prefix}-nginx`, "sh", "-c", "ls /etc/nginx/auth/htpasswd-*"]);
@@ -186,15 +212,32 @@ async function main(): Promise<void> {
         // is off, since the certificate names the domain, not the address.
         // The registry itself listens on no TCP port (only nginx reaches it): its direct speed is
         // measured on a second instance of the same image, on the network, with its own storage.
-        await docker(["run", "--detach", "--name", `${prefix}-direct`, "--label", `registry-bed=${label}`, "--network", `${prefix}-net`, "--env", "REGISTRY_LOG_LEVEL=info", bed.images.REGISTRY_IMAGE]);
+        await docker([
+            "run",
+            "--detach",
+            "--name",
+            `${prefix}-direct`,
+            "--label",
+            `registry-bed=${label}`,
+            "--network",
+            `${prefix}-net`,
+            "--env",
+            "REGISTRY_LOG_LEVEL=info",
+            bed.images.REGISTRY_IMAGE,
+        ]);
         const ip = (name: string) => docker(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]);
         const targets: Target[] = [
             { name: "a_ours", host: await ip(`${prefix}-nginx`), tlsVerify: false },
             { name: "b_direct", host: `${await ip(`${prefix}-direct`)}:5000`, tlsVerify: false },
             { name: "c_seed", host: await ip(`${prefix}-seed`), tlsVerify: false },
         ];
-        for (let i = 0; i < 100 && !(await canConnect(targets[1].host.split(":")[0], 5000)); i++) await new Promise((r) => setTimeout(r, 100));
-        fs.writeFileSync(authfile, JSON.stringify({ auths: { [host]: { auth }, [targets[0].host]: { auth }, [targets[2].host]: { auth } } }), { mode: 0o600 });
+        for (let i = 0; i < 100 && !(await canConnect(targets[1].host.split(":")[0], 5000)); i++)
+            await new Promise((r) => setTimeout(r, 100));
+        fs.writeFileSync(
+            authfile,
+            JSON.stringify({ auths: { [host]: { auth }, [targets[0].host]: { auth }, [targets[2].host]: { auth } } }),
+            { mode: 0o600 },
+        );
 
         // Layer throughput, interleaved: every run pushes a fresh random image through each path.
         const throughput: Record<string, Record<PathName, { push: number[]; pull: number[] }>> = {};
@@ -214,7 +257,9 @@ async function main(): Promise<void> {
                     const pullS = await pull(target, "1", repo, authfile);
                     throughput[kind][target.name].push.push(bytes / 1e6 / pushS);
                     throughput[kind][target.name].pull.push(bytes / 1e6 / pullS);
-                    log(`${kind} ${target.name} run ${r + 1}: push ${round(bytes / 1e6 / pushS)} MB/s, pull ${round(bytes / 1e6 / pullS)} MB/s`);
+                    log(
+                        `${kind} ${target.name} run ${r + 1}: push ${round(bytes / 1e6 / pushS)} MB/s, pull ${round(bytes / 1e6 / pullS)} MB/s`,
+                    );
                 }
             }
         }
@@ -248,19 +293,29 @@ async function main(): Promise<void> {
         const settle = async (jobs: Promise<number>[]) => {
             const t = performance.now();
             const outcomes = await Promise.allSettled(jobs);
-            return { seconds: round((performance.now() - t) / 1000, 2), errors: outcomes.filter((o) => o.status === "rejected").map((o) => String((o as PromiseRejectedResult).reason).slice(0, 200)) };
+            return {
+                seconds: round((performance.now() - t) / 1000, 2),
+                errors: outcomes
+                    .filter((o) => o.status === "rejected")
+                    .map((o) => String((o as PromiseRejectedResult).reason).slice(0, 200)),
+            };
         };
         const pushes = await settle(layouts.map((dir, i) => push(ours, dir, "1", `bench/concurrent-${i}`, authfile)));
         const pulls = await settle(layouts.map((_, i) => pull(ours, "1", `bench/concurrent-${i}`, authfile)));
         results.concurrency = { images: SIZES.concurrency, mibEach: SIZES.concurrentMiB, push: pushes, pull: pulls };
-        log(`concurrency: ${SIZES.concurrency} pushes in ${pushes.seconds} s (${pushes.errors.length} errors), pulls in ${pulls.seconds} s (${pulls.errors.length} errors)`);
+        log(
+            `concurrency: ${SIZES.concurrency} pushes in ${pushes.seconds} s (${pushes.errors.length} errors), pulls in ${pulls.seconds} s (${pulls.errors.length} errors)`,
+        );
 
         // Renewal under load: a forced renewal while requests run.
         const ep: Endpoint = await bed.endpoint(ca);
-        const { load, result: renewal } = await requestsDuring(ep, user, () =>
-            forceRenewal(prefix, ep),
-        );
-        results.renewalUnderLoad = { renewed: renewal.code === 0, served: load.served, failed: load.failed.length, certificatesSeen: load.serials.length };
+        const { load, result: renewal } = await requestsDuring(ep, user, () => forceRenewal(prefix, ep));
+        results.renewalUnderLoad = {
+            renewed: renewal.code === 0,
+            served: load.served,
+            failed: load.failed.length,
+            certificatesSeen: load.serials.length,
+        };
         log(`renewal under load: ${load.served} served, ${load.failed.length} failed`);
     } finally {
         await bed.cleanup();
@@ -276,21 +331,28 @@ async function main(): Promise<void> {
 
 function versions(bed: Bed): Record<string, string> {
     const v: Record<string, string> = {};
-    for (const k of ["NGINX_VERSION", "REGISTRY_VERSION", "CERTBOT_VERSION", "PEBBLE_VERSION"]) if (bed.images[k]) v[k.replace("_VERSION", "").toLowerCase()] = bed.images[k];
+    for (const k of ["NGINX_VERSION", "REGISTRY_VERSION", "CERTBOT_VERSION", "PEBBLE_VERSION"])
+        if (bed.images[k]) v[k.replace("_VERSION", "").toLowerCase()] = bed.images[k];
     return v;
 }
 
 function markdown(r: Record<string, any>): string {
     const lines = [
-        `Benchmark ${r.when} on ${os.cpus().length} cores (${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", ")}); medians of ${r.sizes.runs} interleaved runs.`,
+        `Benchmark ${r.when} on ${os.cpus().length} cores (${Object.entries(r.versions)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}); medians of ${r.sizes.runs} interleaved runs.`,
         "",
         "| layer throughput (MB/s) | (a) ours: nginx + TLS | (b) registry direct (HTTP) | (c) seed nginx + TLS | a/b | a/c |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (const [kind, s] of Object.entries<any>(r.throughput)) {
         const what = kind === "large" ? `1 × ${r.sizes.layerMiB} MiB` : `${r.sizes.smallCount} × ${r.sizes.smallMiB} MiB`;
-        lines.push(`| push ${what} | ${s.pushMBps.a} | ${s.pushMBps.b} | ${s.pushMBps.c} | ${s.ratios.pushAoverB} | ${s.ratios.pushAoverC} |`);
-        lines.push(`| pull ${what} | ${s.pullMBps.a} | ${s.pullMBps.b} | ${s.pullMBps.c} | ${s.ratios.pullAoverB} | ${s.ratios.pullAoverC} |`);
+        lines.push(
+            `| push ${what} | ${s.pushMBps.a} | ${s.pushMBps.b} | ${s.pushMBps.c} | ${s.ratios.pushAoverB} | ${s.ratios.pushAoverC} |`,
+        );
+        lines.push(
+            `| pull ${what} | ${s.pullMBps.a} | ${s.pullMBps.b} | ${s.pullMBps.c} | ${s.ratios.pullAoverB} | ${s.ratios.pullAoverC} |`,
+        );
     }
     const e = r.engine;
     lines.push(
@@ -307,7 +369,9 @@ function markdown(r: Record<string, any>): string {
         `| cold up, dev stack (empty engine, images present) | ${e.coldUpS} | ${e.ratios.coldUp} |`,
         `| … with its preview | ${e.coldUpWithPreviewS} | ${e.ratios.coldUpWithPreview} |`,
         "",
-        `Provider start-up (to its port): ${Object.entries(e.pluginStartupS).map(([k, v]) => `${k.replace("pulumi-resource-", "")} ${v} s`).join(", ")}.`,
+        `Provider start-up (to its port): ${Object.entries(e.pluginStartupS)
+            .map(([k, v]) => `${k.replace("pulumi-resource-", "")} ${v} s`)
+            .join(", ")}.`,
     );
     const c = r.coldDeploy;
     lines.push(

@@ -38,7 +38,19 @@ function floorProject(): string {
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: floor\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
     fs.writeFileSync(path.join(dir, "index.ts"), "export const x = 1;\n");
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "floor", main: "index.ts" }));
-    const compilerOptions = { strict: true, outDir: "bin", target: "es2020", module: "commonjs", moduleResolution: "node", sourceMap: true, experimentalDecorators: true, pretty: true, noFallthroughCasesInSwitch: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true };
+    const compilerOptions = {
+        strict: true,
+        outDir: "bin",
+        target: "es2020",
+        module: "commonjs",
+        moduleResolution: "node",
+        sourceMap: true,
+        experimentalDecorators: true,
+        pretty: true,
+        noFallthroughCasesInSwitch: true,
+        noImplicitReturns: true,
+        forceConsistentCasingInFileNames: true,
+    };
     fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["index.ts"] }, null, 2));
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     return dir;
@@ -73,7 +85,15 @@ export interface EngineSpeed {
     /** A preview, then the update (what `pulumi up` does once confirmed). */
     coldUpWithPreviewS: number;
     noopUpWithPreviewS: number;
-    ratios: { preview: number; previewTypeChecked: number; previewTranspiledByTsc: number; coldUp: number; noopUp: number; coldUpWithPreview: number; noopUpWithPreview: number };
+    ratios: {
+        preview: number;
+        previewTypeChecked: number;
+        previewTranspiledByTsc: number;
+        coldUp: number;
+        noopUp: number;
+        coldUpWithPreview: number;
+        noopUpWithPreview: number;
+    };
     pluginStartupS: Record<string, number>;
     /** The cold up's update, by step (seconds from start to outputs, as the engine reported them). */
     coldSteps: Record<string, number>;
@@ -83,7 +103,13 @@ export interface EngineSpeed {
  * Measures the engine (see the header) and leaves the dev stack deployed with `devConfig`:
  * returns what its cold up reported, for the rest of the benchmark.
  */
-export async function measureEngine(engine: Engine, bed: Bed, devConfig: Record<string, unknown>, runs: number, log: (line: string) => void): Promise<{ speed: EngineSpeed; deployed: Deployed }> {
+export async function measureEngine(
+    engine: Engine,
+    bed: Bed,
+    devConfig: Record<string, unknown>,
+    runs: number,
+    log: (line: string) => void,
+): Promise<{ speed: EngineSpeed; deployed: Deployed }> {
     const floorDir = floorProject();
     const prodName = `${bed.prefix}-prod`;
     // The same program, run as it was before: type-checked by ts-node (no runtime options), and
@@ -94,9 +120,15 @@ export async function measureEngine(engine: Engine, bed: Bed, devConfig: Record<
         const floor = await engine.stack("floor", floorDir);
         const prod = await engine.stack(prodName);
         await prod.configure({ domain: "registry.example.com", acmeEmail: "ops@example.com" }, () => false);
-        for (const dir of [checkedDir, tscDir]) fs.copyFileSync(path.join(ROOT, stackConfigFile(prodName)), path.join(dir, stackConfigFile(prodName)));
-        fs.writeFileSync(path.join(checkedDir, "Pulumi.yaml"), fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8").replace(/^ {4}tsconfig: .*\n/m, ""));
-        const tsconfig = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.pulumi.json"), "utf8").replace(/^\s*\/\/.*$/gm, "")) as Record<string, unknown>;
+        for (const dir of [checkedDir, tscDir])
+            fs.copyFileSync(path.join(ROOT, stackConfigFile(prodName)), path.join(dir, stackConfigFile(prodName)));
+        fs.writeFileSync(
+            path.join(checkedDir, "Pulumi.yaml"),
+            fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8").replace(/^ {4}tsconfig: .*\n/m, ""),
+        );
+        const tsconfig = JSON.parse(
+            fs.readFileSync(path.join(ROOT, "tsconfig.pulumi.json"), "utf8").replace(/^\s*\/\/.*$/gm, ""),
+        ) as Record<string, unknown>;
         delete tsconfig["ts-node"];
         fs.writeFileSync(path.join(tscDir, "tsconfig.pulumi.json"), JSON.stringify(tsconfig));
         const checked = await engine.select(prodName, checkedDir);
@@ -113,7 +145,9 @@ export async function measureEngine(engine: Engine, bed: Bed, devConfig: Record<
             checkedS.push((await seconds(() => checked.preview())).s);
         }
         await prod.remove();
-        log(`engine: preview floor ${round(median(floorS))} s, ours ${round(median(previewS))} s (${round(median(tscS))} s transpiled by tsc, ${round(median(checkedS))} s type-checked)`);
+        log(
+            `engine: preview floor ${round(median(floorS))} s, ours ${round(median(previewS))} s (${round(median(tscS))} s transpiled by tsc, ${round(median(checkedS))} s type-checked)`,
+        );
 
         // Cold: no state, no volumes; images present.
         const dev = await bed.configure(devConfig);
@@ -127,12 +161,15 @@ export async function measureEngine(engine: Engine, bed: Bed, devConfig: Record<
             noopS.push((await seconds(() => dev.up())).s);
         }
         const noopWithPreview = noopPreviewS.map((p, i) => p + noopS[i]);
-        log(`engine: cold up ${round(cold.s)} s (+ preview ${round(coldPreview.s)} s), no-op up ${round(median(noopS))} s (with preview ${round(median(noopWithPreview))} s)`);
+        log(
+            `engine: cold up ${round(cold.s)} s (+ preview ${round(coldPreview.s)} s), no-op up ${round(median(noopS))} s (with preview ${round(median(noopWithPreview))} s)`,
+        );
 
         const pluginStartupS: Record<string, number> = {};
         for (const p of ["pulumi-resource-docker", "pulumi-resource-command", "pulumi-resource-random"]) {
             const which = await run("sh", ["-c", `command -v ${p}`]);
-            if (which.code === 0) pluginStartupS[p] = round(median([await pluginStartup(which.stdout.trim()), await pluginStartup(which.stdout.trim())]));
+            if (which.code === 0)
+                pluginStartupS[p] = round(median([await pluginStartup(which.stdout.trim()), await pluginStartup(which.stdout.trim())]));
         }
         const floorMedian = median(floorS);
         const coldSteps: Record<string, number> = {};

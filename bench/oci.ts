@@ -7,38 +7,28 @@ import * as path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import * as tar from "tar-stream";
 
-function tarHeader(name: string, size: number): Buffer {
-    const h = Buffer.alloc(512);
-    const field = (offset: number, len: number, value: string) => h.write(value, offset, len, "ascii");
-    field(0, 100, name);
-    field(100, 8, "0000644\0");
-    field(108, 8, "0000000\0");
-    field(116, 8, "0000000\0");
-    field(124, 12, `${size.toString(8).padStart(11, "0")}\0`);
-    field(136, 12, "00000000000\0");
-    field(156, 1, "0");
-    field(257, 6, "ustar\0");
-    field(263, 2, "00");
-    h.fill(" ", 148, 156);
-    let sum = 0;
-    for (const b of h) sum += b;
-    field(148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
-    return h;
-}
-
-function* tarOfRandomFile(bytes: number): Generator<Buffer> {
-    yield tarHeader("payload.bin", bytes);
+/** A tar stream holding one file, `payload.bin`, of `bytes` random bytes (tar-stream writes the format). */
+function tarOfRandomFile(bytes: number): Readable {
+    const pack = tar.pack();
+    const entry = pack.entry({ name: "payload.bin", size: bytes, mode: 0o644 }, () => pack.finalize());
     const chunk = Buffer.alloc(4 * 1024 * 1024);
     let left = bytes;
-    while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        randomFillSync(chunk, 0, n);
-        yield Buffer.from(chunk.subarray(0, n));
-        left -= n;
-    }
-    const pad = (512 - (bytes % 512)) % 512;
-    yield Buffer.alloc(pad + 1024);
+    const write = () => {
+        while (left > 0) {
+            const n = Math.min(left, chunk.length);
+            randomFillSync(chunk, 0, n);
+            left -= n;
+            if (!entry.write(Buffer.from(chunk.subarray(0, n)))) {
+                entry.once("drain", write);
+                return;
+            }
+        }
+        entry.end(() => undefined);
+    };
+    write();
+    return Readable.from(pack);
 }
 
 function hashing(hash: ReturnType<typeof createHash>): Transform {
@@ -72,13 +62,20 @@ export async function makeOciImage(dir: string, tag: string, layerSizes: number[
         const tmp = path.join(dir, "blobs", "layer.tmp");
         const diff = createHash("sha256");
         const digest = createHash("sha256");
-        await pipeline(Readable.from(tarOfRandomFile(size)), hashing(diff), createGzip({ level: 0 }), hashing(digest), fs.createWriteStream(tmp));
+        await pipeline(tarOfRandomFile(size), hashing(diff), createGzip({ level: 0 }), hashing(digest), fs.createWriteStream(tmp));
         const hex = digest.digest("hex");
         fs.renameSync(tmp, path.join(dir, "blobs", "sha256", hex));
-        layers.push({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: `sha256:${hex}`, size: fs.statSync(path.join(dir, "blobs", "sha256", hex)).size });
+        layers.push({
+            mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+            digest: `sha256:${hex}`,
+            size: fs.statSync(path.join(dir, "blobs", "sha256", hex)).size,
+        });
         diffIds.push(`sha256:${diff.digest("hex")}`);
     }
-    const config = writeBlob(dir, JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: diffIds } }));
+    const config = writeBlob(
+        dir,
+        JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: diffIds } }),
+    );
     const manifest = writeBlob(
         dir,
         JSON.stringify({
@@ -90,7 +87,14 @@ export async function makeOciImage(dir: string, tag: string, layerSizes: number[
     );
     const index = {
         schemaVersion: 2,
-        manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifest.digest, size: manifest.size, annotations: { "org.opencontainers.image.ref.name": tag } }],
+        manifests: [
+            {
+                mediaType: "application/vnd.oci.image.manifest.v1+json",
+                digest: manifest.digest,
+                size: manifest.size,
+                annotations: { "org.opencontainers.image.ref.name": tag },
+            },
+        ],
     };
     fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify(index));
 }

@@ -6,11 +6,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Credential, renderAccessRules, renderHtpasswd } from "../configs/htpasswd";
 import { renderUsersInstall } from "../configs/install";
+import { passwordProblem } from "../configs/secret";
 import { Settings } from "../configs/settings";
 import { containerScript } from "./dockerCommand";
+import { secretOutput } from "./secretOutput";
 
 export interface HtpasswdArgs {
-    settings: Settings;
+    settings: Pick<Settings, "users" | "bcryptCost" | "dockerHost">;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
 }
@@ -29,18 +31,28 @@ export class Htpasswd extends pulumi.ComponentResource {
 
         const passwords: pulumi.Output<string>[] = s.users.map((u) =>
             u.password
-                ? pulumi.secret(u.password.reveal())
+                ? secretOutput(u.password, `users.${u.name}.password`, passwordProblem)
                 : new random.RandomPassword(`${name}-${u.name}-password`, { length: 32, special: false }, { parent: this }).result,
         );
 
-        const users = pulumi.all(passwords).apply((pws) => s.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
+        const users = pulumi
+            .all(passwords)
+            .apply((pws) => s.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
 
         // The htpasswd file and the access rules go live together, with one reload.
         const script = pulumi.secret(
-            pulumi.all([users, saltKey.result]).apply(([list, key]) => renderUsersInstall(renderHtpasswd(list, key, s.bcryptCost), (file) => renderAccessRules(list, file))),
+            pulumi
+                .all([users, saltKey.result])
+                .apply(([list, key]) =>
+                    renderUsersInstall(renderHtpasswd(list, key, s.bcryptCost), (file) => renderAccessRules(list, file)),
+                ),
         );
 
-        const install = containerScript(`${name}-install`, { dockerHost: s.dockerHost, container: args.nginxContainer, script }, { parent: this });
+        const install = containerScript(
+            `${name}-install`,
+            { dockerHost: s.dockerHost, container: args.nginxContainer, script },
+            { parent: this },
+        );
 
         // Handed out only once nginx has them: a consumer never gets a password that fails.
         this.passwords = pulumi.secret(

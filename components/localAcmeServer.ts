@@ -3,7 +3,7 @@
 // domain or DNS is needed. Its listener CA lands in a volume the certbot container trusts.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { PEBBLE_CERTS_DIR, PEBBLE_CONFIG_PATH, PEBBLE_ENV, renderPebbleConfig } from "../configs/pebble";
+import { PEBBLE_ALIAS, PEBBLE_CERTS_DIR, PEBBLE_CONFIG_PATH, PEBBLE_ENV, renderPebbleConfig } from "../configs/pebble";
 import { Settings } from "../configs/settings";
 
 export interface LocalAcmeServerArgs {
@@ -15,7 +15,6 @@ export interface LocalAcmeServerArgs {
 export class LocalAcmeServer extends pulumi.ComponentResource {
     /** Volume holding Pebble's listener certificate and CA (`pebble.minica.pem`). */
     public readonly certsVolume: pulumi.Output<string>;
-    public readonly container: docker.Container;
 
     constructor(name: string, args: LocalAcmeServerArgs, opts: pulumi.ComponentResourceOptions & { provider: docker.Provider }) {
         super("registry:index:LocalAcmeServer", name, {}, opts);
@@ -24,9 +23,13 @@ export class LocalAcmeServer extends pulumi.ComponentResource {
 
         const image = new docker.RemoteImage(`${name}-image`, { name: s.images.pebble, keepLocally: true }, o);
         // An empty named volume is filled from the image on first mount: the listener certs.
-        const certs = new docker.Volume(`${name}-certs`, { name: `${s.namePrefix}-pebble-certs`, labels: args.labels }, { ...o, ignoreChanges: ["labels"] });
+        const certs = new docker.Volume(
+            `${name}-certs`,
+            { name: `${s.namePrefix}-pebble-certs`, labels: args.labels },
+            { ...o, ignoreChanges: ["labels"] },
+        );
 
-        this.container = new docker.Container(
+        new docker.Container(
             `${name}-container`,
             {
                 name: `${s.namePrefix}-pebble`,
@@ -34,7 +37,7 @@ export class LocalAcmeServer extends pulumi.ComponentResource {
                 command: ["-config", PEBBLE_CONFIG_PATH],
                 envs: PEBBLE_ENV,
                 uploads: [{ file: PEBBLE_CONFIG_PATH, content: renderPebbleConfig(s.pebbleCertificateDays) }],
-                networksAdvanced: [{ name: args.network, aliases: ["pebble"] }],
+                networksAdvanced: [{ name: args.network, aliases: [PEBBLE_ALIAS] }],
                 volumes: [{ volumeName: certs.name, containerPath: PEBBLE_CERTS_DIR }],
                 restart: "unless-stopped",
                 labels: args.labels,

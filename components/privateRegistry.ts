@@ -1,34 +1,21 @@
-// PrivateRegistry: a Docker registry behind nginx with ACME TLS and basic auth, on one
-// Docker host; only nginx reaches the registry (through a socket volume). Reads top to bottom like the architecture: host, network, volumes, images,
-// registry, nginx, (Pebble), certbot, then the storage check, the certificate bootstrap and
-// the users.
+// PrivateRegistry: a Docker registry behind nginx with ACME TLS and basic auth, on one Docker
+// host you own; only nginx reaches the registry (through a socket volume). Use it from any
+// Pulumi program: `new PrivateRegistry("registry", { domain: "registry.example.com" })`.
+// The constructor reads like the architecture: host, network, volumes, images, registry,
+// nginx, (Pebble), certbot, then the storage check, the certificate bootstrap and the users.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
-import { ACME_CA_PATH, certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
-import { NGINX_AUTH_DIR, NGINX_CONF_DIR, NGINX_CONTROL_DIR, publicHost, renderNginxEntrypoint } from "../configs/nginx";
-import {
-    REGISTRY_CONFIG_PATH,
-    REGISTRY_CONTROL_DIR,
-    REGISTRY_DATA_DIR,
-    REGISTRY_READONLY_CONFIG_PATH,
-    REGISTRY_SOCKET_DIR,
-    renderRegistryConfig,
-    STOP_GRACE_SECONDS,
-    renderRegistrySupervisor,
-    renderStorageCheck,
-    storageFiles,
-} from "../configs/registry";
-import { Settings } from "../configs/settings";
+import { publicHost } from "../configs/nginx";
+import { renderStorageCheck } from "../configs/registry";
+import { ARGS_NAMING, ConfigError, parseSettings, Settings } from "../configs/settings";
+import { certbotContainer, declareImages, declareVolumes, Labels, nginxContainer, registryContainer } from "./containers";
 import { containerScript } from "./dockerCommand";
 import { Htpasswd } from "./htpasswd";
 import { LocalAcmeServer } from "./localAcmeServer";
+import { PrivateRegistryArgs } from "./privateRegistryArgs";
 import { TlsCertificate } from "./tlsCertificate";
 
-export interface PrivateRegistryArgs {
-    /** Validated stack settings (configs/settings.ts). */
-    settings: Settings;
-}
+export type { PrivateRegistryArgs, RegistryStorageArgs, RegistryUserArgs } from "./privateRegistryArgs";
 
 export class PrivateRegistry extends pulumi.ComponentResource {
     /** `https://<host>`: the registry's address. */
@@ -36,151 +23,40 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     /** Host (and port) to tag images with: `docker push <host>/team/app:1`. */
     public readonly host: pulumi.Output<string>;
     public readonly userNames: pulumi.Output<string[]>;
-    /** Passwords by user name (secret). */
+    /** Passwords by user name (secret), handed out once nginx has them. */
     public readonly passwords: pulumi.Output<Record<string, string>>;
     /** Docker config JSON (`~/.docker/config.json`) for the first user (secret). */
     public readonly dockerConfigJson: pulumi.Output<string>;
-    /** PEM root of the issuing CA when it is not publicly trusted (local Pebble stacks). */
+    /** PEM root of the issuing CA when it is not publicly trusted (Pebble, a custom CA). */
     public readonly caRoot: pulumi.Output<string | undefined>;
+    /** The certificate's expiry (ISO 8601) as of the last issuance by `pulumi up`. */
     public readonly certificateExpiry: pulumi.Output<string>;
+    /** Names of the data and certificate volumes. */
     public readonly volumes: pulumi.Output<{ data: string; certificates: string }>;
 
     constructor(name: string, args: PrivateRegistryArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("registry:index:PrivateRegistry", name, {}, opts);
-        const s = args.settings;
-        const p = s.namePrefix;
-        const labels = [
+        const s = this.settings(args);
+        const labels: Labels = [
             { label: "org.opencontainers.image.vendor", value: "private-registry" },
             { label: "private-registry.stack", value: s.stack },
             ...Object.entries(s.labels).map(([label, value]) => ({ label, value })),
         ];
-
         const provider = new docker.Provider(`${name}-docker`, { host: s.dockerHost }, { parent: this });
         const o = { parent: this, provider };
 
-        // Docker cannot relabel a network or a volume, only replace it: their labels are set
-        // when they are created, and a later change of the labels setting never replaces them.
-        const labelledOnce = { ...o, ignoreChanges: ["labels"] };
-        const network = new docker.Network(`${name}-network`, { name: `${p}-net`, driver: "bridge", labels }, labelledOnce);
-
-        // Registry data and certificates outlive containers, and `pulumi destroy` unless
-        // retainVolumes is false. The others are rebuilt by `pulumi up`. The data volume stays
-        // with S3 storage too (mounted, unused: else the image's VOLUME makes an anonymous one),
-        // so switching drivers never deletes it.
-        const keep = { ...labelledOnce, retainOnDelete: s.retainVolumes };
-        const dataVolume = new docker.Volume(`${name}-data`, { name: `${p}-data`, labels }, keep);
-        const certsVolume = new docker.Volume(`${name}-certs`, { name: `${p}-certs`, labels }, keep);
-        const webrootVolume = new docker.Volume(`${name}-acme-webroot`, { name: `${p}-acme-webroot`, labels }, labelledOnce);
-        const confVolume = new docker.Volume(`${name}-nginx-conf`, { name: `${p}-nginx-conf`, labels }, labelledOnce);
-        const authVolume = new docker.Volume(`${name}-auth`, { name: `${p}-auth`, labels }, labelledOnce);
-        const controlVolume = new docker.Volume(`${name}-registry-control`, { name: `${p}-registry-control`, labels }, labelledOnce);
-        // The registry's sockets: mounted by the registry and nginx, no one else.
-        const socketVolume = new docker.Volume(`${name}-registry-socket`, { name: `${p}-registry-socket`, labels }, labelledOnce);
-
-        // A tag is pulled once, when first declared; a new digest (name@sha256:...) is a new image.
-        const image = (role: string, ref: string) => new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, o);
-        const registryImage = image("registry", s.images.registry);
-        const nginxImage = image("nginx", s.images.nginx);
-        const certbotImage = image("certbot", s.images.certbot);
-
-        const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
-
-        // Containers have fixed names and published ports: delete before replace.
-        const replace = { ...o, deleteBeforeReplace: true };
-
-        // S3 keys reach the registry as a root-only file (a secret in state); config.yml names no key.
-        const storageUploads = storageFiles(s.storage).map((f) => ({
-            file: f.path,
-            content: f.secret ? pulumi.secret(f.content) : f.content,
-            ...(f.permissions ? { permissions: f.permissions } : {}),
-        }));
-
-        const registry = new docker.Container(
-            `${name}-registry`,
-            {
-                name: `${p}-registry`,
-                image: registryImage.imageId,
-                // Serves the registry and runs garbage collection safely (configs/registry.ts).
-                entrypoints: ["/bin/sh", "-c"],
-                command: [renderRegistrySupervisor(s)],
-                uploads: [
-                    { file: REGISTRY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))) },
-                    { file: REGISTRY_READONLY_CONFIG_PATH, content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))) },
-                    ...storageUploads,
-                ],
-                // It listens on no TCP port, only on sockets in a volume nginx alone shares. With
-                // its data volume it needs no network at all; S3 needs a way out to the bucket.
-                ...(s.storage.driver === "s3" ? { networksAdvanced: [{ name: network.name }] } : { networkMode: "none" }),
-                volumes: [
-                    { volumeName: dataVolume.name, containerPath: REGISTRY_DATA_DIR },
-                    { volumeName: controlVolume.name, containerPath: REGISTRY_CONTROL_DIR },
-                    { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
-                ],
-                // Stopped or replaced: in-flight requests finish first (the registry's drain timeout).
-                stopTimeout: STOP_GRACE_SECONDS,
-                destroyGraceSeconds: STOP_GRACE_SECONDS,
-                restart: "unless-stopped",
-                labels,
-            },
-            replace,
+        const network = new docker.Network(
+            `${name}-network`,
+            { name: `${s.namePrefix}-net`, driver: "bridge", labels },
+            { ...o, ignoreChanges: ["labels"] },
         );
-
-        const nginx = new docker.Container(
-            `${name}-nginx`,
-            {
-                name: `${p}-nginx`,
-                image: nginxImage.imageId,
-                entrypoints: ["/bin/sh", "-c"],
-                command: [renderNginxEntrypoint()],
-                ports: [
-                    { internal: 80, external: s.publish.httpPort, ip: s.publish.bindAddress },
-                    { internal: 443, external: s.publish.httpsPort, ip: s.publish.bindAddress },
-                ],
-                // Pebble validates challenges over the network: the domain resolves to nginx there.
-                networksAdvanced: [{ name: network.name, aliases: s.acme.kind === "pebble" ? [s.domain] : [] }],
-                volumes: [
-                    { volumeName: confVolume.name, containerPath: NGINX_CONF_DIR },
-                    { volumeName: authVolume.name, containerPath: NGINX_AUTH_DIR },
-                    { volumeName: certsVolume.name, containerPath: LETSENCRYPT_DIR, readOnly: true },
-                    { volumeName: webrootVolume.name, containerPath: WEBROOT, readOnly: true },
-                    { volumeName: controlVolume.name, containerPath: NGINX_CONTROL_DIR, readOnly: true },
-                    { volumeName: socketVolume.name, containerPath: REGISTRY_SOCKET_DIR },
-                ],
-                // Stopped or replaced: a graceful shutdown (QUIT) lets in-flight transfers finish.
-                stopSignal: "SIGQUIT",
-                stopTimeout: STOP_GRACE_SECONDS,
-                destroyGraceSeconds: STOP_GRACE_SECONDS,
-                restart: "unless-stopped",
-                labels,
-            },
-            { ...replace, dependsOn: [registry] },
-        );
-
-        const acme = s.acme.kind === "pebble" ? new LocalAcmeServer(`${name}-pebble`, { settings: s, network: network.name, labels }, { parent: this, provider }) : undefined;
-
-        const certbot = new docker.Container(
-            `${name}-certbot`,
-            {
-                name: `${p}-certbot`,
-                image: certbotImage.imageId,
-                entrypoints: ["/bin/sh", "-c"],
-                command: [renderRenewLoop(s)],
-                envs: certbotEnv(s),
-                // A custom CA's root, which certbot trusts for its ACME server.
-                ...(s.acme.caCertificate ? { uploads: [{ file: ACME_CA_PATH, content: s.acme.caCertificate }] } : {}),
-                // Unhealthy when the certificate is missing or within certificateWarningDays of expiry.
-                healthcheck: { tests: ["CMD", HEALTH_CHECK], interval: "30s", timeout: "20s", retries: 1 },
-                networksAdvanced: [{ name: network.name }],
-                volumes: [
-                    { volumeName: certsVolume.name, containerPath: LETSENCRYPT_DIR },
-                    { volumeName: webrootVolume.name, containerPath: WEBROOT },
-                    ...(acme ? [{ volumeName: acme.certsVolume, containerPath: PEBBLE_CA_DIR, readOnly: true }] : []),
-                ],
-                restart: "unless-stopped",
-                labels,
-            },
-            { ...replace, dependsOn: acme ? [acme] : [] },
-        );
+        const volumes = declareVolumes(name, s, labels, o);
+        const images = declareImages(name, s, o);
+        const registry = registryContainer(name, s, { labels, network, volumes, image: images.registry }, o);
+        const nginx = nginxContainer(name, s, { labels, network, volumes, image: images.nginx, registry }, o);
+        const acme =
+            s.acme.kind === "pebble" ? new LocalAcmeServer(`${name}-pebble`, { settings: s, network: network.name, labels }, o) : undefined;
+        const certbot = certbotContainer(name, s, { labels, network, volumes, image: images.certbot, acme }, o);
 
         // Fails the deploy with the driver's message when the registry cannot use its storage
         // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
@@ -189,17 +65,24 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             { dockerHost: s.dockerHost, container: nginx.name, script: renderStorageCheck(s), triggers: [registry.id] },
             { parent: this },
         );
-
-        const tls = new TlsCertificate(`${name}-tls`, { settings: s, nginxContainer: nginx.name, certbotContainer: certbot.name }, { parent: this });
+        const tls = new TlsCertificate(
+            `${name}-tls`,
+            { settings: s, nginxContainer: nginx.name, certbotContainer: certbot.name },
+            { parent: this },
+        );
         // Passwords are handed out once the registry can store what is pushed with them.
-        const users = new Htpasswd(`${name}-htpasswd`, { settings: s, nginxContainer: nginx.name }, { parent: this, dependsOn: [tls, storageCheck] });
+        const users = new Htpasswd(
+            `${name}-htpasswd`,
+            { settings: s, nginxContainer: nginx.name },
+            { parent: this, dependsOn: [tls, storageCheck] },
+        );
 
         const host = publicHost(s);
+        const first = s.users[0].name;
         this.host = pulumi.output(host);
         this.url = pulumi.output(`https://${host}`);
         this.userNames = pulumi.output(s.users.map((u) => u.name));
         this.passwords = users.passwords;
-        const first = s.users[0].name;
         this.dockerConfigJson = pulumi.secret(
             users.passwords.apply((pw) =>
                 JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${first}:${pw[first]}`).toString("base64") } } }),
@@ -207,8 +90,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         );
         this.caRoot = tls.caRoot;
         this.certificateExpiry = tls.expiry;
-        this.volumes = pulumi.output({ data: dataVolume.name, certificates: certsVolume.name });
-
+        this.volumes = pulumi.output({ data: volumes.data.name, certificates: volumes.certs.name });
         this.registerOutputs({
             url: this.url,
             host: this.host,
@@ -219,5 +101,15 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             certificateExpiry: this.certificateExpiry,
             volumes: this.volumes,
         });
+    }
+
+    /** Defaults and validation (configs/settings.ts); a bad field fails here, naming it. */
+    private settings(args: PrivateRegistryArgs): Settings {
+        try {
+            return parseSettings(args as unknown as Record<string, unknown>, pulumi.getStack(), ARGS_NAMING, "PrivateRegistry args");
+        } catch (e) {
+            if (e instanceof ConfigError) throw new pulumi.ResourceError(e.message, this);
+            throw e;
+        }
     }
 }

@@ -27,72 +27,59 @@ export class TlsCertificate extends pulumi.ComponentResource {
     constructor(name: string, args: TlsCertificateArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("registry:index:TlsCertificate", name, {}, opts);
         const s = args.settings;
+        // Each step runs a script in a container of the stack, on its Docker host.
+        const step = (
+            suffix: string,
+            container: pulumi.Input<string>,
+            script: string,
+            triggers?: pulumi.Input<unknown>[],
+            after?: pulumi.Resource,
+        ) =>
+            containerScript(
+                `${name}-${suffix}`,
+                { dockerHost: s.dockerHost, container, script, triggers },
+                { parent: this, dependsOn: after ? [after] : [] },
+            );
 
-        const httpConfig = containerScript(
-            `${name}-http-config`,
-            {
-                dockerHost: s.dockerHost,
-                container: args.nginxContainer,
-                script: renderConfigInstall("HTTP server", [
-                    { path: "nginx.conf", content: renderMainConf(s) },
-                    { path: `${NGINX_INCLUDE_DIRS.servers}/00-http.conf`, content: renderHttpServer() },
-                ]),
-            },
-            { parent: this },
+        // 1. Port 80: ACME challenges for any name (the main config comes with it).
+        const httpConfig = step(
+            "http-config",
+            args.nginxContainer,
+            renderConfigInstall("HTTP server", [
+                { path: "nginx.conf", content: renderMainConf(s) },
+                { path: `${NGINX_INCLUDE_DIRS.servers}/00-http.conf`, content: renderHttpServer() },
+            ]),
         );
-
-        const certonly = containerScript(
-            `${name}-certonly`,
-            {
-                dockerHost: s.dockerHost,
-                container: args.certbotContainer,
-                script: renderCertonly(s),
-                triggers: [s.domain, s.acme.server, s.acme.keyType, s.acme.email ?? ""],
-            },
-            { parent: this, dependsOn: [httpConfig] },
+        // 2. The certificate; requested again when what it is requested for changes.
+        const certonly = step(
+            "certonly",
+            args.certbotContainer,
+            renderCertonly(s),
+            [s.domain, s.acme.server, s.acme.keyType, s.acme.email ?? ""],
+            httpConfig,
         );
-
-        containerScript(
-            `${name}-https-config`,
-            {
-                dockerHost: s.dockerHost,
-                container: args.nginxContainer,
-                // The HTTPS server and port 80's redirect to it: one validated change, one reload.
-                script: renderConfigInstall("HTTPS server", [
-                    { path: `${NGINX_INCLUDE_DIRS.servers}/10-https.conf`, content: renderHttpsServer(s) },
-                    { path: `${NGINX_INCLUDE_DIRS.redirect}/https.conf`, content: renderHttpsRedirect(s) },
-                ]),
-            },
-            { parent: this, dependsOn: [certonly] },
+        // 3. The HTTPS server and port 80's redirect to it: one validated change, one reload.
+        step(
+            "https-config",
+            args.nginxContainer,
+            renderConfigInstall("HTTPS server", [
+                { path: `${NGINX_INCLUDE_DIRS.servers}/10-https.conf`, content: renderHttpsServer(s) },
+                { path: `${NGINX_INCLUDE_DIRS.redirect}/https.conf`, content: renderHttpsRedirect(s) },
+            ]),
+            undefined,
+            certonly,
         );
 
         // Read back after every issuance by this program (certonly's id or output changes).
-        this.expiry = containerScript(
-            `${name}-expiry`,
-            {
-                dockerHost: s.dockerHost,
-                container: args.certbotContainer,
-                script: renderExpiryProbe(),
-                triggers: [certonly.id, certonly.stdout],
-            },
-            { parent: this, dependsOn: [certonly] },
-        ).stdout.apply((out) => out.trim());
-
+        const issued = [certonly.id, certonly.stdout];
+        this.expiry = step("expiry", args.certbotContainer, renderExpiryProbe(), issued, certonly).stdout.apply((out) => out.trim());
         // Pebble keeps its root in memory (saved by the deploy hook); a custom CA's root is config.
-        this.caRoot = s.acme.caCertificate
-            ? pulumi.output(s.acme.caCertificate)
-            : s.acme.kind === "pebble"
-            ? containerScript(
-                  `${name}-ca-root`,
-                  {
-                      dockerHost: s.dockerHost,
-                      container: args.certbotContainer,
-                      script: `cat ${ACME_ROOT_FILE}\n`,
-                      triggers: [certonly.id, certonly.stdout],
-                  },
-                  { parent: this, dependsOn: [certonly] },
-              ).stdout.apply((pem) => `${pem.trim()}\n`)
-            : pulumi.output(undefined);
+        if (s.acme.caCertificate) this.caRoot = pulumi.output(s.acme.caCertificate);
+        else if (s.acme.kind === "pebble")
+            this.caRoot = step("ca-root", args.certbotContainer, `cat ${ACME_ROOT_FILE}\n`, issued, certonly).stdout.apply(
+                (pem) => `${pem.trim()}\n`,
+            );
+        else this.caRoot = pulumi.output(undefined);
 
         this.registerOutputs({ expiry: this.expiry, caRoot: this.caRoot });
     }

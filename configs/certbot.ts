@@ -5,7 +5,9 @@
 // no Docker socket and no shared PID namespace (which a restart of either container breaks).
 import { createHash } from "node:crypto";
 import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
+import { PEBBLE_ROOTS_URL } from "./pebble";
 import { Settings } from "./settings";
+import { renderTemplate } from "./template";
 
 export { LETSENCRYPT_DIR } from "./certificates";
 
@@ -22,7 +24,6 @@ export const ACME_CA_PATH = "/etc/registry-acme/ca.pem";
 export const ACME_CA_BUNDLE = "/etc/registry-acme/bundle.pem";
 /** Where Pebble's listener CA is mounted in the certbot container (local stacks). */
 export const PEBBLE_CA_DIR = "/etc/pebble-ca";
-export const PEBBLE_ROOTS_URL = "https://pebble:15000/roots/0";
 
 function q(value: string): string {
     return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -37,7 +38,8 @@ export const CERTBOT_LOCK = `${LETSENCRYPT_DIR}/.registry-certbot.lock`;
  * instead of failing with certbot's "Another instance of Certbot is already running".
  */
 export function lockedFunction(): string {
-    const py = "import fcntl,os,sys; f=open(sys.argv[1],'a'); fcntl.flock(f,fcntl.LOCK_EX); os.set_inheritable(f.fileno(),True); os.execvp(sys.argv[2],sys.argv[2:])";
+    const py =
+        "import fcntl,os,sys; f=open(sys.argv[1],'a'); fcntl.flock(f,fcntl.LOCK_EX); os.set_inheritable(f.fileno(),True); os.execvp(sys.argv[2],sys.argv[2:])";
     return `locked() { python3 -c ${q(py)} ${CERTBOT_LOCK} "$@"; }`;
 }
 
@@ -53,78 +55,40 @@ export function certbotEnv(s: Settings): string[] {
 }
 
 /**
- * Lines that make the trust bundle for a custom CA's ACME server: the roots certbot trusts
- * anyway (certifi's, which requests uses) plus the CA's PEM. Nothing without a custom CA.
+ * The line that makes the trust bundle for a custom CA's ACME server: the roots certbot trusts
+ * anyway (certifi's, which requests uses) plus the CA's PEM. False without a custom CA.
  */
-function acmeTrustLines(s: Settings): string[] {
-    if (!s.acme.caCertificate) return [];
-    return [`cat "$(python3 -c 'import certifi; print(certifi.where())')" ${ACME_CA_PATH} > ${ACME_CA_BUNDLE}.tmp && mv -f ${ACME_CA_BUNDLE}.tmp ${ACME_CA_BUNDLE}`];
+function acmeTrust(s: Settings): string | false {
+    if (!s.acme.caCertificate) return false;
+    return `cat "$(python3 -c 'import certifi; print(certifi.where())')" ${ACME_CA_PATH} > ${ACME_CA_BUNDLE}.tmp && mv -f ${ACME_CA_BUNDLE}.tmp ${ACME_CA_BUNDLE}`;
 }
+
+/** The certificate files certbot keeps for the registry's certificate. */
+const LIVE = `${LETSENCRYPT_DIR}/live/${CERT_NAME}`;
 
 /** Runs after every issuance or renewal: save a private CA's root, tell nginx (the marker). */
 export function renderDeployHook(): string {
-    return [
-        "#!/bin/sh",
-        "set -eu",
-        'if [ -n "${ACME_ROOT_URL:-}" ]; then',
-        // Pebble keeps its root in memory only: save it next to the certificate it signed.
-        `  python3 -c 'import ssl,sys,urllib.request; c=ssl.create_default_context(cafile=sys.argv[2]); sys.stdout.write(urllib.request.urlopen(sys.argv[1], context=c, timeout=30).read().decode())' "$ACME_ROOT_URL" "$REQUESTS_CA_BUNDLE" > ${ACME_ROOT_FILE}.tmp`,
-        `  mv -f ${ACME_ROOT_FILE}.tmp ${ACME_ROOT_FILE}`,
-        "fi",
-        // nginx's container watches this marker and reloads (gracefully) when it changes.
-        `echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $$" > ${DEPLOY_MARKER}.tmp`,
-        `mv -f ${DEPLOY_MARKER}.tmp ${DEPLOY_MARKER}`,
-        'echo "registry: certificate deployed for ${RENEWED_DOMAINS:-?}; nginx reloads within seconds"',
-        "",
-    ].join("\n");
+    return renderTemplate("deploy-hook.sh.mustache", { acmeRootFile: ACME_ROOT_FILE, deployMarker: DEPLOY_MARKER });
 }
 
-/**
- * The certbot container's health check: unhealthy when there is no certificate or it
- * expires within `certificateWarningDays`, so `docker ps` shows a lapsing certificate
- * without anyone reading logs. Its output (in `docker inspect`) says how many days are left.
- */
+/** The certbot container's health check (configs/templates/certificate-health.py.mustache). */
 export function renderHealthCheck(s: Settings): string {
-    return [
-        "#!/usr/bin/env python3",
-        "import datetime, sys",
-        "from cryptography import x509",
-        "try:",
-        `    c = x509.load_pem_x509_certificate(open("${LETSENCRYPT_DIR}/live/${CERT_NAME}/cert.pem", "rb").read())`,
-        "except FileNotFoundError:",
-        '    print("no certificate yet")',
-        "    sys.exit(1)",
-        'when = getattr(c, "not_valid_after_utc", None) or c.not_valid_after.replace(tzinfo=datetime.timezone.utc)',
-        "left = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds() / 86400",
-        `print("certificate expires %s: %.1f days left (unhealthy at ${s.certificateWarningDays} or fewer)" % (when.strftime("%Y-%m-%dT%H:%M:%SZ"), left))`,
-        `sys.exit(0 if left > ${s.certificateWarningDays} else 1)`,
-        "",
-    ].join("\n");
+    return renderTemplate("certificate-health.py.mustache", { certificate: `${LIVE}/cert.pem`, warningDays: s.certificateWarningDays });
 }
 
 /** The certbot container's command: install the hooks, then check for renewal forever. */
 export function renderRenewLoop(s: Settings): string {
-    const seconds = s.renewCheckHours * 3600;
-    return [
-        "set -eu",
-        `cat > ${DEPLOY_HOOK} <<'REGISTRY_HOOK_EOF'`,
-        renderDeployHook().trimEnd(),
-        "REGISTRY_HOOK_EOF",
-        `cat > ${HEALTH_CHECK} <<'REGISTRY_HEALTH_EOF'`,
-        renderHealthCheck(s).trimEnd(),
-        "REGISTRY_HEALTH_EOF",
-        `chmod 0755 ${DEPLOY_HOOK} ${HEALTH_CHECK}`,
-        ...acmeTrustLines(s),
-        "trap 'exit 0' TERM INT",
-        lockedFunction(),
-        "while :; do",
-        `  if [ -e ${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf ]; then`,
-        `    locked certbot renew --non-interactive --no-random-sleep-on-renew --deploy-hook ${DEPLOY_HOOK} || echo "registry: renewal check failed; next try in ${s.renewCheckHours}h" >&2`,
-        "  fi",
-        `  sleep ${seconds} & wait $!`,
-        "done",
-        "",
-    ].join("\n");
+    return renderTemplate("renew-loop.sh.mustache", {
+        deployHook: DEPLOY_HOOK,
+        deployHookScript: renderDeployHook().trimEnd(),
+        healthCheck: HEALTH_CHECK,
+        healthCheckScript: renderHealthCheck(s).trimEnd(),
+        acmeTrust: acmeTrust(s),
+        lockedFunction: lockedFunction(),
+        renewalConf: `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`,
+        renewCheckHours: s.renewCheckHours,
+        renewCheckSeconds: s.renewCheckHours * 3600,
+    });
 }
 
 /** What a certificate is requested for: domain, CA and key type. E-mail is account data. */
@@ -163,26 +127,17 @@ export function certonlyArgs(s: Settings): string[] {
  * certificate for the same request is kept; a changed domain, CA or key type gets a new one.
  */
 export function renderCertonly(s: Settings): string {
-    const id = certificateRequestId(s);
-    return [
-        "#!/bin/sh",
-        "set -eu",
-        `want=${id}`,
-        `have=$(cat ${REQUEST_FILE} 2>/dev/null || true)`,
-        `if [ -e ${LETSENCRYPT_DIR}/live/${CERT_NAME}/fullchain.pem ] && [ "$have" != "$want" ]; then`,
-        "  mode='--force-renewal --new-key'",
-        "else",
-        "  mode=--keep-until-expiring",
-        "fi",
-        ...acmeTrustLines(s),
-        lockedFunction(),
-        `if ! locked certbot ${certonlyArgs(s).map(q).join(" ")} $mode; then`,
-        `  echo ${q(`registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (the same name and certificate on HTTPS, and the redirect to it on HTTP). Check that ${s.domain} resolves to this host and that port 80 reaches nginx, then run pulumi up again.`)} >&2`,
-        "  exit 1",
-        "fi",
-        `printf '%s\\n' "$want" > ${REQUEST_FILE}`,
-        "",
-    ].join("\n");
+    return renderTemplate("certonly.sh.mustache", {
+        requestId: certificateRequestId(s),
+        requestFile: REQUEST_FILE,
+        fullchain: `${LIVE}/fullchain.pem`,
+        acmeTrust: acmeTrust(s),
+        lockedFunction: lockedFunction(),
+        certonlyArgs: certonlyArgs(s).map(q).join(" "),
+        failure: q(
+            `registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (the same name and certificate on HTTPS, and the redirect to it on HTTP). Check that ${s.domain} resolves to this host and that port 80 reaches nginx, then run pulumi up again.`,
+        ),
+    });
 }
 
 /** Prints the certificate's expiry (ISO 8601, UTC). Runs in the certbot container. */
@@ -194,5 +149,5 @@ export function renderExpiryProbe(): string {
         "t = getattr(c, 'not_valid_after_utc', None) or c.not_valid_after",
         "print(t.strftime('%Y-%m-%dT%H:%M:%SZ'))",
     ].join("\n");
-    return `python3 -c ${q(py)} ${LETSENCRYPT_DIR}/live/${CERT_NAME}/cert.pem\n`;
+    return `python3 -c ${q(py)} ${LIVE}/cert.pem\n`;
 }

@@ -43,7 +43,10 @@ export const HTPASSWD_VARIABLE = "$registry_htpasswd";
  */
 export function renderAccessRules(users: Pick<Credential, "name" | "access">[], htpasswdPath: string): string {
     const readOnly = users.filter((u) => u.access === "pull").map((u) => escapeRegex(u.name));
-    const lines = ["# Managed by the private-registry Pulumi program: the users and their access.", `set ${HTPASSWD_VARIABLE} ${htpasswdPath};`];
+    const lines = [
+        "# Managed by the private-registry Pulumi program: the users and their access.",
+        `set ${HTPASSWD_VARIABLE} ${htpasswdPath};`,
+    ];
     if (readOnly.length === 0) {
         lines.push("# Every user may push.");
     } else {

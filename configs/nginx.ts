@@ -1,8 +1,9 @@
 // nginx configuration for the registry's TLS proxy: pure renderers, settings in, text out.
 import { WEBROOT } from "./certbot";
-import { CERT_NAME, DEPLOY_MARKER } from "./certificates";
+import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
+import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT } from "./ports";
 import { HTPASSWD_VARIABLE } from "./htpasswd";
-import { DRAIN_SECONDS, REGISTRY_READONLY_SOCKET, REGISTRY_SOCKET } from "./registry";
+import { DRAIN_SECONDS, GC_FLAG, REGISTRY_READONLY_SOCKET, REGISTRY_SOCKET } from "./registry";
 import { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
@@ -13,6 +14,9 @@ export const NGINX_AUTH_DIR = "/etc/nginx/auth";
 /** Where the running nginx reads its config from: a link to NGINX_CONF_DIR or the fallback. */
 export const NGINX_ACTIVE_DIR = "/etc/nginx/active";
 export const HSTS_MAX_AGE = 63072000;
+export { NGINX_HTTP_PORT, NGINX_HTTPS_PORT } from "./ports";
+/** nginx's pid file (the image's /var/run may not be writable). */
+export const NGINX_PID_FILE = "/tmp/nginx.pid";
 /** Where nginx sees the registry container's control volume (GC flag), read-only. */
 export const NGINX_CONTROL_DIR = "/etc/nginx/registry-control";
 
@@ -22,7 +26,12 @@ export function publicHost(s: Pick<Settings, "domain" | "publish">): string {
 }
 
 export function renderMainConf(s: Settings): string {
-    return renderTemplate("nginx.conf.mustache", { stack: s.stack, drainSeconds: DRAIN_SECONDS, serversDir: NGINX_INCLUDE_DIRS.servers });
+    return renderTemplate("nginx.conf.mustache", {
+        stack: s.stack,
+        drainSeconds: DRAIN_SECONDS,
+        serversDir: NGINX_INCLUDE_DIRS.servers,
+        pidFile: NGINX_PID_FILE,
+    });
 }
 
 /** Config subdirectories (relative to NGINX_CONF_DIR) that the main config includes. */
@@ -30,7 +39,11 @@ export const NGINX_INCLUDE_DIRS = { servers: "servers", access: "access", redire
 
 /** The port-80 server: ACME challenges for any name, the rest to the redirect installed with HTTPS. */
 export function renderHttpServer(): string {
-    return renderTemplate("http-server.conf.mustache", { webroot: WEBROOT, redirectDir: NGINX_INCLUDE_DIRS.redirect });
+    return renderTemplate("http-server.conf.mustache", {
+        webroot: WEBROOT,
+        redirectDir: NGINX_INCLUDE_DIRS.redirect,
+        httpPort: NGINX_HTTP_PORT,
+    });
 }
 
 /** Port 80's redirect to the HTTPS server, installed together with it (after its certificate). */
@@ -41,7 +54,9 @@ export function renderHttpsRedirect(s: Settings): string {
 export function renderHttpsServer(s: Settings): string {
     return renderTemplate("https-server.conf.mustache", {
         domain: s.domain,
-        certName: CERT_NAME,
+        httpsPort: NGINX_HTTPS_PORT,
+        liveDir: `${LETSENCRYPT_DIR}/live/${CERT_NAME}`,
+        gcFlag: GC_FLAG,
         registrySocket: REGISTRY_SOCKET,
         readonlyRegistrySocket: REGISTRY_READONLY_SOCKET,
         hstsMaxAge: HSTS_MAX_AGE,
@@ -54,37 +69,26 @@ export function renderHttpsServer(s: Settings): string {
 }
 
 export function renderFallbackConf(): string {
-    return renderTemplate("fallback.conf.mustache", { webroot: WEBROOT });
+    return renderTemplate("fallback.conf.mustache", {
+        confDir: NGINX_CONF_DIR,
+        webroot: WEBROOT,
+        httpPort: NGINX_HTTP_PORT,
+        pidFile: NGINX_PID_FILE,
+    });
 }
 
 /** How often nginx looks at the certbot's deploy marker (a renewed certificate is served within this). */
 export const DEPLOY_POLL_SECONDS = 2;
 
-/**
- * The nginx container's command. nginx always starts: with the installed config when it
- * passes `nginx -t`, otherwise with a built-in HTTP-only config that still serves ACME
- * challenges. It runs as PID 1. Beside it, a watcher reloads it (HUP, graceful) when the
- * certbot container's deploy hook touches the marker in the certificates volume: renewals
- * reach nginx with nothing shared between the two containers but that volume, so a restart
- * or replacement of either (or of the Docker daemon) cannot break it.
- */
+/** The nginx container's command (configs/templates/nginx-entrypoint.sh.mustache). */
 export function renderNginxEntrypoint(): string {
-    return [
-        "set -eu",
-        `mkdir -p /etc/nginx/fallback ${Object.values(NGINX_INCLUDE_DIRS).map((d) => `${NGINX_CONF_DIR}/${d}`).join(" ")}`,
-        "cat > /etc/nginx/fallback/nginx.conf <<'REGISTRY_FALLBACK_EOF'",
-        renderFallbackConf().trimEnd(),
-        "REGISTRY_FALLBACK_EOF",
-        `if [ -f ${NGINX_CONF_DIR}/nginx.conf ] && nginx -t -q -c ${NGINX_CONF_DIR}/nginx.conf; then`,
-        `  ln -sfn ${NGINX_CONF_DIR} ${NGINX_ACTIVE_DIR}`,
-        "else",
-        `  echo "registry-nginx: ${NGINX_CONF_DIR}/nginx.conf is missing or invalid; serving ACME challenges only" >&2`,
-        `  ln -sfn /etc/nginx/fallback ${NGINX_ACTIVE_DIR}`,
-        "fi",
-        `marker=${DEPLOY_MARKER}`,
-        // Not under `set -e`: the marker is missing until the first certificate.
-        '( set +e; seen=$(cat "$marker" 2>/dev/null); while sleep ' + DEPLOY_POLL_SECONDS + '; do now=$(cat "$marker" 2>/dev/null); if [ "$now" != "$seen" ]; then seen=$now; kill -HUP 1 && echo "registry-nginx: certificate deployed ($now); reloaded" >&2; fi; done ) &',
-        `exec nginx -c ${NGINX_ACTIVE_DIR}/nginx.conf -g 'daemon off;'`,
-        "",
-    ].join("\n");
+    return renderTemplate("nginx-entrypoint.sh.mustache", {
+        fallbackDir: "/etc/nginx/fallback",
+        includeDirs: Object.values(NGINX_INCLUDE_DIRS).map((d) => `${NGINX_CONF_DIR}/${d}`),
+        fallbackConf: renderFallbackConf().trimEnd(),
+        confDir: NGINX_CONF_DIR,
+        activeDir: NGINX_ACTIVE_DIR,
+        deployMarker: DEPLOY_MARKER,
+        pollSeconds: DEPLOY_POLL_SECONDS,
+    });
 }

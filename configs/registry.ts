@@ -1,6 +1,7 @@
 // The distribution registry: its config.yml, the S3 keys file, the storage check and the
 // supervisor that runs it and its garbage collection. Pure: settings (and secrets) in, text out.
 import { Settings, StorageSettings } from "./settings";
+import { SecretValue } from "./secret";
 import { S3_KEY_CHARS } from "./storageSettings";
 import { renderTemplate } from "./template";
 
@@ -21,6 +22,8 @@ export const GC_LAST = "last-gc";
 export const S3_KEYS_PATH = "/etc/distribution/s3-keys";
 /** A private CA for the S3 endpoint, trusted by the registry processes besides the system roots. */
 export const S3_CA_PATH = "/etc/distribution/s3-ca.crt";
+/** Where the supervisor puts that CA for Go's SSL_CERT_DIR (read besides the system roots). */
+export const S3_CA_DIR = "/run/s3-ca";
 /**
  * The registry listens on unix sockets in a volume that only nginx shares: no TCP port, so
  * nothing else (the host, other containers) can reach its API, which has no auth of its own.
@@ -40,7 +43,16 @@ export function renderRegistryConfig(s: Settings, httpSecret: string, mode: "rea
     const st = s.storage;
     const s3 = st.driver === "s3" ? { ...st, redirectDisabled: !st.redirect } : false;
     const socket = readonly ? REGISTRY_READONLY_SOCKET : REGISTRY_SOCKET;
-    return renderTemplate("registry.yml.mustache", { stack: s.stack, filesystem: st.driver === "filesystem", dataDir: REGISTRY_DATA_DIR, s3, httpSecret, readonly, socket, drainSeconds: DRAIN_SECONDS });
+    return renderTemplate("registry.yml.mustache", {
+        stack: s.stack,
+        filesystem: st.driver === "filesystem",
+        dataDir: REGISTRY_DATA_DIR,
+        s3,
+        httpSecret,
+        readonly,
+        socket,
+        drainSeconds: DRAIN_SECONDS,
+    });
 }
 
 /**
@@ -56,24 +68,20 @@ export function renderS3Keys(accessKey: string, secretKey: string): string {
     return `${quote(accessKey)}\n${quote(secretKey)}\n`;
 }
 
-/** A file the registry container gets for its storage; `secret` content must stay a secret. */
-export interface StorageFile {
-    path: string;
-    content: string;
-    secret: boolean;
-    permissions?: string;
+/** What the registry container gets for its storage, besides config.yml. */
+export interface StorageFiles {
+    /** The S3 keys, root-only; its content is renderS3Keys(accessKey, secretKey), a secret. */
+    keys?: { path: string; permissions: string; accessKey: SecretValue; secretKey: SecretValue };
+    /** A private CA for the S3 endpoint. */
+    ca?: { path: string; content: string };
 }
 
-/** The files the storage needs in the registry container: the S3 keys (root-only) and a private CA. */
-export function storageFiles(storage: StorageSettings): StorageFile[] {
-    if (storage.driver !== "s3") return [];
-    const files: StorageFile[] = [];
-    if (storage.credentials) {
-        const { accessKey, secretKey } = storage.credentials;
-        files.push({ path: S3_KEYS_PATH, content: renderS3Keys(accessKey.reveal(), secretKey.reveal()), secret: true, permissions: "0400" });
-    }
-    if (storage.caCertificate) files.push({ path: S3_CA_PATH, content: storage.caCertificate, secret: false });
-    return files;
+export function storageFiles(storage: StorageSettings): StorageFiles {
+    if (storage.driver !== "s3") return {};
+    return {
+        keys: storage.credentials && { path: S3_KEYS_PATH, permissions: "0400", ...storage.credentials },
+        ca: storage.caCertificate === undefined ? undefined : { path: S3_CA_PATH, content: storage.caCertificate },
+    };
 }
 
 /** Whether the registry container gets a private CA for its S3 endpoint. */
@@ -92,7 +100,10 @@ export function hasS3Keys(storage: StorageSettings): boolean {
  * (configs/templates/storage-check.sh.mustache).
  */
 export function renderStorageCheck(s: Settings): string {
-    return renderTemplate("storage-check.sh.mustache", { socket: REGISTRY_SOCKET, what: s.storage.driver === "s3" ? "S3 storage" : "storage" });
+    return renderTemplate("storage-check.sh.mustache", {
+        socket: REGISTRY_SOCKET,
+        what: s.storage.driver === "s3" ? "S3 storage" : "storage",
+    });
 }
 
 /**
@@ -120,5 +131,6 @@ export function renderRegistrySupervisor(s: Settings): string {
         intervalSeconds: s.gc.intervalHours * 3600,
         s3KeysPath: hasS3Keys(s.storage) ? S3_KEYS_PATH : false,
         s3CaPath: hasS3Ca(s.storage) ? S3_CA_PATH : false,
+        s3CaDir: S3_CA_DIR,
     });
 }

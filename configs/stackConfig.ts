@@ -1,11 +1,15 @@
-// Reads this project's stack config, once, and hands it to the pure parser: the values from
-// the Pulumi runtime (defaults from Pulumi.yaml included), and which of them are encrypted
-// from the stack's config file, `Pulumi.<stack>.yaml` in the project directory. Values are
-// read raw, so a secret is never copied into a plain Output or echoed by an error message.
+// Reads this project's stack config into PrivateRegistryArgs, once: the values from the Pulumi
+// runtime (defaults from Pulumi.yaml included), validated by the settings parser as stack
+// config (problems name the keys as users type them, `private-registry:httpPort`, and a
+// password or key stored in plain text in the stack file is refused), then typed for the
+// component. Which values are encrypted comes from the stack's config file,
+// `Pulumi.<stack>.yaml` in the project directory. Values are read raw, so a secret is never
+// copied into a plain Output or echoed by an error message.
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
+import type { PrivateRegistryArgs } from "../components/privateRegistry";
 import { SecretPaths, secretPathsFromStackFile } from "./secretPaths";
-import { CONFIG_KEYS, ConfigKey, parseSettings, PROJECT, qualified, RawConfig, Settings } from "./settings";
+import { CONFIG_KEYS, ConfigKey, DEFAULTS, parseSettings, PROJECT, qualified, RawConfig, stackNaming } from "./settings";
 
 /** The stack config file Pulumi reads for `stack`, relative to the project directory. */
 export function stackConfigFile(stack: string): string {
@@ -23,12 +27,31 @@ function readSecretPaths(stack: string): SecretPaths {
     return secretPathsFromStackFile(fs.readFileSync(file, "utf8"), PROJECT);
 }
 
-export function readStackSettings(): Settings {
+/** A raw config value typed like its default (numbers, booleans, maps as JSON); text as given. */
+export function typedValue(key: ConfigKey, raw: string): unknown {
+    const kind = key in DEFAULTS ? typeof DEFAULTS[key as keyof typeof DEFAULTS] : "string";
+    if (kind === "number" && /^\s*-?\d+\s*$/.test(raw)) return Number(raw);
+    if (kind === "boolean" && (raw === "true" || raw === "false")) return raw === "true";
+    if (kind === "object") {
+        try {
+            return JSON.parse(raw);
+        } catch {
+            return raw;
+        }
+    }
+    return raw;
+}
+
+/** The stack config as the component's args (validated first; throws a ConfigError naming every bad key). */
+export function readStackArgs(): PrivateRegistryArgs {
     const raw: RawConfig = {};
     for (const key of CONFIG_KEYS) {
         const value = pulumi.runtime.getConfig(qualified(key));
-        if (value !== undefined) raw[key as ConfigKey] = value;
+        if (value !== undefined) raw[key] = value;
     }
     const stack = pulumi.getStack();
-    return parseSettings(raw, stack, readSecretPaths(stack));
+    parseSettings(raw, stack, stackNaming(readSecretPaths(stack)));
+    const args: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(raw) as [ConfigKey, string][]) args[key] = typedValue(key, value);
+    return args as unknown as PrivateRegistryArgs;
 }

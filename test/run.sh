@@ -46,6 +46,9 @@ fi
 log "typecheck (tsc --noEmit)"
 npx tsc --noEmit -p .
 
+log "lint (eslint, prettier)"
+npm run --silent lint
+
 # The Pulumi CLI, its language host and providers (on PATH, or built from source).
 # shellcheck source=test/bed/toolchain.sh
 source test/bed/toolchain.sh

@@ -44,9 +44,6 @@ export function unwrapSecrets(value: unknown): unknown {
     return value;
 }
 
-// Internal to @pulumi/pulumi (what `pulumi.runtime.disconnect` awaits), absent from its types.
-const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-
 function forgetProgram(): void {
     for (const id of Object.keys(require.cache)) {
         const rel = path.relative(ROOT, id);
@@ -70,11 +67,21 @@ function stackFile(secretPaths: string[]): string {
     return yaml.dump({ config });
 }
 
-async function settle(value: pulumi.Output<unknown>): Promise<{ value: unknown; secret: boolean; known: boolean }> {
-    // Output's internal promise/isKnown are how the SDK's own tests read mocked outputs.
-    const internal = value as unknown as { promise(): Promise<unknown>; isKnown: Promise<boolean>; isSecret: Promise<boolean> };
-    const [v, known, secret] = await Promise.all([internal.promise(), internal.isKnown, internal.isSecret]);
-    return { value: v, known, secret };
+/**
+ * Every output's value, whether it is known (a preview leaves computed values unknown) and
+ * secret, through public SDK APIs only: `apply` records values as they resolve, and
+ * `runtime.disconnect` returns once every registration (and so every mocked resource) is done.
+ */
+export async function settleOutputs(outputs: Record<string, unknown>): Promise<ProgramRun["outputs"]> {
+    const values = new Map<string, unknown>();
+    const entries = Object.entries(outputs).filter((e): e is [string, pulumi.Output<unknown>] => pulumi.Output.isInstance(e[1]));
+    for (const [key, output] of entries) output.apply((v) => values.set(key, v));
+    await pulumi.runtime.disconnect();
+    await new Promise((r) => setImmediate(r));
+    const settled: ProgramRun["outputs"] = {};
+    for (const [key, output] of entries)
+        settled[key] = { value: values.get(key), known: values.has(key), secret: await pulumi.isSecret(output) };
+    return settled;
 }
 
 /** Loads and runs index.ts with the given config; resolves when every output has settled. */
@@ -85,7 +92,10 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
         if (v === undefined) continue;
         config[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     }
-    pulumi.runtime.setAllConfig(config, (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
+    pulumi.runtime.setAllConfig(
+        config,
+        (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`),
+    );
     await pulumi.runtime.setMocks(opts.mocks, PROJECT, stack, opts.preview ?? false);
     forgetProgram();
     // As under the CLI, the program runs in a directory holding the stack's config file, which
@@ -96,16 +106,11 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
     try {
         fs.writeFileSync(path.join(dir, stackConfigFile(stack)), stackFile(opts.secretKeys ?? []));
         process.chdir(dir);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded afresh, as each pulumi run does
         program = require(path.join(ROOT, "index.ts")) as Record<string, unknown>;
     } finally {
         process.chdir(cwd);
         fs.rmSync(dir, { recursive: true, force: true });
     }
-    // Every registration (and so every mocked resource) has finished once the RPC queue drains.
-    await waitForRPCs();
-    const outputs: ProgramRun["outputs"] = {};
-    for (const [key, value] of Object.entries(program)) {
-        if (pulumi.Output.isInstance(value)) outputs[key] = await settle(value);
-    }
-    return { outputs };
+    return { outputs: await settleOutputs(program) };
 }

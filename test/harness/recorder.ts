@@ -33,7 +33,14 @@ export class Recorder implements pulumi.runtime.Mocks {
         // Yield once so independent resources interleave as they would in the engine.
         await new Promise((r) => setImmediate(r));
         const state: Record<string, any> = this.preview ? {} : { ...args.inputs };
-        this.resources.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? false, order: this.resources.length, state });
+        this.resources.push({
+            type: args.type,
+            name: args.name,
+            inputs: args.inputs,
+            custom: args.custom ?? false,
+            order: this.resources.length,
+            state,
+        });
         if (this.preview) return { id: undefined, state };
         const digest = (s: string) => createHash("sha256").update(`${args.name}:${s}`).digest("hex");
         switch (args.type) {
@@ -48,7 +55,11 @@ export class Recorder implements pulumi.runtime.Mocks {
                 state.imageId = `sha256:${digest("image")}`;
                 break;
             case "command:local:Command":
-                state.stdout = args.name.endsWith("-expiry") ? "2027-01-01T00:00:00Z\n" : args.name.endsWith("-ca-root") ? "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" : "";
+                state.stdout = args.name.endsWith("-expiry")
+                    ? "2027-01-01T00:00:00Z\n"
+                    : args.name.endsWith("-ca-root")
+                      ? "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+                      : "";
                 state.stderr = "";
                 break;
         }

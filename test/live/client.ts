@@ -1,7 +1,7 @@
 // Real clients for the live tests: HTTPS requests with the exported CA root, TLS handshakes,
 // and the Docker CLI with a throwaway config directory. Passwords go through stdin or
 // headers, never through process arguments.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -51,7 +51,11 @@ export function basic(user: string, password: string): string {
 }
 
 /** One HTTPS request on a fresh connection, verifying the certificate against `ca`. */
-export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: string; method?: string; timeoutMs?: number; accept?: string } = {}): Promise<Reply> {
+export function httpsRequest(
+    ep: Endpoint,
+    urlPath: string,
+    opts: { auth?: string; method?: string; timeoutMs?: number; accept?: string } = {},
+): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const req = https.request(
             {
@@ -62,7 +66,11 @@ export function httpsRequest(ep: Endpoint, urlPath: string, opts: { auth?: strin
                 method: opts.method ?? "GET",
                 ca: ep.ca,
                 agent: false,
-                headers: { Host: `${ep.domain}:${ep.httpsPort}`, ...(opts.auth ? { Authorization: opts.auth } : {}), ...(opts.accept ? { Accept: opts.accept } : {}) },
+                headers: {
+                    Host: `${ep.domain}:${ep.httpsPort}`,
+                    ...(opts.auth ? { Authorization: opts.auth } : {}),
+                    ...(opts.accept ? { Accept: opts.accept } : {}),
+                },
                 timeout: opts.timeoutMs ?? 10_000,
             },
             (res) => collect(res, resolve),
@@ -89,7 +97,12 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
                 method: "PATCH",
                 ca: ep.ca,
                 agent: false,
-                headers: { Host: `${ep.domain}:${ep.httpsPort}`, Authorization: auth, "Content-Type": "application/octet-stream", "Content-Length": String(chunks * chunkBytes) },
+                headers: {
+                    Host: `${ep.domain}:${ep.httpsPort}`,
+                    Authorization: auth,
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": String(chunks * chunkBytes),
+                },
                 timeout: 120_000,
             },
             (res) => collect(res, resolve),
@@ -109,10 +122,24 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
  * A download read slowly (`bytesPerSecond`), as a client on a slow link would: in flight for
  * a while. Resolves with the status, the byte count and the body's sha256.
  */
-export function slowDownload(ep: Endpoint, urlPath: string, auth: string, bytesPerSecond: number): Promise<{ status: number; bytes: number; sha256: string }> {
+export function slowDownload(
+    ep: Endpoint,
+    urlPath: string,
+    auth: string,
+    bytesPerSecond: number,
+): Promise<{ status: number; bytes: number; sha256: string }> {
     return new Promise((resolve, reject) => {
         const req = https.request(
-            { host: ep.address, port: ep.httpsPort, servername: ep.domain, path: urlPath, ca: ep.ca, agent: false, headers: { Host: `${ep.domain}:${ep.httpsPort}`, Authorization: auth }, timeout: 300_000 },
+            {
+                host: ep.address,
+                port: ep.httpsPort,
+                servername: ep.domain,
+                path: urlPath,
+                ca: ep.ca,
+                agent: false,
+                headers: { Host: `${ep.domain}:${ep.httpsPort}`, Authorization: auth },
+                timeout: 300_000,
+            },
             (res) => {
                 const hash = createHash("sha256");
                 let bytes = 0;
@@ -139,8 +166,9 @@ export function slowDownload(ep: Endpoint, urlPath: string, auth: string, bytesP
 
 export function httpRequest(ep: Endpoint, urlPath: string): Promise<Reply> {
     return new Promise((resolve, reject) => {
-        const req = http.request({ host: ep.address, port: ep.httpPort, path: urlPath, headers: { Host: ep.domain }, agent: false, timeout: 10_000 }, (res) =>
-            collect(res, resolve),
+        const req = http.request(
+            { host: ep.address, port: ep.httpPort, path: urlPath, headers: { Host: ep.domain }, agent: false, timeout: 10_000 },
+            (res) => collect(res, resolve),
         );
         req.on("timeout", () => req.destroy(new Error("request timed out")));
         req.on("error", reject);
@@ -206,7 +234,7 @@ export class DockerClient {
     async makeImage(ref: string, bytes = 1024 * 1024): Promise<string> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-image-"));
         try {
-            fs.writeFileSync(path.join(dir, "payload.bin"), require("node:crypto").randomBytes(bytes));
+            fs.writeFileSync(path.join(dir, "payload.bin"), randomBytes(bytes));
             const tar = path.join(dir, "layer.tar");
             const t = await run("tar", ["-C", dir, "-cf", tar, "payload.bin"]);
             if (t.code !== 0) throw new Error(`tar failed: ${t.stderr}`);

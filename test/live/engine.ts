@@ -210,7 +210,12 @@ export class LiveStack {
     /** Runs the CLI as a user would, in the project directory, with `input` on stdin. */
     async cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
         return this.engine.settled(
-            run("pulumi", [...args, "--stack", this.name, "--non-interactive"], { cwd: this.workDir, env: { ...process.env, ...this.engine.env }, input, timeoutMs: 600_000 }),
+            run("pulumi", [...args, "--stack", this.name, "--non-interactive"], {
+                cwd: this.workDir,
+                env: { ...process.env, ...this.engine.env },
+                input,
+                timeoutMs: 600_000,
+            }),
         );
     }
 

@@ -49,7 +49,8 @@ export async function garbageCollection(c: GcScenario): Promise<string[]> {
     const inFlight = slowPatch(c.ep, String(started.headers.location), auth, chunks, chunkBytes, 250);
     await new Promise((r) => setTimeout(r, 300));
     await docker(["kill", "--signal", "USR1", `${c.prefix}-registry`]);
-    const flagged = async () => (await run("docker", ["exec", `${c.prefix}-nginx`, "test", "-f", "/etc/nginx/registry-control/gc-in-progress"])).code === 0;
+    const flagged = async () =>
+        (await run("docker", ["exec", `${c.prefix}-nginx`, "test", "-f", "/etc/nginx/registry-control/gc-in-progress"])).code === 0;
     for (let i = 0; i < 50 && !(await flagged()); i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(await flagged(), "GC flagged");
     const refused = await httpsRequest(c.ep, `/v2/${ns}/other/blobs/uploads/`, { auth, method: "POST" });
@@ -75,7 +76,10 @@ export async function garbageCollection(c: GcScenario): Promise<string[]> {
     const body = Buffer.concat(Array.from({ length: chunks }, (_, i) => Buffer.alloc(chunkBytes, i)));
     const location = new URL(String(patched.headers.location), "https://registry");
     const digestParam = `digest=sha256:${createHash("sha256").update(body).digest("hex")}`;
-    const put = await httpsRequest(c.ep, `${location.pathname}${location.search ? `${location.search}&` : "?"}${digestParam}`, { auth, method: "PUT" });
+    const put = await httpsRequest(c.ep, `${location.pathname}${location.search ? `${location.search}&` : "?"}${digestParam}`, {
+        auth,
+        method: "PUT",
+    });
     assert.equal(put.status, 201, put.body);
     return created;
 }

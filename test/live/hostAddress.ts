@@ -14,7 +14,17 @@ let cached: string | undefined;
 export async function bedHostAddress(): Promise<string> {
     if (cached) return cached;
     if ((await run("docker", ["network", "inspect", BED_NETWORK])).code !== 0) {
-        const made = await run("docker", ["network", "create", "--driver", "bridge", "--label", "registry-bed=shared", "--opt", `com.docker.network.bridge.name=${BRIDGE}`, BED_NETWORK]);
+        const made = await run("docker", [
+            "network",
+            "create",
+            "--driver",
+            "bridge",
+            "--label",
+            "registry-bed=shared",
+            "--opt",
+            `com.docker.network.bridge.name=${BRIDGE}`,
+            BED_NETWORK,
+        ]);
         // Another test file, running in parallel, may have made it first.
         if (made.code !== 0) await docker(["network", "inspect", BED_NETWORK]);
     }

@@ -16,7 +16,8 @@ export async function withHostsLock<T>(f: () => Promise<T> | T): Promise<T> {
             break;
         } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-            if (Date.now() > deadline) throw new Error(`${HOSTS_LOCK} is held for over 10 minutes (a killed run? test/run.sh clears it)`);
+            if (Date.now() > deadline)
+                throw new Error(`${HOSTS_LOCK} is held for over 10 minutes (a killed run? test/run.sh clears it)`, { cause: e });
             await sleep(100);
         }
     }

@@ -76,21 +76,29 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "same credentials");
         await client.must(["image", "rm", `${repo()}:1`]);
         await client.must(["pull", `${repo()}:1`]);
-        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]), pushedId, "the pushed image is still there");
+        assert.equal(
+            await client.must(["image", "inspect", "--format", "{{.Id}}", `${repo()}:1`]),
+            pushedId,
+            "the pushed image is still there",
+        );
         // And the replaced stack still takes pushes.
         await client.makeImage(`${repo()}:2`, 256 * 1024);
         await client.must(["push", `${repo()}:2`]);
     });
 
     test("2. garbage collection: writes get 503 while reads go on, an in-flight upload finishes, blobs are reclaimed", async () => {
-        const storedKiB = async () => Number((await docker(["exec", `${prefix}-registry`, "du", "-sk", "/var/lib/registry/docker/registry/v2/blobs"])).split(/\s+/)[0]);
+        const storedKiB = async () =>
+            Number(
+                (await docker(["exec", `${prefix}-registry`, "du", "-sk", "/var/lib/registry/docker/registry/v2/blobs"])).split(/\s+/)[0],
+            );
         extraImages.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "gc", storedKiB })));
     });
 
     test("3. the GC schedule survives deploys: a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
         const registry = `${prefix}-registry`;
         const lastGc = async () => Number(await docker(["exec", registry, "cat", "/var/lib/registry-control/last-gc"]));
-        const gcEnded = async (since: string) => /registry-gc: ended/.test((await run("docker", ["logs", "--since", since, registry])).stderr);
+        const gcEnded = async (since: string) =>
+            /registry-gc: ended/.test((await run("docker", ["logs", "--since", since, registry])).stderr);
         // The last GC was two hours ago; a one-hour schedule arrives with a deploy (which replaces the registry).
         await docker(["exec", registry, "sh", "-c", "echo $(( $(date +%s) - 7200 )) > /var/lib/registry-control/last-gc"]);
         const deployed = new Date().toISOString();
@@ -129,8 +137,14 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
         const serial = (await peerCertificate(ep)).serialNumber;
         const destroyed = await bed.destroy();
         assert.ok((destroyed.changes.delete ?? 0) >= 20, JSON.stringify(destroyed.changes));
-        assert.equal(await docker(["ps", "-a", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Names}}"]), "", "no container left");
-        const volumes = (await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"])).split("\n").sort();
+        assert.equal(
+            await docker(["ps", "-a", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Names}}"]),
+            "",
+            "no container left",
+        );
+        const volumes = (await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"]))
+            .split("\n")
+            .sort();
         assert.deepEqual(volumes, [`${prefix}-certs`, `${prefix}-data`], "retained: data and certificates");
 
         await bed.up(config);
@@ -144,7 +158,11 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
         config = { ...config, retainVolumes: false };
         await bed.up(config);
         await bed.destroy();
-        assert.equal(await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"]), "", "no volume left");
+        assert.equal(
+            await docker(["volume", "ls", "--filter", `label=registry-bed=${LABEL}`, "--format", "{{.Name}}"]),
+            "",
+            "no volume left",
+        );
     });
 });
 
@@ -160,7 +178,13 @@ describe("live: certificate expiry is visible and renewal follows the certificat
     });
 
     test("a 10-day certificate: expiry output, unhealthy within 20 warning days, not renewed early", async () => {
-        const out = await bed.up(bed.config({ users: { ops: { access: "push", password: user.password } }, pebbleCertificateDays: 10, certificateWarningDays: 20 }));
+        const out = await bed.up(
+            bed.config({
+                users: { ops: { access: "push", password: user.password } },
+                pebbleCertificateDays: 10,
+                certificateWarningDays: 20,
+            }),
+        );
         const expiry = Date.parse(out.outputs.certificateExpiry.value as string);
         const days = (expiry - Date.now()) / 86_400_000;
         assert.ok(days > 9 && days <= 10, `certificateExpiry output is ~10 days ahead, got ${out.outputs.certificateExpiry.value}`);
@@ -173,7 +197,14 @@ describe("live: certificate expiry is visible and renewal follows the certificat
         // before expiry: a fresh 10-day certificate is not due.
         const ep = await bed.endpoint(out.outputs.caRoot.value as string);
         const serial = (await peerCertificate(ep)).serialNumber;
-        const renew = await run("docker", ["exec", `${bed.prefix}-certbot`, "certbot", "renew", "--no-random-sleep-on-renew", "--non-interactive"]);
+        const renew = await run("docker", [
+            "exec",
+            `${bed.prefix}-certbot`,
+            "certbot",
+            "renew",
+            "--no-random-sleep-on-renew",
+            "--non-interactive",
+        ]);
         assert.equal(renew.code, 0, renew.stderr);
         assert.match(`${renew.stdout}${renew.stderr}`, /not yet due for renewal/i);
         assert.equal((await peerCertificate(ep)).serialNumber, serial);

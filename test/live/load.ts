@@ -11,9 +11,20 @@ import { basic, Endpoint, httpsRequest, peerCertificate } from "./client";
  */
 export async function forceRenewal(prefix: string, ep?: Endpoint): Promise<RunResult> {
     const before = ep ? (await peerCertificate(ep)).serialNumber : undefined;
-    const r = await run("docker", ["exec", `${prefix}-certbot`, "certbot", "renew", "--force-renewal", "--no-random-sleep-on-renew", "--non-interactive", "--deploy-hook", DEPLOY_HOOK]);
+    const r = await run("docker", [
+        "exec",
+        `${prefix}-certbot`,
+        "certbot",
+        "renew",
+        "--force-renewal",
+        "--no-random-sleep-on-renew",
+        "--non-interactive",
+        "--deploy-hook",
+        DEPLOY_HOOK,
+    ]);
     if (ep && r.code === 0) {
-        for (let i = 0; i < 100 && (await peerCertificate(ep)).serialNumber === before; i++) await new Promise((res) => setTimeout(res, 200));
+        for (let i = 0; i < 100 && (await peerCertificate(ep)).serialNumber === before; i++)
+            await new Promise((res) => setTimeout(res, 200));
     }
     return r;
 }

@@ -9,7 +9,11 @@ export interface RunResult {
 }
 
 /** Runs a process; stdin is written and closed. Killed after `timeoutMs` (default 5 min). */
-export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+    cmd: string,
+    args: string[],
+    opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
     return new Promise((resolve, reject) => {
         const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
@@ -38,7 +42,11 @@ export async function docker(args: string[], opts: { input?: string; env?: NodeJ
 }
 
 /** Waits (bounded) for Docker's health status of a container to become `want`. */
-export async function healthBecomes(container: string, want: "healthy" | "unhealthy", maxMs = 75_000): Promise<{ status: string; output: string }> {
+export async function healthBecomes(
+    container: string,
+    want: "healthy" | "unhealthy",
+    maxMs = 75_000,
+): Promise<{ status: string; output: string }> {
     const deadline = Date.now() + maxMs;
     let status = "";
     while (Date.now() < deadline) {

@@ -7,7 +7,17 @@ import * as path from "node:path";
 import { ROOT } from "./engine";
 
 /** What a checkout of the project holds that the program needs. */
-const PROGRAM_FILES = ["index.ts", "components", "configs", "Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.pulumi.json"];
+const PROGRAM_FILES = [
+    "index.ts",
+    "components",
+    "configs",
+    "Pulumi.yaml",
+    "Pulumi.dev.yaml",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "tsconfig.pulumi.json",
+];
 
 export function copyProject(extra: string[] = []): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-project-"));

@@ -18,7 +18,12 @@ import { copyProject } from "./project";
 
 const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
 /** The dev stack's names, ports and files, as the README and Pulumi.dev.yaml give them. */
-const DEV = { prefix: "registry-dev", host: "registry.test:8443", hostsLine: "127.0.0.1 registry.test", certsDir: "/etc/docker/certs.d/registry.test:8443" };
+const DEV = {
+    prefix: "registry-dev",
+    host: "registry.test:8443",
+    hostsLine: "127.0.0.1 registry.test",
+    certsDir: "/etc/docker/certs.d/registry.test:8443",
+};
 
 /** The fenced block after `<!-- readme-test: NAME -->`. */
 export function readmeBlock(name: string, text = README): string {
@@ -45,13 +50,23 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
      */
     const shell = async (script: string, cwd: string): Promise<RunResult> => {
         const passwdHome = os.userInfo().homedir;
-        const env: NodeJS.ProcessEnv = { ...process.env, HOME: passwdHome, PATH: `${bin}:${process.env.PATH}`, PULUMI_SKIP_UPDATE_CHECK: "true", [MARKER_VAR]: marker };
+        const env: NodeJS.ProcessEnv = {
+            ...process.env,
+            HOME: passwdHome,
+            PATH: `${bin}:${process.env.PATH}`,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            [MARKER_VAR]: marker,
+        };
         // `pulumi up` asks for confirmation on a terminal; PULUMI_SKIP_CONFIRMATIONS is its documented answer for scripts.
         env.PULUMI_SKIP_CONFIRMATIONS = "true";
         for (const k of ["PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_HOME", "DOCKER_CONFIG"]) delete env[k];
         const inside = 'mount --bind "$1" "$2" && cd "$3" && exec bash -e -o pipefail -c "$4"';
         try {
-            return await run("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", inside, "sh", home, passwdHome, cwd, script], { env, timeoutMs: 600_000 });
+            return await run(
+                "unshare",
+                ["--mount", "--propagation", "private", "--", "sh", "-c", inside, "sh", home, passwdHome, cwd, script],
+                { env, timeoutMs: 600_000 },
+            );
         } finally {
             // The CLI's language hosts and plugins, if any outlived it.
             for (let i = 0; i < 30 && processesWith(MARKER_VAR, marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -63,11 +78,16 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         // This test deploys the README's dev stack, registry-dev-*: never over a user's own.
         const taken = await docker(["ps", "-a", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Names}}"]);
         const volumes = await docker(["volume", "ls", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Name}}"]);
-        assert.equal(`${taken}${volumes}`, "", `a dev stack (${DEV.prefix}-*) already exists on this Docker engine; the README test would collide with it. Remove it (pulumi destroy --stack dev, then docker volume rm ${DEV.prefix}-data ${DEV.prefix}-certs) and run the tests again`);
+        assert.equal(
+            `${taken}${volumes}`,
+            "",
+            `a dev stack (${DEV.prefix}-*) already exists on this Docker engine; the README test would collide with it. Remove it (pulumi destroy --stack dev, then docker volume rm ${DEV.prefix}-data ${DEV.prefix}-certs) and run the tests again`,
+        );
         fs.mkdirSync(home);
         fs.mkdirSync(bin);
         // The README says `sudo`; tests run as root, where it has nothing to do.
-        if ((await run("sh", ["-c", "command -v sudo"])).code !== 0) fs.writeFileSync(path.join(bin, "sudo"), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
+        if ((await run("sh", ["-c", "command -v sudo"])).code !== 0)
+            fs.writeFileSync(path.join(bin, "sudo"), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
         // The README tags alpine:3, which cannot be pulled here: a one-file stand-in, removed afterwards.
         if ((await run("docker", ["image", "inspect", "alpine:3"])).code !== 0) {
             fs.writeFileSync(path.join(work, "hello.txt"), "stand-in for alpine:3\n");
@@ -104,7 +124,11 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         fs.rmSync(DEV.certsDir, { recursive: true, force: true });
         const images = [`${DEV.host}/tools/alpine:3`, `${DEV.host}/examples/hello:1`, ...(madeAlpine ? ["alpine:3"] : [])];
         await run("docker", ["image", "rm", "--force", ...images]);
-        const pulled = (await docker(["image", "ls", "--format", "{{.Repository}}@{{.Digest}}", `${DEV.host}/examples/hello`], { allowFail: true })).split("\n").filter(Boolean);
+        const pulled = (
+            await docker(["image", "ls", "--format", "{{.Repository}}@{{.Digest}}", `${DEV.host}/examples/hello`], { allowFail: true })
+        )
+            .split("\n")
+            .filter(Boolean);
         if (pulled.length) await run("docker", ["image", "rm", "--force", ...pulled]);
         if (checkout) fs.rmSync(checkout, { recursive: true, force: true });
         fs.rmSync(work, { recursive: true, force: true });
@@ -118,11 +142,18 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         // The same terminal session goes on (the passphrase stays exported); the block appends
         // to /etc/hosts, which other test files edit too: under their lock.
         const script = ["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("use")].join("\n");
-        assert.match(readmeBlock("deploy"), /^export PULUMI_CONFIG_PASSPHRASE=\.\.\. /m, "the session's passphrase, as the deploy block sets it");
+        assert.match(
+            readmeBlock("deploy"),
+            /^export PULUMI_CONFIG_PASSPHRASE=\.\.\. /m,
+            "the session's passphrase, as the deploy block sets it",
+        );
         const r = await withHostsLock(() => shell(script, checkout));
         assert.equal(r.code, 0, `the README's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
         assert.match(r.stdout, /Login Succeeded/);
-        const lines = fs.readFileSync(HOSTS_FILE, "utf8").split("\n").filter((l) => l === DEV.hostsLine);
+        const lines = fs
+            .readFileSync(HOSTS_FILE, "utf8")
+            .split("\n")
+            .filter((l) => l === DEV.hostsLine);
         assert.equal(lines.length, 2, "the block's step 1 added its line");
         assert.match(`${r.stdout}${r.stderr}`, new RegExp(`${DEV.host}/tools/alpine:3`));
         const url = await shell("export PULUMI_CONFIG_PASSPHRASE=...\npulumi stack output url --stack dev", checkout);
@@ -142,7 +173,10 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         const r = await shell(script, checkout);
         assert.equal(r.code, 0, `the consumer's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
         assert.doesNotMatch(`${r.stdout}${r.stderr}`, /private-registry:domain/, "it runs its own program, not the registry's");
-        const digest = await shell("export PULUMI_CONFIG_PASSPHRASE=...\ncd examples/consumer && pulumi stack output repoDigest --stack dev", checkout);
+        const digest = await shell(
+            "export PULUMI_CONFIG_PASSPHRASE=...\ncd examples/consumer && pulumi stack output repoDigest --stack dev",
+            checkout,
+        );
         assert.match(digest.stdout.trim(), /^registry\.test:8443\/examples\/hello@sha256:[0-9a-f]{64}$/);
         // The registry has it: listed by the registry, under the push user's repository.
         const tags = await shell(

@@ -28,7 +28,10 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
     const engine = new Engine();
     const bed = new Bed(LABEL, engine, BED_SLOTS.registry);
     const client = new DockerClient();
-    const users = (alice = ALICE.password) => ({ alice: { access: "push", password: alice }, bob: { access: "pull", password: BOB.password } });
+    const users = (alice = ALICE.password) => ({
+        alice: { access: "push", password: alice },
+        bob: { access: "pull", password: BOB.password },
+    });
     let config = bed.config({ users: users() });
     let ep: Endpoint;
     let host: string;
@@ -99,13 +102,23 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, "wrong-password") })).status, 401);
         const ok = await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) });
         assert.equal(ok.status, 200);
-        assert.equal(ok.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === "docker-distribution-api-version").length, 1, "exactly once on the registry's 200");
+        assert.equal(
+            ok.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === "docker-distribution-api-version").length,
+            1,
+            "exactly once on the registry's 200",
+        );
         assert.match(String(ok.headers["strict-transport-security"]), /max-age=\d+/);
 
         // bob is pull-only: reads work, writes get 403.
         assert.equal((await httpsRequest(ep, "/v2/bed/hello/tags/list", { auth: basic(BOB.name, BOB.password) })).status, 200);
-        assert.equal((await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status, 403);
-        assert.equal((await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(ALICE.name, ALICE.password), method: "POST" })).status, 202);
+        assert.equal(
+            (await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status,
+            403,
+        );
+        assert.equal(
+            (await httpsRequest(ep, "/v2/bed/hello/blobs/uploads/", { auth: basic(ALICE.name, ALICE.password), method: "POST" })).status,
+            202,
+        );
         const reader = new DockerClient();
         try {
             assert.equal((await reader.login(host, BOB.name, BOB.password)).code, 0);
@@ -129,7 +142,11 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         const redirect = await httpRequest(ep, "/v2/");
         assert.equal(redirect.status, 301);
         assert.equal(redirect.headers.location, `https://${bed.host}/v2/`);
-        assert.equal((await httpRequest(ep, "/.well-known/acme-challenge/not-a-token")).status, 404, "challenge path is served, not redirected");
+        assert.equal(
+            (await httpRequest(ep, "/.well-known/acme-challenge/not-a-token")).status,
+            404,
+            "challenge path is served, not redirected",
+        );
     });
 
     test("4. a second pulumi up with the same config changes nothing", async () => {
@@ -206,7 +223,10 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         config = bed.config({ users: users(ALICE.password), acmeKeyType: "rsa" });
         await assert.rejects(bed.up(config), (e: Error) => {
             assert.ok(e instanceof DeployError);
-            assert.ok(e.message.includes(`registry: certbot could not obtain a certificate for ${bed.domain} from https://pebble:14000/dir`), e.message);
+            assert.ok(
+                e.message.includes(`registry: certbot could not obtain a certificate for ${bed.domain} from https://pebble:14000/dir`),
+                e.message,
+            );
             assert.ok(!e.message.includes(ALICE.password));
             return true;
         });
@@ -223,7 +243,9 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
     });
 
     test("10. a config that nginx -t rejects is never installed; the previous config keeps serving", async () => {
-        const script = renderConfigInstall("broken server", [{ path: "servers/20-broken.conf", content: "server {\n    listen 443 ssl;\n    no_such_directive on;\n}\n" }]);
+        const script = renderConfigInstall("broken server", [
+            { path: "servers/20-broken.conf", content: "server {\n    listen 443 ssl;\n    no_such_directive on;\n}\n" },
+        ]);
         const r = await run("docker", ["exec", "-i", `${prefix}-nginx`, "sh", "-s"], { input: script });
         assert.notEqual(r.code, 0);
         assert.match(r.stderr, /no_such_directive/);
@@ -245,10 +267,17 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
             // pulumi/actions runs `preview` with diff: true through the Automation API, as here.
             const preview = await pr.preview({ diff: true });
             assert.deepEqual(changed(preview.changes), { update: 1 }, preview.stdout);
-            assert.deepEqual(preview.steps.map((s) => s.name), ["registry-tls-https-config"]);
+            assert.deepEqual(
+                preview.steps.map((s) => s.name),
+                ["registry-tls-https-config"],
+            );
             // Exactly the changed line, removed and added, with a few lines of context around it.
             const changedLines = preview.stdout.split("\n").filter((l) => /^\s*[-+]\s/.test(l));
-            assert.deepEqual(changedLines.map((l) => l.trim().replace(/\s+/g, " ")), ["- proxy_read_timeout 900;", "+ proxy_read_timeout 600;"], preview.stdout);
+            assert.deepEqual(
+                changedLines.map((l) => l.trim().replace(/\s+/g, " ")),
+                ["- proxy_read_timeout 900;", "+ proxy_read_timeout 600;"],
+                preview.stdout,
+            );
             assert.doesNotMatch(preview.stdout, /ssl_protocols/, "not the whole file: only context near the change");
         } finally {
             fs.rmSync(checkout, { recursive: true, force: true });
@@ -266,5 +295,4 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
             await stack.remove();
         }
     });
-
 });

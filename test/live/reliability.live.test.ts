@@ -4,7 +4,7 @@
 // the redirect and the served certificate consistent; renewals reach nginx after either
 // container is stopped, started or replaced.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { CERTBOT_LOCK } from "../../configs/certbot";
 import { LETSENCRYPT_DIR } from "../../configs/certificates";
@@ -27,7 +27,10 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
     const prefix = bed.prefix;
     const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
     const BOB = { name: "bob", password: `bob-${randomBytes(9).toString("hex")}` };
-    const users = (bob: "push" | "pull") => ({ alice: { access: "push", password: ALICE.password }, bob: { access: bob, password: BOB.password } });
+    const users = (bob: "push" | "pull") => ({
+        alice: { access: "push", password: ALICE.password },
+        bob: { access: bob, password: BOB.password },
+    });
     let config = bed.config({ users: users("push") });
     let ep: Endpoint;
     const images: string[] = [];
@@ -62,7 +65,10 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
 
     test("1. only nginx reaches the registry: it has no network and no TCP listener, and nothing answers from the host or the certbot container", async () => {
         const registry = `${prefix}-registry`;
-        const networks = JSON.parse(await docker(["inspect", "--format", "{{json .NetworkSettings.Networks}}", registry])) as Record<string, unknown>;
+        const networks = JSON.parse(await docker(["inspect", "--format", "{{json .NetworkSettings.Networks}}", registry])) as Record<
+            string,
+            unknown
+        >;
         assert.deepEqual(Object.keys(networks), ["none"], "no network: no address to reach");
         const tcp = await docker(["exec", registry, "sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true"]);
         const listening = tcp.split("\n").filter((l) => l.trim().split(/\s+/)[3] === "0A");
@@ -71,11 +77,15 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         assert.deepEqual(sharers, [`${prefix}-nginx`, registry], "only nginx and the registry mount its sockets");
 
         // The registry's former ports, on every address of the stack's network: from the host...
-        const stackNet = JSON.parse(await docker(["network", "inspect", `${prefix}-net`, "--format", "{{json .Containers}}"])) as Record<string, { IPv4Address: string }>;
+        const stackNet = JSON.parse(await docker(["network", "inspect", `${prefix}-net`, "--format", "{{json .Containers}}"])) as Record<
+            string,
+            { IPv4Address: string }
+        >;
         const addresses = Object.values(stackNet).map((c) => c.IPv4Address.split("/")[0]);
         assert.ok(addresses.length >= 3, JSON.stringify(stackNet));
         for (const address of addresses) {
-            for (const port of [5000, 5001]) assert.equal(await canConnect(address, port), false, `${address}:${port} answers from the host`);
+            for (const port of [5000, 5001])
+                assert.equal(await canConnect(address, port), false, `${address}:${port} answers from the host`);
         }
         // ...and from the certbot container, by the old name too.
         const probe = [
@@ -111,7 +121,8 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         await docker(["kill", "--signal", "USR1", registry]);
         const patched = await inFlight;
         assert.equal(patched.status, 202, `the in-flight upload finished: ${patched.body}`);
-        const flagged = async () => (await run("docker", ["exec", `${prefix}-nginx`, "test", "-f", "/etc/nginx/registry-control/gc-in-progress"])).code === 0;
+        const flagged = async () =>
+            (await run("docker", ["exec", `${prefix}-nginx`, "test", "-f", "/etc/nginx/registry-control/gc-in-progress"])).code === 0;
         for (let i = 0; i < 600 && (await flagged()); i++) await sleep(100);
         assert.equal(await flagged(), false, "GC ended");
         await sleep(5000); // a second GC, if one were coming, would have started by now
@@ -120,39 +131,68 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         const at = (pattern: RegExp) => log.findIndex((l) => pattern.test(l));
         const story = log.filter((l) => /registry-gc:|PATCH/.test(l)).join("\n");
         assert.equal(log.filter((l) => /registry-gc: started/.test(l)).length, 1, `exactly one GC ran:\n${story}`);
-        const patchDone = at(/http\.request\.method=PATCH.*http\.response\.status=202|http\.response\.status=202.*http\.request\.method=PATCH/);
+        const patchDone = at(
+            /http\.request\.method=PATCH.*http\.response\.status=202|http\.response\.status=202.*http\.request\.method=PATCH/,
+        );
         assert.ok(patchDone >= 0, `the registry logged the upload's PATCH:\n${story}`);
         assert.ok(patchDone < at(/registry-gc: writer stopped/), `the writer finished the upload before it stopped:\n${story}`);
-        assert.ok(at(/registry-gc: writer stopped/) < at(/registry-gc: garbage-collect finished$/), `GC ran, after the writer had exited:\n${story}`);
+        assert.ok(
+            at(/registry-gc: writer stopped/) < at(/registry-gc: garbage-collect finished$/),
+            `GC ran, after the writer had exited:\n${story}`,
+        );
 
         // Intact: the upload completes with the digest of exactly what was sent.
         const body = Buffer.concat(Array.from({ length: chunks }, (_, i) => Buffer.alloc(chunkBytes, i)));
         const location = new URL(String(patched.headers.location), "https://registry");
-        const digest = `digest=sha256:${require("node:crypto").createHash("sha256").update(body).digest("hex")}`;
-        const put = await httpsRequest(ep, `${location.pathname}${location.search ? `${location.search}&` : "?"}${digest}`, { auth, method: "PUT" });
+        const digest = `digest=sha256:${createHash("sha256").update(body).digest("hex")}`;
+        const put = await httpsRequest(ep, `${location.pathname}${location.search ? `${location.search}&` : "?"}${digest}`, {
+            auth,
+            method: "PUT",
+        });
         assert.equal(put.status, 201, put.body);
-        assert.equal((await run("docker", ["exec", registry, "test", "-S", REGISTRY_READONLY_SOCKET])).code, 1, "the read-only registry is gone again");
+        assert.equal(
+            (await run("docker", ["exec", registry, "test", "-S", REGISTRY_READONLY_SOCKET])).code,
+            1,
+            "the read-only registry is gone again",
+        );
     });
 
     test("3. the users change as one unit: a push user downgraded to pull is refused writes at once; a change nginx rejects leaves both the htpasswd file and the rules as they were", async () => {
         const nginx = `${prefix}-nginx`;
         const state = async () => docker(["exec", nginx, "sh", "-c", "ls /etc/nginx/auth; cat /etc/nginx/registry/access/users.conf"]);
-        assert.equal((await httpsRequest(ep, "/v2/one/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status, 202);
+        assert.equal(
+            (await httpsRequest(ep, "/v2/one/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status,
+            202,
+        );
         config = { ...config, users: users("pull") };
         const r = await bed.up(config);
         assert.deepEqual(bed.actions, ["update command:local:Command registry-htpasswd-install"]);
         assert.ok((r.changes.same ?? 0) > 20);
-        assert.equal((await httpsRequest(ep, "/v2/one/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status, 403, "refused the moment pulumi up returns");
+        assert.equal(
+            (await httpsRequest(ep, "/v2/one/blobs/uploads/", { auth: basic(BOB.name, BOB.password), method: "POST" })).status,
+            403,
+            "refused the moment pulumi up returns",
+        );
 
         // A change whose rules nginx rejects: neither the new password nor the new rules go live.
         const before = await state();
         const newPassword = `alice-new-${randomBytes(6).toString("hex")}`;
-        const script = renderUsersInstall(`${htpasswdLine("alice", newPassword, "k".repeat(64), 5)}\n`, (file) => `set $registry_htpasswd ${file};\nno_such_directive on;\n`);
+        const script = renderUsersInstall(
+            `${htpasswdLine("alice", newPassword, "k".repeat(64), 5)}\n`,
+            (file) => `set $registry_htpasswd ${file};\nno_such_directive on;\n`,
+        );
         const rejected = await run("docker", ["exec", "-i", nginx, "sh", "-s"], { input: script });
         assert.notEqual(rejected.code, 0);
-        assert.match(rejected.stderr, /nginx rejected the new users \(htpasswd file and access rules\); the running configuration is unchanged/);
+        assert.match(
+            rejected.stderr,
+            /nginx rejected the new users \(htpasswd file and access rules\); the running configuration is unchanged/,
+        );
         assert.equal(await state(), before, "the auth volume and the rules are as they were");
-        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200, "the old password still works");
+        assert.equal(
+            (await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status,
+            200,
+            "the old password still works",
+        );
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, newPassword) })).status, 401, "the new one does not");
     });
 
@@ -169,7 +209,8 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
             'while not os.path.exists("/tmp/registry-bed-release"): time.sleep(0.1)',
         ].join("\n");
         await docker(["exec", "-d", certbot, "python3", "-c", hold]);
-        for (let i = 0; i < 50 && (await run("docker", ["exec", certbot, "test", "-e", "/tmp/registry-bed-held"])).code !== 0; i++) await sleep(100);
+        for (let i = 0; i < 50 && (await run("docker", ["exec", certbot, "test", "-e", "/tmp/registry-bed-held"])).code !== 0; i++)
+            await sleep(100);
         const serial = (await peerCertificate(ep)).serialNumber;
         config = { ...config, acmeKeyType: "rsa" };
         const deploying = bed.up(config);
@@ -177,7 +218,8 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         try {
             // certonly has started, and is waiting (not failed) while the locks are held.
             // (The word is put together at run time, or this probe would find itself.)
-            const waiting = "import os\nw = b'cert' + b'only'\nprint(any(w in open('/proc/%s/cmdline' % p, 'rb').read() for p in os.listdir('/proc') if p.isdigit()))";
+            const waiting =
+                "import os\nw = b'cert' + b'only'\nprint(any(w in open('/proc/%s/cmdline' % p, 'rb').read() for p in os.listdir('/proc') if p.isdigit()))";
             let seen = false;
             for (let i = 0; i < 300 && !seen; i++) {
                 seen = (await inCertbot(waiting)) === "True";
@@ -215,7 +257,11 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
             await docker(["network", "connect", "--alias", "pebble", `${prefix}-net`, `${prefix}-pebble`]);
         }
         await bed.up(config);
-        assert.equal((await peerCertificate(ep)).serialNumber, before.serialNumber, "back to the name it has a certificate for: none issued");
+        assert.equal(
+            (await peerCertificate(ep)).serialNumber,
+            before.serialNumber,
+            "back to the name it has a certificate for: none issued",
+        );
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
     });
 
@@ -229,7 +275,11 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         await docker(["stop", `${prefix}-nginx`]);
         await docker(["start", `${prefix}-nginx`]);
         for (let i = 0; i < 100 && !(await canConnect(ep.address, ep.httpsPort)); i++) await sleep(100);
-        assert.equal(await docker(["inspect", "--format", "{{.State.Running}}", `${prefix}-certbot`]), "true", "certbot keeps running when nginx stops");
+        assert.equal(
+            await docker(["inspect", "--format", "{{.State.Running}}", `${prefix}-certbot`]),
+            "true",
+            "certbot keeps running when nginx stops",
+        );
         await renewed("nginx stopped and started");
 
         config = { ...config, nginxImage: await retag(bed.images.NGINX_IMAGE, `nginx-${LABEL}`) };
@@ -247,7 +297,13 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         const stack = await engine.stack(`${prefix}-refused`);
         try {
             await stack.configure(
-                { domain: "refused.registry.test", dockerHost: "tcp://10.0.0.5:2375", bindAddress: "1:2", acmeEmail: "-x@example.com", acmeServer: "https://eab:hunter2@acme.example.com/dir" },
+                {
+                    domain: "refused.registry.test",
+                    dockerHost: "tcp://10.0.0.5:2375",
+                    bindAddress: "1:2",
+                    acmeEmail: "-x@example.com",
+                    acmeServer: "https://eab:hunter2@acme.example.com/dir",
+                },
                 () => false,
             );
             await assert.rejects(stack.preview(), (e: Error) => {
@@ -260,7 +316,10 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
                 return true;
             });
             await stack.configure({ domain: "refused.registry.test", dockerHost: "ssh://u@h:99999" }, () => false);
-            await assert.rejects(stack.preview(), /private-registry:dockerHost: expected .* with a port from 1 to 65535, got "ssh:\/\/u@h:99999"/);
+            await assert.rejects(
+                stack.preview(),
+                /private-registry:dockerHost: expected .* with a port from 1 to 65535, got "ssh:\/\/u@h:99999"/,
+            );
         } finally {
             await stack.remove();
         }

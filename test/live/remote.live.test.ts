@@ -35,7 +35,9 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
     });
 
     test("deploy, push, pull and destroy through ssh://root@127.0.0.1", async () => {
-        const out = await bed.up(bed.config({ dockerHost: sshd.dockerHost, users: { deploy: { access: "push", password: user.password } } }));
+        const out = await bed.up(
+            bed.config({ dockerHost: sshd.dockerHost, users: { deploy: { access: "push", password: user.password } } }),
+        );
         const sessions = sshd.acceptedSessions();
         assert.ok(sessions >= 10, `the provider and the commands went through ssh (${sessions} sessions)`);
         const names = (await docker(["ps", "--filter", `label=registry-bed=${label}`, "--format", "{{.Names}}"])).split("\n").sort();
@@ -55,7 +57,15 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
         const destroyed = await bed.destroy();
         assert.ok((destroyed.changes.delete ?? 0) >= 20, JSON.stringify(destroyed.changes));
         assert.ok(sshd.acceptedSessions() > sessions, "destroy went through ssh too");
-        assert.equal(await docker(["ps", "-a", "--filter", `label=registry-bed=${label}`, "--format", "{{.Names}}"]), "", "no container left");
-        assert.equal(await docker(["network", "ls", "--filter", `label=registry-bed=${label}`, "--format", "{{.Name}}"]), "", "no network left");
+        assert.equal(
+            await docker(["ps", "-a", "--filter", `label=registry-bed=${label}`, "--format", "{{.Names}}"]),
+            "",
+            "no container left",
+        );
+        assert.equal(
+            await docker(["network", "ls", "--filter", `label=registry-bed=${label}`, "--format", "{{.Name}}"]),
+            "",
+            "no network left",
+        );
     });
 });

@@ -38,7 +38,8 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         redirect: o.redirect ?? false,
         ...(o.ca === false ? {} : { caCertificate: s3.caPem }),
     });
-    const config = (o: Parameters<typeof storage>[0] = {}) => bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(o) });
+    const config = (o: Parameters<typeof storage>[0] = {}) =>
+        bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(o) });
 
     before(async () => {
         await s3.start();
@@ -72,18 +73,35 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id);
 
         const blobs = s3.keys(BUCKET, BLOBS);
-        assert.ok(blobs.some((k) => k.endsWith("/data")), `blobs are objects in the bucket under the root directory: ${blobs.join(", ")}`);
+        assert.ok(
+            blobs.some((k) => k.endsWith("/data")),
+            `blobs are objects in the bucket under the root directory: ${blobs.join(", ")}`,
+        );
         assert.ok(s3.storedKiB(BUCKET, BLOBS) >= 2000, "the 2 MiB layer is in the bucket");
         const local = await run("docker", ["exec", `${prefix}-registry`, "ls", "-A", "/var/lib/registry"]);
         assert.equal(local.stdout.trim(), "", "nothing is stored in the (unused) data volume");
         const mounts = await docker(["inspect", "--format", "{{range .Mounts}}{{.Type}}:{{.Name}} {{end}}", `${prefix}-registry`]);
-        assert.deepEqual(mounts.split(" ").sort(), [`volume:${prefix}-data`, `volume:${prefix}-registry-control`, `volume:${prefix}-registry-socket`], "no anonymous volume");
+        assert.deepEqual(
+            mounts.split(" ").sort(),
+            [`volume:${prefix}-data`, `volume:${prefix}-registry-control`, `volume:${prefix}-registry-socket`],
+            "no anonymous volume",
+        );
 
         const secrets = [s3.accessKey, s3.secretKey];
         const inspect = await docker(["inspect", `${prefix}-registry`]);
-        const configYml = await docker(["exec", `${prefix}-registry`, "cat", "/etc/distribution/config.yml", "/etc/distribution/config-readonly.yml"]);
+        const configYml = await docker([
+            "exec",
+            `${prefix}-registry`,
+            "cat",
+            "/etc/distribution/config.yml",
+            "/etc/distribution/config-readonly.yml",
+        ]);
         const ps = await docker(["exec", `${prefix}-registry`, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]);
-        for (const [what, text] of [["docker inspect (env, command)", inspect], ["config.yml", configYml], ["process arguments", ps]] as const) {
+        for (const [what, text] of [
+            ["docker inspect (env, command)", inspect],
+            ["config.yml", configYml],
+            ["process arguments", ps],
+        ] as const) {
             for (const key of secrets) assert.ok(!text.includes(key), `an S3 key is visible in ${what}`);
         }
         assert.match(configYml, new RegExp(`regionendpoint: ${s3.endpoint}\\n`));
@@ -96,7 +114,17 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     });
 
     test("garbage collection on S3: blobs are reclaimed from the bucket, writes wait, reads and uploads go on", async () => {
-        images.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "s3gc", storedKiB: async () => s3.storedKiB(BUCKET, BLOBS) })));
+        images.push(
+            ...(await garbageCollection({
+                client,
+                ep,
+                host,
+                user: ALICE,
+                prefix,
+                namespace: "s3gc",
+                storedKiB: async () => s3.storedKiB(BUCKET, BLOBS),
+            })),
+        );
     });
 
     test("an untrusted certificate, a missing bucket or a wrong key fails the deploy with the storage's error (never the key); the fix recovers every image", async () => {
@@ -108,8 +136,14 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
                     return e.message;
                 },
             );
-        assert.match(await failure({ ca: false }), /the registry cannot use its S3 storage: .*x509: certificate signed by unknown authority/);
-        assert.match(await failure({ bucket: "registry-bed-missing" }), /the registry cannot use its S3 storage: HTTP 500: s3aws: NoSuchBucket/);
+        assert.match(
+            await failure({ ca: false }),
+            /the registry cannot use its S3 storage: .*x509: certificate signed by unknown authority/,
+        );
+        assert.match(
+            await failure({ bucket: "registry-bed-missing" }),
+            /the registry cannot use its S3 storage: HTTP 500: s3aws: NoSuchBucket/,
+        );
 
         const wrong = `${randomBytes(24).toString("base64")}-wrong`;
         const message = await failure({ secretKey: wrong });
@@ -131,7 +165,10 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
     test("redirect: blob downloads go straight to presigned bucket URLs, and the Docker client pulls through them", async () => {
         await bed.up(config({ redirect: true }));
         const auth = basic(ALICE.name, ALICE.password);
-        const manifest = await httpsRequest(ep, "/v2/s3/hello/manifests/1", { auth, accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json" });
+        const manifest = await httpsRequest(ep, "/v2/s3/hello/manifests/1", {
+            auth,
+            accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        });
         assert.equal(manifest.status, 200, manifest.body);
         const layer = (JSON.parse(manifest.body) as { layers: { digest: string }[] }).layers[0].digest;
         const blob = await httpsRequest(ep, `/v2/s3/hello/blobs/${layer}`, { auth });
@@ -148,7 +185,15 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         await client.must(["pull", ref]);
         assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id);
         const logs = await run("docker", ["logs", "--since", "1m", `${prefix}-registry`]);
-        const redirected = `${logs.stdout}${logs.stderr}`.split("\n").filter((l) => l.includes("http.request.method=GET") && l.includes(`/blobs/${layer}`) && l.includes("http.response.status=307") && l.includes('useragent="docker/'));
+        const redirected = `${logs.stdout}${logs.stderr}`
+            .split("\n")
+            .filter(
+                (l) =>
+                    l.includes("http.request.method=GET") &&
+                    l.includes(`/blobs/${layer}`) &&
+                    l.includes("http.response.status=307") &&
+                    l.includes('useragent="docker/'),
+            );
         assert.ok(redirected.length >= 1, "the Docker client's layer download was redirected to the bucket");
     });
 });

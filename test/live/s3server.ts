@@ -10,8 +10,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { makeCa } from "../harness/certs";
 import { bedHostAddress } from "./hostAddress";
-import { run } from "./proc";
 import { loadImages } from "./bed";
 import { canConnect } from "./client";
 
@@ -36,32 +36,21 @@ export class S3Server {
         return `https://${this.host}:${this.port}`;
     }
 
-    /** A private CA and a server certificate for the gateway address, made with openssl. */
-    private async makeCertificates(): Promise<void> {
-        const d = this.dir;
-        const openssl = async (args: string[]) => {
-            const r = await run("openssl", args);
-            if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
-        };
-        const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-        await openssl(["req", "-x509", ...ec, "-keyout", `${d}/ca.key`, "-out", `${d}/ca.crt`, "-days", "2", "-subj", "/CN=registry-bed S3 CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-        await openssl(["req", ...ec, "-keyout", `${d}/server.key`, "-out", `${d}/server.csr`, "-subj", "/CN=registry-bed S3"]);
-        fs.writeFileSync(`${d}/server.ext`, `subjectAltName=IP:${this.host}\nextendedKeyUsage=serverAuth\n`);
-        await openssl(["x509", "-req", "-in", `${d}/server.csr`, "-CA", `${d}/ca.crt`, "-CAkey", `${d}/ca.key`, "-CAcreateserial", "-days", "2", "-extfile", `${d}/server.ext`, "-out", `${d}/server.crt`]);
-        this.caPem = fs.readFileSync(`${d}/ca.crt`, "utf8");
-    }
-
     async start(): Promise<void> {
         const bin = loadImages().S3_SERVER_BIN;
         if (!bin || !fs.existsSync(bin)) {
-            throw new Error("no S3 server binary: test/bed/images.sh builds versitygw with `go install` (it needs the Go module proxy); see its log under /var/cache/registry-bed/logs/go-versitygw.log");
+            throw new Error(
+                "no S3 server binary: test/bed/images.sh builds versitygw with `go install` (it needs the Go module proxy); see its log under /var/cache/registry-bed/logs/go-versitygw.log",
+            );
         }
         this.host = await bedHostAddress();
         this.port = await freePort(this.host);
-        await this.makeCertificates();
+        // A private CA (as on-premises S3 servers have) and the server's certificate for its address.
+        const ca = makeCa("registry-bed S3 CA", fs.mkdtempSync(path.join(this.dir, "ca-")));
+        const server = ca.issue("server", `IP:${this.host}`);
+        this.caPem = ca.pem;
         fs.mkdirSync(this.dataDir);
-        const tls = ["--cert", path.join(this.dir, "server.crt"), "--key", path.join(this.dir, "server.key")];
+        const tls = ["--cert", server.cert, "--key", server.key];
         this.child = spawn(bin, ["--port", `${this.host}:${this.port}`, ...tls, "--quiet", "posix", this.dataDir], {
             env: { PATH: process.env.PATH, ROOT_ACCESS_KEY: this.accessKey, ROOT_SECRET_KEY: this.secretKey },
             stdio: ["ignore", "pipe", "pipe"],

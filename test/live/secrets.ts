@@ -58,7 +58,9 @@ export function leaksIn(atoms: string[], text: string): string[] {
         const form = encodings(atom).find((e) => text.includes(e));
         if (form === undefined) continue;
         const where = parsed === undefined ? [] : whereIs(parsed, form);
-        leaks.push(`a secret of ${atom.length} characters, as ${form === atom ? "itself" : "an encoding"}${where.length ? ` at ${where.join(", ")}` : ""}`);
+        leaks.push(
+            `a secret of ${atom.length} characters, as ${form === atom ? "itself" : "an encoding"}${where.length ? ` at ${where.join(", ")}` : ""}`,
+        );
     }
     return leaks;
 }

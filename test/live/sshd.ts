@@ -32,7 +32,10 @@ export class LoopbackSshd {
         const sshd = ["/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"].find((f) => !fs.existsSync(f));
         if (sshd) throw new Error(`${sshd} is missing: install openssh-server and openssh-client (test/run.sh does)`);
         const d = this.dir;
-        for (const [file, type] of [["host_key", "ed25519"], ["client_key", "ed25519"]]) {
+        for (const [file, type] of [
+            ["host_key", "ed25519"],
+            ["client_key", "ed25519"],
+        ]) {
             const r = await run("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "registry-bed", "-f", path.join(d, file)]);
             if (r.code !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
         }
@@ -40,15 +43,33 @@ export class LoopbackSshd {
         fs.writeFileSync(
             path.join(d, "sshd_config"),
             [
-                `Port ${this.port}`, "ListenAddress 127.0.0.1", `HostKey ${d}/host_key`, `AuthorizedKeysFile ${d}/authorized_keys`,
-                "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "StrictModes no",
-                "UsePAM no", `PidFile ${d}/sshd.pid`, "MaxSessions 64", "MaxStartups 64:30:128", "",
+                `Port ${this.port}`,
+                "ListenAddress 127.0.0.1",
+                `HostKey ${d}/host_key`,
+                `AuthorizedKeysFile ${d}/authorized_keys`,
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "StrictModes no",
+                "UsePAM no",
+                `PidFile ${d}/sshd.pid`,
+                "MaxSessions 64",
+                "MaxStartups 64:30:128",
+                "",
             ].join("\n"),
         );
         fs.writeFileSync(path.join(d, "known_hosts"), `[127.0.0.1]:${this.port} ${fs.readFileSync(path.join(d, "host_key.pub"), "utf8")}`);
         fs.writeFileSync(
             path.join(d, "ssh_config"),
-            [`Host 127.0.0.1`, `  IdentityFile ${d}/client_key`, `  UserKnownHostsFile ${d}/known_hosts`, "  StrictHostKeyChecking yes", "  IdentitiesOnly yes", "  BatchMode yes", ""].join("\n"),
+            [
+                `Host 127.0.0.1`,
+                `  IdentityFile ${d}/client_key`,
+                `  UserKnownHostsFile ${d}/known_hosts`,
+                "  StrictHostKeyChecking yes",
+                "  IdentitiesOnly yes",
+                "  BatchMode yes",
+                "",
+            ].join("\n"),
         );
         fs.mkdirSync(this.binDir);
         fs.writeFileSync(path.join(this.binDir, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F ${d}/ssh_config "$@"\n`, { mode: 0o755 });

@@ -12,24 +12,20 @@ import { after, before, describe, test } from "node:test";
 import { Bed, BED_SLOTS } from "./bed";
 import { basic, canConnect, DockerClient, Endpoint, httpsRequest, peerCertificate, slowDownload } from "./client";
 import { Engine } from "./engine";
+import { makeCa } from "../harness/certs";
 import { bedHostAddress } from "./hostAddress";
 import { docker, run } from "./proc";
 
 const LABEL = `upd-${randomBytes(3).toString("hex")}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
-/** The bed's slot ports are 18080 + 10 × slot (HTTP) and 18443 + 10 × slot (HTTPS); these sit beside them. */
-const MIRROR_PORT = 18446 + 10 * BED_SLOTS.updates;
-const ACME_PORT = 18447 + 10 * BED_SLOTS.updates;
-
-async function openssl(args: string[]): Promise<void> {
-    const r = await run("openssl", args);
-    if (r.code !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
-}
 
 describe("live: updates", { timeout: 1_200_000 }, () => {
     const engine = new Engine();
     const bed = new Bed(LABEL, engine, BED_SLOTS.updates);
+    // The test's own registry and ACME server, on ports beside the bed's.
+    const MIRROR_PORT = bed.ports.https + 3;
+    const ACME_PORT = bed.ports.https + 4;
     const client = new DockerClient();
     const prefix = bed.prefix;
     const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
@@ -67,7 +63,9 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
         const download = slowDownload(ep, `/v2/upd/big/blobs/${layer.digest}`, auth, 2 * 1024 * 1024);
         await sleep(1000);
         const retagged = "registry-test/retag:" + `registry-${LABEL}`;
-        await docker(["build", "--quiet", "--tag", retagged, "-"], { input: `FROM ${bed.images.REGISTRY_IMAGE}\nLABEL registry-bed.retag="${LABEL}"\n` });
+        await docker(["build", "--quiet", "--tag", retagged, "-"], {
+            input: `FROM ${bed.images.REGISTRY_IMAGE}\nLABEL registry-bed.retag="${LABEL}"\n`,
+        });
         images.push(retagged);
         config = { ...config, registryImage: retagged };
         await bed.up(config);
@@ -81,7 +79,17 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
     test("2. a new image reaches the stack by its digest; its floating tag alone does not; nothing is lost", async () => {
         const mirror = `127.0.0.1:${MIRROR_PORT}`;
         // A registry of the test's own on loopback (Docker pulls from 127.0.0.0/8 over plain HTTP).
-        await docker(["run", "--detach", "--name", `${prefix}-mirror`, "--label", `registry-bed=${LABEL}`, "--publish", `${mirror}:5000`, bed.images.REGISTRY_IMAGE]);
+        await docker([
+            "run",
+            "--detach",
+            "--name",
+            `${prefix}-mirror`,
+            "--label",
+            `registry-bed=${LABEL}`,
+            "--publish",
+            `${mirror}:5000`,
+            bed.images.REGISTRY_IMAGE,
+        ]);
         for (let i = 0; i < 100 && !(await canConnect("127.0.0.1", MIRROR_PORT)); i++) await sleep(100);
         const tag = `${mirror}/bed/nginx:stable`;
         images.push(tag);
@@ -92,7 +100,9 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
         const serial = (await peerCertificate(ep)).serialNumber;
 
         // A new release under the same tag, in the registry only.
-        await docker(["build", "--quiet", "--tag", tag, "-"], { input: `FROM ${bed.images.NGINX_IMAGE}\nLABEL registry-bed.release="2"\n` });
+        await docker(["build", "--quiet", "--tag", tag, "-"], {
+            input: `FROM ${bed.images.NGINX_IMAGE}\nLABEL registry-bed.release="2"\n`,
+        });
         await docker(["push", tag]);
         const digest = (await docker(["image", "inspect", "--format", "{{index .RepoDigests 0}}", tag])).split("@")[1];
         const newId = await docker(["image", "inspect", "--format", "{{.Id}}", tag]);
@@ -100,12 +110,20 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
         await docker(["tag", bed.images.NGINX_IMAGE, tag]); // what this machine had: the old release
 
         const same = await bed.up(config);
-        assert.deepEqual(Object.keys(same.changes).filter((op) => op !== "same"), [], "a floating tag is not pulled again");
+        assert.deepEqual(
+            Object.keys(same.changes).filter((op) => op !== "same"),
+            [],
+            "a floating tag is not pulled again",
+        );
 
         config = { ...config, nginxImage: `${mirror}/bed/nginx@${digest}` };
         await bed.up(config);
         assert.ok(bed.actions.includes("replace docker:index/container:Container registry-nginx"), bed.actions.join("\n"));
-        assert.equal(await docker(["inspect", "--format", "{{.Image}}", `${prefix}-nginx`]), newId, "nginx runs the new release, pulled by digest");
+        assert.equal(
+            await docker(["inspect", "--format", "{{.Image}}", `${prefix}-nginx`]),
+            newId,
+            "nginx runs the new release, pulled by digest",
+        );
         assert.equal((await peerCertificate(ep)).serialNumber, serial, "the same certificate");
         await client.must(["image", "rm", `${bed.host}/upd/big:1`]);
         await client.must(["pull", `${bed.host}/upd/big:1`]);
@@ -115,25 +133,50 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
     test("3. a custom ACME server whose root is private (Pebble at its own https:// URL): the deploy issues the certificate and exports that root", async () => {
         const address = await bedHostAddress();
         // The CA that signed the ACME server's TLS certificate: private, like a company's step-ca.
-        await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/ca.key`, "-out", `${work}/ca.pem`, "-days", "2", "-subj", "/CN=registry-bed ACME CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-        await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${work}/acme.key`, "-out", `${work}/acme.csr`, "-subj", "/CN=registry-bed ACME"]);
-        fs.writeFileSync(`${work}/acme.ext`, `subjectAltName=IP:${address}\nextendedKeyUsage=serverAuth\n`);
-        await openssl(["x509", "-req", "-in", `${work}/acme.csr`, "-CA", `${work}/ca.pem`, "-CAkey", `${work}/ca.key`, "-CAcreateserial", "-days", "2", "-extfile", `${work}/acme.ext`, "-out", `${work}/acme.crt`]);
-        const pebbleConfig = { pebble: { listenAddress: "0.0.0.0:14000", managementListenAddress: "0.0.0.0:15000", certificate: "/acme/acme.crt", privateKey: "/acme/acme.key", httpPort: 80, tlsPort: 443, ocspResponderURL: "", externalAccountBindingRequired: false } };
+        const ca = makeCa("registry-bed ACME CA", fs.mkdtempSync(path.join(work, "ca-")));
+        const tlsFiles = ca.issue("acme", `IP:${address}`);
+        const pebbleConfig = {
+            pebble: {
+                listenAddress: "0.0.0.0:14000",
+                managementListenAddress: "0.0.0.0:15000",
+                certificate: "/acme/acme.crt",
+                privateKey: "/acme/acme.key",
+                httpPort: 80,
+                tlsPort: 443,
+                ocspResponderURL: "",
+                externalAccountBindingRequired: false,
+            },
+        };
         fs.writeFileSync(`${work}/pebble.json`, JSON.stringify(pebbleConfig));
         // It validates nothing (as a CA on a private network whose names it trusts would not need to here).
-        const acme = await docker(["create", "--name", `${prefix}-acme`, "--label", `registry-bed=${LABEL}`, "--publish", `${address}:${ACME_PORT}:14000`, "--env", "PEBBLE_VA_ALWAYS_VALID=1", "--env", "PEBBLE_VA_NOSLEEP=1", bed.images.PEBBLE_IMAGE, "-config", "/acme/pebble.json"]);
+        const acme = await docker([
+            "create",
+            "--name",
+            `${prefix}-acme`,
+            "--label",
+            `registry-bed=${LABEL}`,
+            "--publish",
+            `${address}:${ACME_PORT}:14000`,
+            "--env",
+            "PEBBLE_VA_ALWAYS_VALID=1",
+            "--env",
+            "PEBBLE_VA_NOSLEEP=1",
+            bed.images.PEBBLE_IMAGE,
+            "-config",
+            "/acme/pebble.json",
+        ]);
         fs.mkdirSync(`${work}/acme`);
-        for (const f of ["pebble.json", "acme.crt", "acme.key"]) fs.copyFileSync(`${work}/${f}`, `${work}/acme/${f}`);
+        fs.copyFileSync(tlsFiles.cert, `${work}/acme/acme.crt`);
+        fs.copyFileSync(tlsFiles.key, `${work}/acme/acme.key`);
+        fs.copyFileSync(`${work}/pebble.json`, `${work}/acme/pebble.json`);
         await docker(["cp", `${work}/acme`, `${acme}:/acme`]);
         await docker(["start", acme]);
         for (let i = 0; i < 100 && !(await canConnect(address, ACME_PORT)); i++) await sleep(100);
 
-        const ca = fs.readFileSync(`${work}/ca.pem`, "utf8");
         const serial = (await peerCertificate(ep)).serialNumber;
-        config = { ...config, acmeServer: `https://${address}:${ACME_PORT}/dir`, acmeCaCertificate: ca };
+        config = { ...config, acmeServer: `https://${address}:${ACME_PORT}/dir`, acmeCaCertificate: ca.pem };
         const deployed = await bed.up(config);
-        assert.equal(deployed.outputs.caRoot.value, ca, "the custom CA's root is exported");
+        assert.equal(deployed.outputs.caRoot.value, ca.pem, "the custom CA's root is exported");
         // Issued by this Pebble (its own issuing root, which Pebble does not sign with the TLS CA): read without verifying.
         const served = await new Promise<tls.PeerCertificate>((resolve, reject) => {
             const socket = tls.connect({ host: ep.address, port: ep.httpsPort, servername: ep.domain, rejectUnauthorized: false }, () => {

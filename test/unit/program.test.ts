@@ -1,9 +1,12 @@
 // The real program under Pulumi's mocks: the resource graph, its order, secrets, no
 // perpetual diff, previews with unknown values, and config errors.
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, test } from "node:test";
-import { isSecretWrapper, runProgram, unwrapSecrets as unwrap } from "../harness/program";
+import { isSecretWrapper, ROOT, runProgram, unwrapSecrets as unwrap } from "../harness/program";
 import { Recorded, Recorder } from "../harness/recorder";
+import { makeCa } from "../harness/certs";
 
 const DEV = { domain: "registry.test", acmeServer: "pebble", bindAddress: "127.0.0.1", httpPort: 8080, httpsPort: 8443 };
 const USERS = { alice: { access: "push", password: "alice-password-123" }, bob: { access: "pull" } };
@@ -29,15 +32,36 @@ const commands = (m: Recorder) => m.ofType("command:local:Command");
 describe("resource graph", () => {
     test("declares the network, volumes, images and the four containers of a dev stack", async () => {
         const { mocks } = await deploy();
-        assert.deepEqual(containers(mocks).map((c) => c.inputs.name).sort(), ["registry-test-certbot", "registry-test-nginx", "registry-test-pebble", "registry-test-registry"]);
         assert.deepEqual(
-            mocks.ofType("docker:index/volume:Volume").map((v) => v.inputs.name).sort(),
-            ["registry-test-acme-webroot", "registry-test-auth", "registry-test-certs", "registry-test-data", "registry-test-nginx-conf", "registry-test-pebble-certs", "registry-test-registry-control", "registry-test-registry-socket"],
+            containers(mocks)
+                .map((c) => c.inputs.name)
+                .sort(),
+            ["registry-test-certbot", "registry-test-nginx", "registry-test-pebble", "registry-test-registry"],
+        );
+        assert.deepEqual(
+            mocks
+                .ofType("docker:index/volume:Volume")
+                .map((v) => v.inputs.name)
+                .sort(),
+            [
+                "registry-test-acme-webroot",
+                "registry-test-auth",
+                "registry-test-certs",
+                "registry-test-data",
+                "registry-test-nginx-conf",
+                "registry-test-pebble-certs",
+                "registry-test-registry-control",
+                "registry-test-registry-socket",
+            ],
         );
         assert.equal(mocks.ofType("docker:index/network:Network")[0].inputs.driver, "bridge");
-        assert.deepEqual(mocks.ofType("docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name).sort(), [
-            "certbot/certbot:latest", "ghcr.io/letsencrypt/pebble:latest", "nginx:stable-alpine", "registry:3",
-        ]);
+        assert.deepEqual(
+            mocks
+                .ofType("docker:index/remoteImage:RemoteImage")
+                .map((i) => i.inputs.name)
+                .sort(),
+            ["certbot/certbot:latest", "ghcr.io/letsencrypt/pebble:latest", "nginx:stable-alpine", "registry:3"],
+        );
         for (const c of containers(mocks)) assert.match(c.inputs.image, /^sha256:/, `${c.name} runs the RemoteImage's imageId`);
     });
 
@@ -63,7 +87,9 @@ describe("resource graph", () => {
         const registry = mocks.byName("registry-registry");
         assert.equal(registry.inputs.networkMode, "none", "with its data volume, the registry needs no network");
         assert.equal(registry.inputs.networksAdvanced, undefined);
-        const socketMounts = containers(mocks).filter((c) => (c.inputs.volumes ?? []).some((v: any) => v.volumeName === "registry-test-registry-socket"));
+        const socketMounts = containers(mocks).filter((c) =>
+            (c.inputs.volumes ?? []).some((v: any) => v.volumeName === "registry-test-registry-socket"),
+        );
         assert.deepEqual(socketMounts.map((c) => c.inputs.name).sort(), ["registry-test-nginx", "registry-test-registry"]);
         // With S3 it needs a way out to the bucket; it still listens on no port.
         const s3 = await deploy({ ...DEV, storage: { driver: "s3", bucket: "images", region: "eu-west-1" } });
@@ -94,7 +120,7 @@ describe("resource graph", () => {
     test("containers are deleted before they are replaced and data volumes are retained", async () => {
         // deleteBeforeReplace and retainOnDelete are resource options: check them in the source
         // of truth the engine sees, the component's declarations.
-        const src = require("node:fs").readFileSync(require.resolve("../../components/privateRegistry.ts"), "utf8") as string;
+        const src = fs.readFileSync(path.join(ROOT, "components", "containers.ts"), "utf8");
         assert.match(src, /deleteBeforeReplace: true/);
         assert.match(src, /retainOnDelete: s\.retainVolumes/);
     });
@@ -119,7 +145,11 @@ describe("bootstrap order", () => {
         const { mocks } = await deploy();
         const check = mocks.byName("registry-storage-check");
         assert.deepEqual(check.inputs.triggers, ["registry-registry-id"]);
-        assert.equal(check.inputs.create, "docker exec -i registry-test-nginx sh -s", "in nginx's container, the only one that reaches the registry");
+        assert.equal(
+            check.inputs.create,
+            "docker exec -i registry-test-nginx sh -s",
+            "in nginx's container, the only one that reaches the registry",
+        );
         assert.match(check.inputs.stdin, /--unix-socket "\$sock" 'http:\/\/registry\/v2\/_catalog\?n=1'/);
     });
 
@@ -145,7 +175,12 @@ describe("secrets", () => {
         const passwords = run.outputs.passwords.value as Record<string, string>;
         assert.equal(passwords.alice, "alice-password-123");
         assert.equal(passwords.bob.length, 32);
-        const secrets = [passwords.alice, passwords.bob, mocks.byName("registry-http-secret").state.result, mocks.byName("registry-htpasswd-salt-key").state.result];
+        const secrets = [
+            passwords.alice,
+            passwords.bob,
+            mocks.byName("registry-http-secret").state.result,
+            mocks.byName("registry-htpasswd-salt-key").state.result,
+        ];
         assert.ok(secrets.every((x) => typeof x === "string" && x.length >= 12));
         for (const r of mocks.resources) {
             if (r.type === "random:index/randomPassword:RandomPassword" || r.type === "random:index/randomBytes:RandomBytes") continue;
@@ -177,13 +212,20 @@ describe("secrets", () => {
         const plain = await deploy({ domain: "registry.example.com", acmeServer: "https://acme.zerossl.com/v2/DV90" });
         assert.equal(plain.run.outputs.caRoot.value, undefined);
         assert.ok(!plain.mocks.resources.some((r) => r.name === "registry-tls-ca-root"), "no step reads a file only Pebble's path writes");
-        const pem = require("node:child_process").execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-days", "1", "-subj", "/CN=ACME CA"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }) as string;
-        const custom = await deploy({ domain: "registry.example.com", acmeServer: "https://acme.internal.example/directory", acmeCaCertificate: pem });
+        const pem = makeCa("ACME CA").pem;
+        const custom = await deploy({
+            domain: "registry.example.com",
+            acmeServer: "https://acme.internal.example/directory",
+            acmeCaCertificate: pem,
+        });
         assert.equal(custom.run.outputs.caRoot.value, pem);
         const certbot = custom.mocks.byName("registry-certbot");
         assert.deepEqual(certbot.inputs.uploads, [{ file: "/etc/registry-acme/ca.pem", content: pem }]);
         assert.ok(certbot.inputs.envs.includes("REQUESTS_CA_BUNDLE=/etc/registry-acme/bundle.pem"));
-        assert.match(custom.mocks.byName("registry-tls-certonly").inputs.stdin, /certifi\.where\(\).*\/etc\/registry-acme\/ca\.pem > \/etc\/registry-acme\/bundle\.pem/);
+        assert.match(
+            custom.mocks.byName("registry-tls-certonly").inputs.stdin,
+            /certifi\.where\(\).*\/etc\/registry-acme\/ca\.pem > \/etc\/registry-acme\/bundle\.pem/,
+        );
     });
 
     test("a production stack exports no CA root", async () => {
@@ -193,7 +235,14 @@ describe("secrets", () => {
 });
 
 describe("S3 storage", () => {
-    const S3 = { driver: "s3", bucket: "team-images", endpoint: "http://10.0.0.5:9000", rootDirectory: "registry", accessKey: "AKIAEXAMPLEKEY01", secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCY" };
+    const S3 = {
+        driver: "s3",
+        bucket: "team-images",
+        endpoint: "http://10.0.0.5:9000",
+        rootDirectory: "registry",
+        accessKey: "AKIAEXAMPLEKEY01",
+        secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCY",
+    };
 
     test("keys reach the registry only as a 0400 secret file; config.yml, env and command name no key", async () => {
         const { mocks } = await deploy({ ...DEV, storage: S3 }, ["storage"]);
@@ -209,7 +258,10 @@ describe("S3 storage", () => {
         assert.equal(keys.content, `'${S3.accessKey}'\n'${S3.secretKey}'\n`);
         assert.match(registry.inputs.command[0], /< \/etc\/distribution\/s3-keys/, "the supervisor reads the keys file");
         const config = uploads.find((u) => u.file === "/etc/distribution/config.yml")!.content;
-        assert.match(config, /s3:\n\s+bucket: team-images\n\s+region: us-east-1\n\s+regionendpoint: http:\/\/10\.0\.0\.5:9000\n\s+forcepathstyle: true\n\s+secure: false/);
+        assert.match(
+            config,
+            /s3:\n\s+bucket: team-images\n\s+region: us-east-1\n\s+regionendpoint: http:\/\/10\.0\.0\.5:9000\n\s+forcepathstyle: true\n\s+secure: false/,
+        );
         assert.match(config, /redirect:\n\s+# .*\n\s+disable: true/);
         assert.ok(!config.includes(S3.accessKey) && !config.includes(S3.secretKey), "config.yml names no key");
         assert.equal(registry.inputs.envs, undefined);
@@ -222,8 +274,10 @@ describe("S3 storage", () => {
 
     test("a private CA for the endpoint is uploaded and trusted by the registry processes only", async () => {
         // The program parses the PEM: hand it a real one.
-        const real = require("node:child_process").execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null", "-days", "1", "-subj", "/CN=unit CA"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }) as string;
-        const { mocks } = await deploy({ ...DEV, storage: { ...S3, endpoint: "https://s3.internal:9000", caCertificate: real } }, ["storage"]);
+        const real = makeCa("unit CA").pem;
+        const { mocks } = await deploy({ ...DEV, storage: { ...S3, endpoint: "https://s3.internal:9000", caCertificate: real } }, [
+            "storage",
+        ]);
         const registry = mocks.byName("registry-registry");
         const uploads = unwrap(registry.inputs.uploads) as { file: string; content: string }[];
         assert.equal(uploads.find((u) => u.file === "/etc/distribution/s3-ca.crt")?.content, real);
@@ -235,7 +289,10 @@ describe("S3 storage", () => {
         const { mocks } = await deploy({ ...DEV, storage: { driver: "s3", bucket: "team-images", region: "eu-west-1" } });
         const registry = mocks.byName("registry-registry");
         const uploads = unwrap(registry.inputs.uploads) as { file: string }[];
-        assert.deepEqual(uploads.map((u) => u.file), ["/etc/distribution/config.yml", "/etc/distribution/config-readonly.yml"]);
+        assert.deepEqual(
+            uploads.map((u) => u.file),
+            ["/etc/distribution/config.yml", "/etc/distribution/config-readonly.yml"],
+        );
         assert.doesNotMatch(registry.inputs.command[0], /s3-keys/);
     });
 
@@ -243,14 +300,23 @@ describe("S3 storage", () => {
         const inputs = (m: Recorder) => Object.fromEntries(m.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
         const a = inputs((await deploy(DEV)).mocks);
         const b = inputs((await deploy({ ...DEV, storage: S3 }, ["storage"])).mocks);
-        assert.deepEqual(Object.keys(a).filter((k) => a[k] !== b[k]), ["registry-registry", "registry-storage-check"]);
+        assert.deepEqual(
+            Object.keys(a).filter((k) => a[k] !== b[k]),
+            ["registry-registry", "registry-storage-check"],
+        );
     });
 });
 
 describe("no perpetual diff", () => {
     test("two runs with the same config declare identical inputs", async () => {
         const strip = (rs: Recorded[]) => Object.fromEntries(rs.map((r) => [r.name, JSON.stringify(r.inputs)]));
-        const storage = { driver: "s3", bucket: "images", endpoint: "https://s3.example.com", accessKey: "AKIAEXAMPLEKEY01", secretKey: "secret-key-0123" };
+        const storage = {
+            driver: "s3",
+            bucket: "images",
+            endpoint: "https://s3.example.com",
+            accessKey: "AKIAEXAMPLEKEY01",
+            secretKey: "secret-key-0123",
+        };
         const a = await deploy({ ...DEV, users: USERS, storage }, ["users", "storage"]);
         const b = await deploy({ ...DEV, users: USERS, storage }, ["users", "storage"]);
         assert.deepEqual(strip(b.mocks.resources), strip(a.mocks.resources));
@@ -278,7 +344,10 @@ describe("preview", () => {
 describe("config errors fail before any resource is declared", () => {
     test("a bad port names the key and the value", async () => {
         const mocks = new Recorder();
-        await assert.rejects(runProgram({ config: { ...DEV, httpsPort: "99999" }, mocks }), /private-registry:httpsPort: expected an integer from 1 to 65535, got "99999"/);
+        await assert.rejects(
+            runProgram({ config: { ...DEV, httpsPort: "99999" }, mocks }),
+            /private-registry:httpsPort: expected an integer from 1 to 65535, got "99999"/,
+        );
         assert.equal(mocks.resources.length, 0);
     });
 

@@ -1,7 +1,7 @@
 // The pure renderers, checked by their real consumers: nginx -t (Debian's nginx) for the
 // nginx configs, htpasswd -vb (apache2-utils) for the htpasswd lines.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -10,10 +10,18 @@ import * as bcrypt from "bcryptjs";
 import { certonlyArgs, renderCertonly, renderHealthCheck, renderRenewLoop } from "../../configs/certbot";
 import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
 import { htpasswdFileName, renderConfigInstall, renderUsersInstall } from "../../configs/install";
-import { renderFallbackConf, renderHttpServer, renderHttpsRedirect, renderHttpsServer, renderMainConf, renderNginxEntrypoint } from "../../configs/nginx";
+import {
+    renderFallbackConf,
+    renderHttpServer,
+    renderHttpsRedirect,
+    renderHttpsServer,
+    renderMainConf,
+    renderNginxEntrypoint,
+} from "../../configs/nginx";
 import { renderRegistryConfig, renderRegistrySupervisor, renderS3Keys, renderStorageCheck } from "../../configs/registry";
-import { parseSettings } from "../../configs/settings";
+import { parseSettings, stackNaming } from "../../configs/settings";
 import { SecretPaths } from "../../configs/secretPaths";
+import { selfSigned } from "../harness/certs";
 
 const settings = parseSettings({ domain: "registry.test", acmeServer: "pebble", httpsPort: "8443" }, "dev");
 
@@ -49,8 +57,7 @@ function layOut(root: string, files: Record<string, string>): string {
 function selfSignedCert(root: string): void {
     const live = path.join(root, "letsencrypt", "live", "registry");
     fs.mkdirSync(live, { recursive: true });
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=registry.test",
-        "-keyout", path.join(live, "privkey.pem"), "-out", path.join(live, "fullchain.pem")], { stdio: "ignore" });
+    selfSigned("registry.test", path.join(live, "privkey.pem"), path.join(live, "fullchain.pem"));
 }
 
 function nginxTest(confFile: string): { ok: boolean; output: string } {
@@ -79,7 +86,13 @@ describe("nginx configs pass a real nginx -t", () => {
             "servers/00-http.conf": renderHttpServer(),
             "servers/10-https.conf": renderHttpsServer(settings),
             "redirect/https.conf": renderHttpsRedirect(settings),
-            "access/users.conf": renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }], "/etc/nginx/auth/htpasswd-0123456789abcdef"),
+            "access/users.conf": renderAccessRules(
+                [
+                    { name: "ci.bot", access: "pull" },
+                    { name: "alice", access: "push" },
+                ],
+                "/etc/nginx/auth/htpasswd-0123456789abcdef",
+            ),
         });
         const r = nginxTest(conf);
         assert.ok(r.ok, r.output);
@@ -103,20 +116,44 @@ describe("nginx configs pass a real nginx -t", () => {
     test("the HTTPS server follows distribution's nginx recipe", () => {
         const https = renderHttpsServer(settings);
         for (const line of [
-            "client_max_body_size 0;", "chunked_transfer_encoding on;", "proxy_request_buffering off;", "proxy_buffering off;",
-            "proxy_http_version 1.1;", "proxy_set_header Host $http_host;", "proxy_set_header X-Forwarded-Proto $scheme;",
-            "proxy_read_timeout 900;", "ssl_protocols TLSv1.2 TLSv1.3;", "ssl_stapling off;",
+            "client_max_body_size 0;",
+            "chunked_transfer_encoding on;",
+            "proxy_request_buffering off;",
+            "proxy_buffering off;",
+            "proxy_http_version 1.1;",
+            "proxy_set_header Host $http_host;",
+            "proxy_set_header X-Forwarded-Proto $scheme;",
+            "proxy_read_timeout 900;",
+            "ssl_protocols TLSv1.2 TLSv1.3;",
+            "ssl_stapling off;",
             "add_header Docker-Distribution-Api-Version $docker_distribution_api_version always;",
-        ]) assert.ok(https.includes(line), `missing: ${line}`);
-        assert.ok(!/add_header\s+'?Docker-Distribution-Api-Version'?\s+'?registry\/2\.0/.test(https), "a literal add_header would send the header twice");
-        assert.match(renderMainConf(settings), /map \$upstream_http_docker_distribution_api_version \$docker_distribution_api_version \{\s+"" "registry\/2\.0";/);
+        ])
+            assert.ok(https.includes(line), `missing: ${line}`);
+        assert.ok(
+            !/add_header\s+'?Docker-Distribution-Api-Version'?\s+'?registry\/2\.0/.test(https),
+            "a literal add_header would send the header twice",
+        );
+        assert.match(
+            renderMainConf(settings),
+            /map \$upstream_http_docker_distribution_api_version \$docker_distribution_api_version \{\s+"" "registry\/2\.0";/,
+        );
         assert.match(renderHttpsRedirect(settings), /^return 301 https:\/\/registry\.test:8443\$request_uri;$/m);
         assert.doesNotMatch(renderHttpServer(), /registry\.test/, "port 80 names no host: the redirect comes with the HTTPS server");
-        assert.match(https, /server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup;/);
+        assert.match(
+            https,
+            /server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup;/,
+        );
     });
 
     test("the nginx entrypoint and installer are valid sh", () => {
-        for (const script of [renderNginxEntrypoint(), renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]), renderRenewLoop(settings), renderCertonly(settings), renderRegistrySupervisor(settings), renderStorageCheck(settings)]) {
+        for (const script of [
+            renderNginxEntrypoint(),
+            renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]),
+            renderRenewLoop(settings),
+            renderCertonly(settings),
+            renderRegistrySupervisor(settings),
+            renderStorageCheck(settings),
+        ]) {
             const r = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
             assert.equal(r.status, 0, r.stderr);
         }
@@ -131,7 +168,17 @@ describe("htpasswd", () => {
     test("lines verify with Apache's htpasswd -vb, and a wrong password does not", () => {
         const dir = tmp();
         const file = path.join(dir, "htpasswd");
-        fs.writeFileSync(file, renderHtpasswd([{ name: "alice", password: "correct horse battery", access: "push" }, { name: "ci", password: "another-secret-123", access: "pull" }], "k".repeat(64), 5));
+        fs.writeFileSync(
+            file,
+            renderHtpasswd(
+                [
+                    { name: "alice", password: "correct horse battery", access: "push" },
+                    { name: "ci", password: "another-secret-123", access: "pull" },
+                ],
+                "k".repeat(64),
+                5,
+            ),
+        );
         assert.equal(spawnSync("htpasswd", ["-vb", file, "alice", "correct horse battery"]).status, 0);
         assert.equal(spawnSync("htpasswd", ["-vb", file, "ci", "another-secret-123"]).status, 0);
         assert.notEqual(spawnSync("htpasswd", ["-vb", file, "alice", "wrong"]).status, 0);
@@ -148,7 +195,13 @@ describe("htpasswd", () => {
     });
 
     test("access rules name the htpasswd file and forbid writes to pull-only users only", () => {
-        const rules = renderAccessRules([{ name: "ci.bot", access: "pull" }, { name: "alice", access: "push" }], "/etc/nginx/auth/htpasswd-x");
+        const rules = renderAccessRules(
+            [
+                { name: "ci.bot", access: "pull" },
+                { name: "alice", access: "push" },
+            ],
+            "/etc/nginx/auth/htpasswd-x",
+        );
         assert.match(rules, /\^w:\(ci\\\.bot\)\$/);
         assert.match(rules, /^set \$registry_htpasswd \/etc\/nginx\/auth\/htpasswd-x;$/m);
         assert.doesNotMatch(renderAccessRules([{ name: "alice", access: "push" }], "/etc/nginx/auth/htpasswd-x"), /return 403/);
@@ -159,9 +212,12 @@ describe("htpasswd", () => {
         const file = htpasswdFileName("alice:$2y$05$abc\n");
         assert.match(file, /^htpasswd-[0-9a-f]{16}$/);
         const validate = script.indexOf('nginx -t -c "$stage');
-        assert.ok(script.indexOf(`new=${file}`) < validate && script.indexOf('mv -f "$auth/.$new.tmp"') < validate, "the file is in place before validation");
+        assert.ok(
+            script.indexOf(`new=${file}`) < validate && script.indexOf('mv -f "$auth/.$new.tmp"') < validate,
+            "the file is in place before validation",
+        );
         assert.ok(validate < script.indexOf("kill -HUP 1"));
-        assert.ok(script.indexOf("kill -HUP 1") < script.indexOf('htpasswd-*; do'), "old files go only after the reload");
+        assert.ok(script.indexOf("kill -HUP 1") < script.indexOf("htpasswd-*; do"), "old files go only after the reload");
         assert.match(script, /\[ "\$existed" = 1 \] \|\| rm -f "\$auth\/\$new"/, "a rejected change leaves no new file");
         assert.equal(spawnSync("sh", ["-n"], { input: script, encoding: "utf8" }).status, 0);
     });
@@ -183,19 +239,40 @@ describe("registry and certbot", () => {
     });
 
     test("registry config for S3: bucket, endpoint, path style, prefix, redirect; no keys, no filesystem", () => {
-        const storage = JSON.stringify({ driver: "s3", bucket: "images", region: "eu-central-1", rootDirectory: "teams/registry", redirect: true, accessKey: "AKIAKEY", secretKey: "top/secret+key" });
-        const s3 = parseSettings({ domain: "registry.test", storage }, "prod", new SecretPaths(["storage"]));
+        const storage = JSON.stringify({
+            driver: "s3",
+            bucket: "images",
+            region: "eu-central-1",
+            rootDirectory: "teams/registry",
+            redirect: true,
+            accessKey: "AKIAKEY",
+            secretKey: "top/secret+key",
+        });
+        const s3 = parseSettings({ domain: "registry.test", storage }, "prod", stackNaming(new SecretPaths(["storage"])));
         for (const mode of ["read-write", "read-only"] as const) {
             const yml = renderRegistryConfig(s3, "abc123", mode);
-            assert.match(yml, /^ {2}s3:\n {4}bucket: images\n {4}region: eu-central-1\n {4}forcepathstyle: false\n {4}secure: true\n {4}v4auth: true\n {4}rootdirectory: \/teams\/registry\n/m);
+            assert.match(
+                yml,
+                /^ {2}s3:\n {4}bucket: images\n {4}region: eu-central-1\n {4}forcepathstyle: false\n {4}secure: true\n {4}v4auth: true\n {4}rootdirectory: \/teams\/registry\n/m,
+            );
             assert.match(yml, /^ {2}redirect:\n.*\n {4}disable: false$/m);
             assert.doesNotMatch(yml, /filesystem|regionendpoint|AKIAKEY|top\/secret/);
         }
-        assert.equal(renderS3Keys("AKIAKEY", "it's/#;+="), "'AKIAKEY'\n'it''s/#;+='\n", "YAML single-quoted: distribution parses overrides as YAML");
+        assert.equal(
+            renderS3Keys("AKIAKEY", "it's/#;+="),
+            "'AKIAKEY'\n'it''s/#;+='\n",
+            "YAML single-quoted: distribution parses overrides as YAML",
+        );
         assert.throws(() => renderS3Keys("AKIA KEY", "x"), /printable characters without spaces/);
         const supervisor = renderRegistrySupervisor(s3);
-        assert.match(supervisor, /IFS= read -r REGISTRY_STORAGE_S3_ACCESSKEY; IFS= read -r REGISTRY_STORAGE_S3_SECRETKEY; \} < \/etc\/distribution\/s3-keys/);
-        assert.ok(supervisor.indexOf("export REGISTRY_STORAGE_S3_ACCESSKEY") < supervisor.indexOf('serve "$rw" "$rw_sock"'), "keys are exported before the registry starts");
+        assert.match(
+            supervisor,
+            /IFS= read -r REGISTRY_STORAGE_S3_ACCESSKEY; IFS= read -r REGISTRY_STORAGE_S3_SECRETKEY; \} < \/etc\/distribution\/s3-keys/,
+        );
+        assert.ok(
+            supervisor.indexOf("export REGISTRY_STORAGE_S3_ACCESSKEY") < supervisor.indexOf('serve "$rw" "$rw_sock"'),
+            "keys are exported before the registry starts",
+        );
         assert.doesNotMatch(renderRegistrySupervisor(settings), /s3-keys/);
         assert.doesNotMatch(renderRegistryConfig(settings, "abc123"), /s3:|redirect:/);
     });
@@ -238,16 +315,30 @@ describe("registry and certbot", () => {
         const supervisor = renderRegistrySupervisor(settings);
         assert.match(supervisor, /^trap 'gc_now=1' USR1$/m);
         assert.match(supervisor, /^trap 'term=1' TERM INT$/m);
-        assert.match(supervisor, /while kill -0 "\$1" 2>\/dev\/null; do wait "\$1" 2>\/dev\/null; done/, "stop() waits until the process is gone, not until a signal interrupts wait");
+        assert.match(
+            supervisor,
+            /while kill -0 "\$1" 2>\/dev\/null; do wait "\$1" 2>\/dev\/null; done/,
+            "stop() waits until the process is gone, not until a signal interrupts wait",
+        );
         const gc = supervisor.slice(supervisor.indexOf("gc() {"), supervisor.indexOf("\n}\n", supervisor.indexOf("gc() {")));
         assert.ok(gc.indexOf('stop "$rw_pid"') < gc.indexOf("registry garbage-collect"), "the writer has exited before GC starts");
-        assert.ok(gc.lastIndexOf("gc_now=0") > gc.indexOf("registry garbage-collect"), "requests that came during this GC are served by it");
+        assert.ok(
+            gc.lastIndexOf("gc_now=0") > gc.indexOf("registry garbage-collect"),
+            "requests that came during this GC are served by it",
+        );
     });
 
     test("certonly is webroot, non-interactive, with the configured CA and key type", () => {
-        const args = certonlyArgs(parseSettings({ domain: "a.example.com", acmeServer: "staging", acmeKeyType: "rsa", acmeEmail: "ops@example.com" }, "prod"));
+        const args = certonlyArgs(
+            parseSettings({ domain: "a.example.com", acmeServer: "staging", acmeKeyType: "rsa", acmeEmail: "ops@example.com" }, "prod"),
+        );
         assert.deepEqual(args.slice(0, 4), ["certonly", "--non-interactive", "--agree-tos", "--webroot"]);
-        for (const [flag, value] of [["--server", "https://acme-staging-v02.api.letsencrypt.org/directory"], ["--key-type", "rsa"], ["--email", "ops@example.com"], ["--domain", "a.example.com"]]) {
+        for (const [flag, value] of [
+            ["--server", "https://acme-staging-v02.api.letsencrypt.org/directory"],
+            ["--key-type", "rsa"],
+            ["--email", "ops@example.com"],
+            ["--domain", "a.example.com"],
+        ]) {
             assert.equal(args[args.indexOf(flag) + 1], value, flag);
         }
         assert.match(renderCertonly(settings), /--keep-until-expiring/);

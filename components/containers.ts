@@ -1,0 +1,216 @@
+// The registry's Docker resources, one named function each, as PrivateRegistry's constructor
+// calls them: volumes, images, and the registry, nginx and certbot containers.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { ACME_CA_PATH, certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
+import {
+    NGINX_AUTH_DIR,
+    NGINX_CONF_DIR,
+    NGINX_CONTROL_DIR,
+    NGINX_HTTP_PORT,
+    NGINX_HTTPS_PORT,
+    renderNginxEntrypoint,
+} from "../configs/nginx";
+import {
+    REGISTRY_CONFIG_PATH,
+    REGISTRY_CONTROL_DIR,
+    REGISTRY_DATA_DIR,
+    REGISTRY_READONLY_CONFIG_PATH,
+    REGISTRY_SOCKET_DIR,
+    renderRegistryConfig,
+    renderRegistrySupervisor,
+    renderS3Keys,
+    STOP_GRACE_SECONDS,
+    storageFiles,
+} from "../configs/registry";
+import { Settings } from "../configs/settings";
+import { keyProblem } from "../configs/storageSettings";
+import { LocalAcmeServer } from "./localAcmeServer";
+import { secretOutput } from "./secretOutput";
+
+export type Labels = docker.types.input.ContainerLabel[];
+
+export type Volumes = Record<"data" | "certs" | "webroot" | "conf" | "auth" | "control" | "socket", docker.Volume>;
+
+/**
+ * Registry data and certificates outlive containers, and `pulumi destroy` unless
+ * retainVolumes is false; the others are rebuilt by `pulumi up`. The data volume stays with S3
+ * storage too (mounted, unused: else the image's VOLUME makes an anonymous one), so switching
+ * drivers never deletes it. Docker cannot relabel a volume, only replace it: labels are set
+ * when a volume is created, and a later change of the labels setting never replaces it.
+ */
+export function declareVolumes(name: string, s: Settings, labels: Labels, o: pulumi.CustomResourceOptions): Volumes {
+    const volume = (role: string, suffix: string, keep = false) =>
+        new docker.Volume(
+            `${name}-${role}`,
+            { name: `${s.namePrefix}-${suffix}`, labels },
+            { ...o, ignoreChanges: ["labels"], ...(keep ? { retainOnDelete: s.retainVolumes } : {}) },
+        );
+    return {
+        data: volume("data", "data", true),
+        certs: volume("certs", "certs", true),
+        webroot: volume("acme-webroot", "acme-webroot"),
+        conf: volume("nginx-conf", "nginx-conf"),
+        auth: volume("auth", "auth"),
+        control: volume("registry-control", "registry-control"),
+        // The registry's sockets: mounted by the registry and nginx, no one else.
+        socket: volume("registry-socket", "registry-socket"),
+    };
+}
+
+/** A tag is pulled once, when first declared; a new digest (name@sha256:...) is a new image. */
+export function declareImages(
+    name: string,
+    s: Settings,
+    o: pulumi.CustomResourceOptions,
+): Record<"registry" | "nginx" | "certbot", docker.RemoteImage> {
+    const image = (role: string, ref: string) => new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, o);
+    return {
+        registry: image("registry", s.images.registry),
+        nginx: image("nginx", s.images.nginx),
+        certbot: image("certbot", s.images.certbot),
+    };
+}
+
+// Containers have fixed names and published ports: deleted before they are replaced.
+const replaced = (o: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions => ({ ...o, deleteBeforeReplace: true });
+
+interface ContainerParts {
+    labels: Labels;
+    network: docker.Network;
+    volumes: Volumes;
+    image: docker.RemoteImage;
+}
+
+/** The registry: the supervisor that serves it and runs garbage collection safely (configs/registry.ts). */
+export function registryContainer(name: string, s: Settings, c: ContainerParts, o: pulumi.CustomResourceOptions): docker.Container {
+    const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: o.parent });
+    // S3 keys reach the registry as a root-only file (a secret in state); config.yml names no key.
+    const files = storageFiles(s.storage);
+    const keys = files.keys;
+    const storageUploads = [
+        ...(keys
+            ? [
+                  {
+                      file: keys.path,
+                      permissions: keys.permissions,
+                      content: pulumi.secret(
+                          pulumi
+                              .all([
+                                  secretOutput(keys.accessKey, "storage.accessKey", keyProblem(128)),
+                                  secretOutput(keys.secretKey, "storage.secretKey", keyProblem(256)),
+                              ])
+                              .apply(([accessKey, secretKey]) => renderS3Keys(accessKey, secretKey)),
+                      ),
+                  },
+              ]
+            : []),
+        ...(files.ca ? [{ file: files.ca.path, content: files.ca.content }] : []),
+    ];
+    return new docker.Container(
+        `${name}-registry`,
+        {
+            name: `${s.namePrefix}-registry`,
+            image: c.image.imageId,
+            entrypoints: ["/bin/sh", "-c"],
+            command: [renderRegistrySupervisor(s)],
+            uploads: [
+                {
+                    file: REGISTRY_CONFIG_PATH,
+                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))),
+                },
+                {
+                    file: REGISTRY_READONLY_CONFIG_PATH,
+                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))),
+                },
+                ...storageUploads,
+            ],
+            // It listens on no TCP port, only on sockets in a volume nginx alone shares. With
+            // its data volume it needs no network at all; S3 needs a way out to the bucket.
+            ...(s.storage.driver === "s3" ? { networksAdvanced: [{ name: c.network.name }] } : { networkMode: "none" }),
+            volumes: [
+                { volumeName: c.volumes.data.name, containerPath: REGISTRY_DATA_DIR },
+                { volumeName: c.volumes.control.name, containerPath: REGISTRY_CONTROL_DIR },
+                { volumeName: c.volumes.socket.name, containerPath: REGISTRY_SOCKET_DIR },
+            ],
+            // Stopped or replaced: in-flight requests finish first (the registry's drain timeout).
+            stopTimeout: STOP_GRACE_SECONDS,
+            destroyGraceSeconds: STOP_GRACE_SECONDS,
+            restart: "unless-stopped",
+            labels: c.labels,
+        },
+        replaced(o),
+    );
+}
+
+/** nginx: TLS, basic auth, the only way to the registry; it always starts, HTTP-only if it must. */
+export function nginxContainer(
+    name: string,
+    s: Settings,
+    c: ContainerParts & { registry: docker.Container },
+    o: pulumi.CustomResourceOptions,
+): docker.Container {
+    return new docker.Container(
+        `${name}-nginx`,
+        {
+            name: `${s.namePrefix}-nginx`,
+            image: c.image.imageId,
+            entrypoints: ["/bin/sh", "-c"],
+            command: [renderNginxEntrypoint()],
+            ports: [
+                { internal: NGINX_HTTP_PORT, external: s.publish.httpPort, ip: s.publish.bindAddress },
+                { internal: NGINX_HTTPS_PORT, external: s.publish.httpsPort, ip: s.publish.bindAddress },
+            ],
+            // Pebble validates challenges over the network: the domain resolves to nginx there.
+            networksAdvanced: [{ name: c.network.name, aliases: s.acme.kind === "pebble" ? [s.domain] : [] }],
+            volumes: [
+                { volumeName: c.volumes.conf.name, containerPath: NGINX_CONF_DIR },
+                { volumeName: c.volumes.auth.name, containerPath: NGINX_AUTH_DIR },
+                { volumeName: c.volumes.certs.name, containerPath: LETSENCRYPT_DIR, readOnly: true },
+                { volumeName: c.volumes.webroot.name, containerPath: WEBROOT, readOnly: true },
+                { volumeName: c.volumes.control.name, containerPath: NGINX_CONTROL_DIR, readOnly: true },
+                { volumeName: c.volumes.socket.name, containerPath: REGISTRY_SOCKET_DIR },
+            ],
+            // Stopped or replaced: a graceful shutdown (QUIT) lets in-flight transfers finish.
+            stopSignal: "SIGQUIT",
+            stopTimeout: STOP_GRACE_SECONDS,
+            destroyGraceSeconds: STOP_GRACE_SECONDS,
+            restart: "unless-stopped",
+            labels: c.labels,
+        },
+        { ...replaced(o), dependsOn: [c.registry] },
+    );
+}
+
+/** certbot: the renew loop; a renewed certificate reaches nginx through the certificates volume alone. */
+export function certbotContainer(
+    name: string,
+    s: Settings,
+    c: ContainerParts & { acme?: LocalAcmeServer },
+    o: pulumi.CustomResourceOptions,
+): docker.Container {
+    return new docker.Container(
+        `${name}-certbot`,
+        {
+            name: `${s.namePrefix}-certbot`,
+            image: c.image.imageId,
+            entrypoints: ["/bin/sh", "-c"],
+            command: [renderRenewLoop(s)],
+            envs: certbotEnv(s),
+            // A custom CA's root, which certbot trusts for its ACME server.
+            ...(s.acme.caCertificate ? { uploads: [{ file: ACME_CA_PATH, content: s.acme.caCertificate }] } : {}),
+            // Unhealthy when the certificate is missing or within certificateWarningDays of expiry.
+            healthcheck: { tests: ["CMD", HEALTH_CHECK], interval: "30s", timeout: "20s", retries: 1 },
+            networksAdvanced: [{ name: c.network.name }],
+            volumes: [
+                { volumeName: c.volumes.certs.name, containerPath: LETSENCRYPT_DIR },
+                { volumeName: c.volumes.webroot.name, containerPath: WEBROOT },
+                ...(c.acme ? [{ volumeName: c.acme.certsVolume, containerPath: PEBBLE_CA_DIR, readOnly: true }] : []),
+            ],
+            restart: "unless-stopped",
+            labels: c.labels,
+        },
+        { ...replaced(o), dependsOn: c.acme ? [c.acme] : [] },
+    );
+}

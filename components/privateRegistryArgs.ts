@@ -1,0 +1,92 @@
+// PrivateRegistryArgs: the registry's settings as a program passes them, in the shape of the
+// stack config (Pulumi.yaml documents the same keys). Each field's default is stated here and
+// applied, with its validation, by configs/settings.ts.
+import * as pulumi from "@pulumi/pulumi";
+
+/** A registry user. */
+export interface RegistryUserArgs {
+    /** `push` (read and write) or `pull` (read only: every write gets 403). Default: `push`. */
+    access?: "push" | "pull";
+    /** 12 to 72 bytes. Default: a generated 32-character password (see `passwords`). Kept secret. */
+    password?: pulumi.Input<string>;
+}
+
+/** Where the registry keeps blobs: its data volume (the default), or an S3 bucket. */
+export type RegistryStorageArgs =
+    | { driver?: "filesystem" }
+    | {
+          driver: "s3";
+          /** An existing bucket. Required. */
+          bucket: string;
+          /** The bucket's region. Required on AWS; default with an endpoint: `us-east-1`. */
+          region?: string;
+          /** `https://host[:port]` (or `http://`) of an S3-compatible server. Default: AWS. */
+          endpoint?: string;
+          /** Bucket in the path rather than the host name. Default: `true` with an endpoint, else `false`. */
+          forcePathStyle?: boolean;
+          /** Key prefix of everything the registry stores. Default: the bucket root. */
+          rootDirectory?: string;
+          /** Both or neither. Default: neither (the AWS SDK's default chain, e.g. an instance role). Kept secret. */
+          accessKey?: pulumi.Input<string>;
+          secretKey?: pulumi.Input<string>;
+          /** Let clients download blobs from presigned bucket URLs. Default: `false`. */
+          redirect?: boolean;
+          /** PEM of a private CA that signed an `https://` endpoint's certificate. Default: none. */
+          caCertificate?: string;
+      };
+
+/**
+ * The registry's settings, in the shape of the stack config (Pulumi.yaml documents the same
+ * keys). Each default is applied, and each field validated, by configs/settings.ts; a bad
+ * field fails the constructor with a ResourceError naming it.
+ */
+export interface PrivateRegistryArgs {
+    /** Host name clients push to, e.g. `registry.example.com`. Required. */
+    domain: string;
+    /** Docker daemon: `unix:///path/to/docker.sock` or `ssh://user@host[:port]`. Default: `unix:///var/run/docker.sock`. */
+    dockerHost?: string;
+    /** Prefix of every container, network and volume name. Default: `""`, meaning `registry-<stack>`. */
+    namePrefix?: string;
+    /** ACME CA: `production`, `staging` (Let's Encrypt), `pebble` (local) or an `https://` directory URL. Default: `production`. */
+    acmeServer?: string;
+    /** ACME account e-mail. Default: `""`, none. */
+    acmeEmail?: string;
+    /** Certificate key type: `ecdsa` or `rsa`. Default: `ecdsa`. */
+    acmeKeyType?: "ecdsa" | "rsa";
+    /** PEM root of a custom ACME CA whose root is private. Default: `""`, publicly trusted. */
+    acmeCaCertificate?: string;
+    /** Address nginx's ports are published on. Default: `0.0.0.0`. */
+    bindAddress?: string;
+    /** Published HTTP port (ACME challenges, redirect). Default: `80`. */
+    httpPort?: number;
+    /** Published HTTPS port. Default: `443`. */
+    httpsPort?: number;
+    /** Default: `registry:3`. */
+    registryImage?: string;
+    /** Default: `nginx:stable-alpine`. */
+    nginxImage?: string;
+    /** Default: `certbot/certbot:latest`. */
+    certbotImage?: string;
+    /** Used with `acmeServer: pebble`. Default: `ghcr.io/letsencrypt/pebble:latest`. */
+    pebbleImage?: string;
+    /** Users by name. Default: `{admin: {access: push}}`. */
+    users?: Record<string, RegistryUserArgs>;
+    /** bcrypt cost of the htpasswd hashes (4-16). Default: `10`. */
+    bcryptCost?: number;
+    /** How often certbot checks whether the certificate is due (1-24). Default: `12`. */
+    renewCheckHours?: number;
+    /** Keep the data and certificate volumes on destroy. Default: `true`. */
+    retainVolumes?: boolean;
+    /** certbot turns unhealthy this many days before expiry (1-60). Default: `10`. */
+    certificateWarningDays?: number;
+    /** Lifetime of a local Pebble's certificates, in days. Default: `0`, Pebble's own. */
+    pebbleCertificateDays?: number;
+    /** Garbage collection every this many hours (0-8760; 0: on demand only). Default: `0`. */
+    gcIntervalHours?: number;
+    /** GC also deletes untagged manifests. Default: `false`. */
+    gcDeleteUntagged?: boolean;
+    /** Default: `{driver: filesystem}`. */
+    storage?: RegistryStorageArgs;
+    /** Extra Docker labels on every container, network and volume. Default: `{}`. */
+    labels?: Record<string, string>;
+}

@@ -1,0 +1,85 @@
+// The settings' keys and defaults, written once: Pulumi.yaml's defaults, PrivateRegistryArgs'
+// documented defaults and the README's table are held equal to these by unit tests, value by
+// value. Pure data.
+import { PEBBLE_DIRECTORY_URL } from "./pebble";
+import type { AcmeKind } from "./settings";
+
+export const PROJECT = "private-registry";
+
+/**
+ * Every optional config key with its default. Pulumi.yaml declares the same defaults (the CLI
+ * requires a key that has none), and a unit test holds the two equal, value by value. An
+ * empty namePrefix means registry-<stack>; an empty acmeEmail, no e-mail; a
+ * pebbleCertificateDays of 0, Pebble's own lifetime.
+ */
+export const DEFAULTS = {
+    dockerHost: "unix:///var/run/docker.sock",
+    namePrefix: "",
+    acmeServer: "production",
+    acmeEmail: "",
+    acmeKeyType: "ecdsa",
+    acmeCaCertificate: "",
+    bindAddress: "0.0.0.0",
+    httpPort: 80,
+    httpsPort: 443,
+    registryImage: "registry:3",
+    nginxImage: "nginx:stable-alpine",
+    certbotImage: "certbot/certbot:latest",
+    pebbleImage: "ghcr.io/letsencrypt/pebble:latest",
+    users: { admin: { access: "push" } },
+    bcryptCost: 10,
+    renewCheckHours: 12,
+    retainVolumes: true,
+    certificateWarningDays: 10,
+    pebbleCertificateDays: 0,
+    gcIntervalHours: 0,
+    gcDeleteUntagged: false,
+    storage: { driver: "filesystem" },
+    labels: {},
+} as const;
+
+export const ACME_DIRECTORIES: Record<Exclude<AcmeKind, "custom">, string> = {
+    production: "https://acme-v02.api.letsencrypt.org/directory",
+    staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
+    // The Pebble container this program declares for local stacks, on the stack's network.
+    pebble: PEBBLE_DIRECTORY_URL,
+};
+
+export const CONFIG_KEYS = [
+    "dockerHost",
+    "namePrefix",
+    "domain",
+    "acmeServer",
+    "acmeEmail",
+    "acmeKeyType",
+    "acmeCaCertificate",
+    "bindAddress",
+    "httpPort",
+    "httpsPort",
+    "registryImage",
+    "nginxImage",
+    "certbotImage",
+    "pebbleImage",
+    "users",
+    "bcryptCost",
+    "renewCheckHours",
+    "retainVolumes",
+    "certificateWarningDays",
+    "pebbleCertificateDays",
+    "gcIntervalHours",
+    "gcDeleteUntagged",
+    "storage",
+    "labels",
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** Raw config as Pulumi hands it over: every value a string (objects as JSON). */
+export type RawConfig = Partial<Record<ConfigKey, string>>;
+
+/** The settings' values as given: stack config strings, or typed values; secrets may be deferred. */
+export type SettingsValues = Partial<Record<ConfigKey, unknown>>;
+
+/** Key as the user types it in `pulumi config set`. */
+export function qualified(key: ConfigKey): string {
+    return `${PROJECT}:${key}`;
+}

@@ -1,0 +1,4 @@
+// The ports nginx listens on inside its container (published on httpPort and httpsPort), which
+// Pebble also validates challenges on. A leaf module: nginx and Pebble both read it.
+export const NGINX_HTTP_PORT = 80;
+export const NGINX_HTTPS_PORT = 443;
