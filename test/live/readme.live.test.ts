@@ -188,6 +188,19 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.deepEqual(JSON.parse(tags.stdout), { name: "examples/hello", tags: ["1"] });
     });
 
+    test("the library example is its own program: PrivateRegistry from plain args passes pulumi preview", async () => {
+        const script = ["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("library")].join("\n");
+        const r = await shell(script, checkout);
+        assert.equal(r.code, 0, `the library example's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.doesNotMatch(`${r.stdout}${r.stderr}`, /private-registry:/, "it runs its own program, not the registry's stack config");
+        // Its own resource, the component and the component's children, all under the example's project.
+        assert.match(r.stdout, /\+\s+random:index:RandomPassword\s+ci-password\s+create/);
+        assert.match(r.stdout, /\+\s+registry:index:PrivateRegistry\s+registry\s+create/);
+        assert.match(r.stdout, /\+\s+pulumi:pulumi:Stack\s+registry-library-dev\s+create/);
+        assert.match(r.stdout, /url\s*: "https:\/\/registry\.example\.com"/);
+        assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+    });
+
     test("a production stack with only domain and acmeEmail set passes pulumi preview", async () => {
         const script = [
             "export PULUMI_CONFIG_PASSPHRASE=...",
