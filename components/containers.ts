@@ -40,12 +40,12 @@ export type Volumes = Record<"data" | "certs" | "webroot" | "conf" | "auth" | "c
  * drivers never deletes it. Docker cannot relabel a volume, only replace it: labels are set
  * when a volume is created, and a later change of the labels setting never replaces it.
  */
-export function declareVolumes(name: string, s: Settings, labels: Labels, o: pulumi.CustomResourceOptions): Volumes {
+export function declareVolumes(name: string, settings: Settings, labels: Labels, childOpts: pulumi.CustomResourceOptions): Volumes {
     const volume = (role: string, suffix: string, keep = false) =>
         new docker.Volume(
             `${name}-${role}`,
-            { name: `${s.namePrefix}-${suffix}`, labels },
-            { ...o, ignoreChanges: ["labels"], ...(keep ? { retainOnDelete: s.retainVolumes } : {}) },
+            { name: `${settings.namePrefix}-${suffix}`, labels },
+            { ...childOpts, ignoreChanges: ["labels"], ...(keep ? { retainOnDelete: settings.retainVolumes } : {}) },
         );
     return {
         data: volume("data", "data", true),
@@ -62,19 +62,20 @@ export function declareVolumes(name: string, s: Settings, labels: Labels, o: pul
 /** A tag is pulled once, when first declared; a new digest (name@sha256:...) is a new image. */
 export function declareImages(
     name: string,
-    s: Settings,
-    o: pulumi.CustomResourceOptions,
+    settings: Settings,
+    childOpts: pulumi.CustomResourceOptions,
 ): Record<"registry" | "nginx" | "certbot", docker.RemoteImage> {
-    const image = (role: string, ref: string) => new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, o);
+    const image = (role: string, ref: string) =>
+        new docker.RemoteImage(`${name}-${role}-image`, { name: ref, keepLocally: true }, childOpts);
     return {
-        registry: image("registry", s.images.registry),
-        nginx: image("nginx", s.images.nginx),
-        certbot: image("certbot", s.images.certbot),
+        registry: image("registry", settings.images.registry),
+        nginx: image("nginx", settings.images.nginx),
+        certbot: image("certbot", settings.images.certbot),
     };
 }
 
 // Containers have fixed names and published ports: deleted before they are replaced.
-const replaced = (o: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions => ({ ...o, deleteBeforeReplace: true });
+const replaced = (childOpts: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions => ({ ...childOpts, deleteBeforeReplace: true });
 
 interface ContainerParts {
     labels: Labels;
@@ -84,10 +85,15 @@ interface ContainerParts {
 }
 
 /** The registry: the supervisor that serves it and runs garbage collection safely (configs/registry.ts). */
-export function registryContainer(name: string, s: Settings, c: ContainerParts, o: pulumi.CustomResourceOptions): docker.Container {
-    const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: o.parent });
+export function registryContainer(
+    name: string,
+    settings: Settings,
+    parts: ContainerParts,
+    childOpts: pulumi.CustomResourceOptions,
+): docker.Container {
+    const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: childOpts.parent });
     // S3 keys reach the registry as a root-only file (a secret in state); config.yml names no key.
-    const files = storageFiles(s.storage);
+    const files = storageFiles(settings.storage);
     const keys = files.keys;
     const storageUploads = [
         ...(keys
@@ -111,106 +117,106 @@ export function registryContainer(name: string, s: Settings, c: ContainerParts, 
     return new docker.Container(
         `${name}-registry`,
         {
-            name: `${s.namePrefix}-registry`,
-            image: c.image.imageId,
+            name: `${settings.namePrefix}-registry`,
+            image: parts.image.imageId,
             entrypoints: ["/bin/sh", "-c"],
-            command: [renderRegistrySupervisor(s)],
+            command: [renderRegistrySupervisor(settings)],
             uploads: [
                 {
                     file: REGISTRY_CONFIG_PATH,
-                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret))),
+                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(settings, secret))),
                 },
                 {
                     file: REGISTRY_READONLY_CONFIG_PATH,
-                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(s, secret, "read-only"))),
+                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(settings, secret, "read-only"))),
                 },
                 ...storageUploads,
             ],
             // It listens on no TCP port, only on sockets in a volume nginx alone shares. With
             // its data volume it needs no network at all; S3 needs a way out to the bucket.
-            ...(s.storage.driver === "s3" ? { networksAdvanced: [{ name: c.network.name }] } : { networkMode: "none" }),
+            ...(settings.storage.driver === "s3" ? { networksAdvanced: [{ name: parts.network.name }] } : { networkMode: "none" }),
             volumes: [
-                { volumeName: c.volumes.data.name, containerPath: REGISTRY_DATA_DIR },
-                { volumeName: c.volumes.control.name, containerPath: REGISTRY_CONTROL_DIR },
-                { volumeName: c.volumes.socket.name, containerPath: REGISTRY_SOCKET_DIR },
+                { volumeName: parts.volumes.data.name, containerPath: REGISTRY_DATA_DIR },
+                { volumeName: parts.volumes.control.name, containerPath: REGISTRY_CONTROL_DIR },
+                { volumeName: parts.volumes.socket.name, containerPath: REGISTRY_SOCKET_DIR },
             ],
             // Stopped or replaced: in-flight requests finish first (the registry's drain timeout).
             stopTimeout: STOP_GRACE_SECONDS,
             destroyGraceSeconds: STOP_GRACE_SECONDS,
             restart: "unless-stopped",
-            labels: c.labels,
+            labels: parts.labels,
         },
-        replaced(o),
+        replaced(childOpts),
     );
 }
 
 /** nginx: TLS, basic auth, the only way to the registry; it always starts, HTTP-only if it must. */
 export function nginxContainer(
     name: string,
-    s: Settings,
-    c: ContainerParts & { registry: docker.Container },
-    o: pulumi.CustomResourceOptions,
+    settings: Settings,
+    parts: ContainerParts & { registry: docker.Container },
+    childOpts: pulumi.CustomResourceOptions,
 ): docker.Container {
     return new docker.Container(
         `${name}-nginx`,
         {
-            name: `${s.namePrefix}-nginx`,
-            image: c.image.imageId,
+            name: `${settings.namePrefix}-nginx`,
+            image: parts.image.imageId,
             entrypoints: ["/bin/sh", "-c"],
             command: [renderNginxEntrypoint()],
             ports: [
-                { internal: NGINX_HTTP_PORT, external: s.publish.httpPort, ip: s.publish.bindAddress },
-                { internal: NGINX_HTTPS_PORT, external: s.publish.httpsPort, ip: s.publish.bindAddress },
+                { internal: NGINX_HTTP_PORT, external: settings.publish.httpPort, ip: settings.publish.bindAddress },
+                { internal: NGINX_HTTPS_PORT, external: settings.publish.httpsPort, ip: settings.publish.bindAddress },
             ],
             // Pebble validates challenges over the network: the domain resolves to nginx there.
-            networksAdvanced: [{ name: c.network.name, aliases: s.acme.kind === "pebble" ? [s.domain] : [] }],
+            networksAdvanced: [{ name: parts.network.name, aliases: settings.acme.kind === "pebble" ? [settings.domain] : [] }],
             volumes: [
-                { volumeName: c.volumes.conf.name, containerPath: NGINX_CONF_DIR },
-                { volumeName: c.volumes.auth.name, containerPath: NGINX_AUTH_DIR },
-                { volumeName: c.volumes.certs.name, containerPath: LETSENCRYPT_DIR, readOnly: true },
-                { volumeName: c.volumes.webroot.name, containerPath: WEBROOT, readOnly: true },
-                { volumeName: c.volumes.control.name, containerPath: NGINX_CONTROL_DIR, readOnly: true },
-                { volumeName: c.volumes.socket.name, containerPath: REGISTRY_SOCKET_DIR },
+                { volumeName: parts.volumes.conf.name, containerPath: NGINX_CONF_DIR },
+                { volumeName: parts.volumes.auth.name, containerPath: NGINX_AUTH_DIR },
+                { volumeName: parts.volumes.certs.name, containerPath: LETSENCRYPT_DIR, readOnly: true },
+                { volumeName: parts.volumes.webroot.name, containerPath: WEBROOT, readOnly: true },
+                { volumeName: parts.volumes.control.name, containerPath: NGINX_CONTROL_DIR, readOnly: true },
+                { volumeName: parts.volumes.socket.name, containerPath: REGISTRY_SOCKET_DIR },
             ],
             // Stopped or replaced: a graceful shutdown (QUIT) lets in-flight transfers finish.
             stopSignal: "SIGQUIT",
             stopTimeout: STOP_GRACE_SECONDS,
             destroyGraceSeconds: STOP_GRACE_SECONDS,
             restart: "unless-stopped",
-            labels: c.labels,
+            labels: parts.labels,
         },
-        { ...replaced(o), dependsOn: [c.registry] },
+        { ...replaced(childOpts), dependsOn: [parts.registry] },
     );
 }
 
 /** certbot: the renew loop; a renewed certificate reaches nginx through the certificates volume alone. */
 export function certbotContainer(
     name: string,
-    s: Settings,
-    c: ContainerParts & { acme?: LocalAcmeServer },
-    o: pulumi.CustomResourceOptions,
+    settings: Settings,
+    parts: ContainerParts & { acme?: LocalAcmeServer },
+    childOpts: pulumi.CustomResourceOptions,
 ): docker.Container {
     return new docker.Container(
         `${name}-certbot`,
         {
-            name: `${s.namePrefix}-certbot`,
-            image: c.image.imageId,
+            name: `${settings.namePrefix}-certbot`,
+            image: parts.image.imageId,
             entrypoints: ["/bin/sh", "-c"],
-            command: [renderRenewLoop(s)],
-            envs: certbotEnv(s),
+            command: [renderRenewLoop(settings)],
+            envs: certbotEnv(settings),
             // A custom CA's root, which certbot trusts for its ACME server.
-            ...(s.acme.caCertificate ? { uploads: [{ file: ACME_CA_PATH, content: s.acme.caCertificate }] } : {}),
+            ...(settings.acme.caCertificate ? { uploads: [{ file: ACME_CA_PATH, content: settings.acme.caCertificate }] } : {}),
             // Unhealthy when the certificate is missing or within certificateWarningDays of expiry.
             healthcheck: { tests: ["CMD", HEALTH_CHECK], interval: "30s", timeout: "20s", retries: 1 },
-            networksAdvanced: [{ name: c.network.name }],
+            networksAdvanced: [{ name: parts.network.name }],
             volumes: [
-                { volumeName: c.volumes.certs.name, containerPath: LETSENCRYPT_DIR },
-                { volumeName: c.volumes.webroot.name, containerPath: WEBROOT },
-                ...(c.acme ? [{ volumeName: c.acme.certsVolume, containerPath: PEBBLE_CA_DIR, readOnly: true }] : []),
+                { volumeName: parts.volumes.certs.name, containerPath: LETSENCRYPT_DIR },
+                { volumeName: parts.volumes.webroot.name, containerPath: WEBROOT },
+                ...(parts.acme ? [{ volumeName: parts.acme.certsVolume, containerPath: PEBBLE_CA_DIR, readOnly: true }] : []),
             ],
             restart: "unless-stopped",
-            labels: c.labels,
+            labels: parts.labels,
         },
-        { ...replaced(o), dependsOn: c.acme ? [c.acme] : [] },
+        { ...replaced(childOpts), dependsOn: parts.acme ? [parts.acme] : [] },
     );
 }

@@ -18,31 +18,31 @@ export class LocalAcmeServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: LocalAcmeServerArgs, opts: pulumi.ComponentResourceOptions & { provider: docker.Provider }) {
         super("registry:index:LocalAcmeServer", name, {}, opts);
-        const s = args.settings;
-        const o = { parent: this, provider: opts.provider };
+        const settings = args.settings;
+        const childOpts = { parent: this, provider: opts.provider };
 
-        const image = new docker.RemoteImage(`${name}-image`, { name: s.images.pebble, keepLocally: true }, o);
+        const image = new docker.RemoteImage(`${name}-image`, { name: settings.images.pebble, keepLocally: true }, childOpts);
         // An empty named volume is filled from the image on first mount: the listener certs.
         const certs = new docker.Volume(
             `${name}-certs`,
-            { name: `${s.namePrefix}-pebble-certs`, labels: args.labels },
-            { ...o, ignoreChanges: ["labels"] },
+            { name: `${settings.namePrefix}-pebble-certs`, labels: args.labels },
+            { ...childOpts, ignoreChanges: ["labels"] },
         );
 
         new docker.Container(
             `${name}-container`,
             {
-                name: `${s.namePrefix}-pebble`,
+                name: `${settings.namePrefix}-pebble`,
                 image: image.imageId,
                 command: ["-config", PEBBLE_CONFIG_PATH],
                 envs: PEBBLE_ENV,
-                uploads: [{ file: PEBBLE_CONFIG_PATH, content: renderPebbleConfig(s.pebbleCertificateDays) }],
+                uploads: [{ file: PEBBLE_CONFIG_PATH, content: renderPebbleConfig(settings.pebbleCertificateDays) }],
                 networksAdvanced: [{ name: args.network, aliases: [PEBBLE_ALIAS] }],
                 volumes: [{ volumeName: certs.name, containerPath: PEBBLE_CERTS_DIR }],
                 restart: "unless-stopped",
                 labels: args.labels,
             },
-            { ...o, deleteBeforeReplace: true },
+            { ...childOpts, deleteBeforeReplace: true },
         );
         this.certsVolume = certs.name;
         this.registerOutputs({ certsVolume: this.certsVolume });

@@ -9,8 +9,8 @@ import { publicHost } from "../configs/nginx";
 import { renderStorageCheck } from "../configs/registry";
 import { ARGS_NAMING, ConfigError, parseSettings, Settings } from "../configs/settings";
 import { certbotContainer, declareImages, declareVolumes, Labels, nginxContainer, registryContainer } from "./containers";
-import { containerScript } from "./dockerCommand";
-import { Htpasswd } from "./htpasswd";
+import { containerScript } from "./containerScript";
+import { RegistryUsers } from "./registryUsers";
 import { LocalAcmeServer } from "./localAcmeServer";
 import { PrivateRegistryArgs } from "./privateRegistryArgs";
 import { TlsCertificate } from "./tlsCertificate";
@@ -36,52 +36,54 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, args: PrivateRegistryArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("registry:index:PrivateRegistry", name, {}, opts);
-        const s = this.settings(args);
+        const settings = this.settings(args);
         const labels: Labels = [
             { label: "org.opencontainers.image.vendor", value: "private-registry" },
-            { label: "private-registry.stack", value: s.stack },
-            ...Object.entries(s.labels).map(([label, value]) => ({ label, value })),
+            { label: "private-registry.stack", value: settings.stack },
+            ...Object.entries(settings.labels).map(([label, value]) => ({ label, value })),
         ];
-        const provider = new docker.Provider(`${name}-docker`, { host: s.dockerHost }, { parent: this });
-        const o = { parent: this, provider };
+        const provider = new docker.Provider(`${name}-docker`, { host: settings.dockerHost }, { parent: this });
+        const childOpts = { parent: this, provider };
 
         const network = new docker.Network(
             `${name}-network`,
-            { name: `${s.namePrefix}-net`, driver: "bridge", labels },
-            { ...o, ignoreChanges: ["labels"] },
+            { name: `${settings.namePrefix}-net`, driver: "bridge", labels },
+            { ...childOpts, ignoreChanges: ["labels"] },
         );
-        const volumes = declareVolumes(name, s, labels, o);
-        const images = declareImages(name, s, o);
-        const registry = registryContainer(name, s, { labels, network, volumes, image: images.registry }, o);
-        const nginx = nginxContainer(name, s, { labels, network, volumes, image: images.nginx, registry }, o);
+        const volumes = declareVolumes(name, settings, labels, childOpts);
+        const images = declareImages(name, settings, childOpts);
+        const registry = registryContainer(name, settings, { labels, network, volumes, image: images.registry }, childOpts);
+        const nginx = nginxContainer(name, settings, { labels, network, volumes, image: images.nginx, registry }, childOpts);
         const acme =
-            s.acme.kind === "pebble" ? new LocalAcmeServer(`${name}-pebble`, { settings: s, network: network.name, labels }, o) : undefined;
-        const certbot = certbotContainer(name, s, { labels, network, volumes, image: images.certbot, acme }, o);
+            settings.acme.kind === "pebble"
+                ? new LocalAcmeServer(`${name}-pebble`, { settings, network: network.name, labels }, childOpts)
+                : undefined;
+        const certbot = certbotContainer(name, settings, { labels, network, volumes, image: images.certbot, acme }, childOpts);
 
         // Fails the deploy with the driver's message when the registry cannot use its storage
         // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
         const storageCheck = containerScript(
             `${name}-storage-check`,
-            { dockerHost: s.dockerHost, container: nginx.name, script: renderStorageCheck(s), triggers: [registry.id] },
+            { dockerHost: settings.dockerHost, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
             { parent: this },
         );
         const tls = new TlsCertificate(
             `${name}-tls`,
-            { settings: s, nginxContainer: nginx.name, certbotContainer: certbot.name },
+            { settings, nginxContainer: nginx.name, certbotContainer: certbot.name },
             { parent: this },
         );
         // Passwords are handed out once the registry can store what is pushed with them.
-        const users = new Htpasswd(
+        const users = new RegistryUsers(
             `${name}-htpasswd`,
-            { settings: s, nginxContainer: nginx.name },
+            { settings, nginxContainer: nginx.name },
             { parent: this, dependsOn: [tls, storageCheck] },
         );
 
-        const host = publicHost(s);
-        const first = s.users[0].name;
+        const host = publicHost(settings);
+        const first = settings.users[0].name;
         this.host = pulumi.output(host);
         this.url = pulumi.output(`https://${host}`);
-        this.userNames = pulumi.output(s.users.map((u) => u.name));
+        this.userNames = pulumi.output(settings.users.map((u) => u.name));
         this.passwords = users.passwords;
         this.dockerConfigJson = pulumi.secret(
             users.passwords.apply((pw) =>

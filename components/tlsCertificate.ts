@@ -8,7 +8,7 @@ import { ACME_ROOT_FILE, renderCertonly, renderExpiryProbe } from "../configs/ce
 import { renderConfigInstall } from "../configs/install";
 import { NGINX_INCLUDE_DIRS, renderHttpServer, renderHttpsRedirect, renderHttpsServer, renderMainConf } from "../configs/nginx";
 import { Settings } from "../configs/settings";
-import { containerScript } from "./dockerCommand";
+import { containerScript } from "./containerScript";
 
 export interface TlsCertificateArgs {
     settings: Settings;
@@ -26,7 +26,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
 
     constructor(name: string, args: TlsCertificateArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("registry:index:TlsCertificate", name, {}, opts);
-        const s = args.settings;
+        const settings = args.settings;
         // Each step runs a script in a container of the stack, on its Docker host.
         const step = (
             suffix: string,
@@ -37,7 +37,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
         ) =>
             containerScript(
                 `${name}-${suffix}`,
-                { dockerHost: s.dockerHost, container, script, triggers },
+                { dockerHost: settings.dockerHost, container, script, triggers },
                 { parent: this, dependsOn: after ? [after] : [] },
             );
 
@@ -46,7 +46,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
             "http-config",
             args.nginxContainer,
             renderConfigInstall("HTTP server", [
-                { path: "nginx.conf", content: renderMainConf(s) },
+                { path: "nginx.conf", content: renderMainConf(settings) },
                 { path: `${NGINX_INCLUDE_DIRS.servers}/00-http.conf`, content: renderHttpServer() },
             ]),
         );
@@ -54,8 +54,8 @@ export class TlsCertificate extends pulumi.ComponentResource {
         const certonly = step(
             "certonly",
             args.certbotContainer,
-            renderCertonly(s),
-            [s.domain, s.acme.server, s.acme.keyType, s.acme.email ?? ""],
+            renderCertonly(settings),
+            [settings.domain, settings.acme.server, settings.acme.keyType, settings.acme.email ?? ""],
             httpConfig,
         );
         // 3. The HTTPS server and port 80's redirect to it: one validated change, one reload.
@@ -63,8 +63,8 @@ export class TlsCertificate extends pulumi.ComponentResource {
             "https-config",
             args.nginxContainer,
             renderConfigInstall("HTTPS server", [
-                { path: `${NGINX_INCLUDE_DIRS.servers}/10-https.conf`, content: renderHttpsServer(s) },
-                { path: `${NGINX_INCLUDE_DIRS.redirect}/https.conf`, content: renderHttpsRedirect(s) },
+                { path: `${NGINX_INCLUDE_DIRS.servers}/10-https.conf`, content: renderHttpsServer(settings) },
+                { path: `${NGINX_INCLUDE_DIRS.redirect}/https.conf`, content: renderHttpsRedirect(settings) },
             ]),
             undefined,
             certonly,
@@ -74,8 +74,8 @@ export class TlsCertificate extends pulumi.ComponentResource {
         const issued = [certonly.id, certonly.stdout];
         this.expiry = step("expiry", args.certbotContainer, renderExpiryProbe(), issued, certonly).stdout.apply((out) => out.trim());
         // Pebble keeps its root in memory (saved by the deploy hook); a custom CA's root is config.
-        if (s.acme.caCertificate) this.caRoot = pulumi.output(s.acme.caCertificate);
-        else if (s.acme.kind === "pebble")
+        if (settings.acme.caCertificate) this.caRoot = pulumi.output(settings.acme.caCertificate);
+        else if (settings.acme.kind === "pebble")
             this.caRoot = step("ca-root", args.certbotContainer, `cat ${ACME_ROOT_FILE}\n`, issued, certonly).stdout.apply(
                 (pem) => `${pem.trim()}\n`,
             );

@@ -122,7 +122,7 @@ describe("resource graph", () => {
         // of truth the engine sees, the component's declarations.
         const src = fs.readFileSync(path.join(ROOT, "components", "containers.ts"), "utf8");
         assert.match(src, /deleteBeforeReplace: true/);
-        assert.match(src, /retainOnDelete: s\.retainVolumes/);
+        assert.match(src, /retainOnDelete: settings\.retainVolumes/);
     });
 });
 

@@ -1,4 +1,4 @@
-// Htpasswd: the registry's users as bcrypt lines in nginx's htpasswd file, plus per-user
+// RegistryUsers: the registry's users as bcrypt lines in nginx's htpasswd file, plus per-user
 // access rules (pull-only users get 403 on writes), installed as one unit. Passwords come
 // from secret config or are generated; the file changes only when a password does. A
 // password change replaces no container.
@@ -8,28 +8,34 @@ import { Credential, renderAccessRules, renderHtpasswd } from "../configs/htpass
 import { renderUsersInstall } from "../configs/install";
 import { passwordProblem } from "../configs/secret";
 import { Settings } from "../configs/settings";
-import { containerScript } from "./dockerCommand";
+import { containerScript } from "./containerScript";
 import { secretOutput } from "./secretOutput";
 
-export interface HtpasswdArgs {
+export interface RegistryUsersArgs {
     settings: Pick<Settings, "users" | "bcryptCost" | "dockerHost">;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
 }
 
-export class Htpasswd extends pulumi.ComponentResource {
+export class RegistryUsers extends pulumi.ComponentResource {
     /** Every user's password, by user name (secret). */
     public readonly passwords: pulumi.Output<Record<string, string>>;
 
-    constructor(name: string, args: HtpasswdArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("registry:index:Htpasswd", name, {}, opts);
-        const s = args.settings;
+    constructor(name: string, args: RegistryUsersArgs, opts: pulumi.ComponentResourceOptions = {}) {
+        // Formerly `Htpasswd`: the alias keeps existing stacks' users (and their children) in place.
+        super(
+            "registry:index:RegistryUsers",
+            name,
+            {},
+            { ...opts, aliases: [...(opts.aliases ?? []), { type: "registry:index:Htpasswd" }] },
+        );
+        const settings = args.settings;
 
         // Per-stack key for the deterministic bcrypt salts, secret in the state. A RandomPassword,
         // not RandomBytes: RandomBytes uses its value as the resource id, which state keeps in clear.
         const saltKey = new random.RandomPassword(`${name}-salt-key`, { length: 64, special: false }, { parent: this });
 
-        const passwords: pulumi.Output<string>[] = s.users.map((u) =>
+        const passwords: pulumi.Output<string>[] = settings.users.map((u) =>
             u.password
                 ? secretOutput(u.password, `users.${u.name}.password`, passwordProblem)
                 : new random.RandomPassword(`${name}-${u.name}-password`, { length: 32, special: false }, { parent: this }).result,
@@ -37,20 +43,20 @@ export class Htpasswd extends pulumi.ComponentResource {
 
         const users = pulumi
             .all(passwords)
-            .apply((pws) => s.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
+            .apply((pws) => settings.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
 
         // The htpasswd file and the access rules go live together, with one reload.
         const script = pulumi.secret(
             pulumi
                 .all([users, saltKey.result])
                 .apply(([list, key]) =>
-                    renderUsersInstall(renderHtpasswd(list, key, s.bcryptCost), (file) => renderAccessRules(list, file)),
+                    renderUsersInstall(renderHtpasswd(list, key, settings.bcryptCost), (file) => renderAccessRules(list, file)),
                 ),
         );
 
         const install = containerScript(
             `${name}-install`,
-            { dockerHost: s.dockerHost, container: args.nginxContainer, script },
+            { dockerHost: settings.dockerHost, container: args.nginxContainer, script },
             { parent: this },
         );
 
