@@ -71,7 +71,7 @@ export interface PrivateRegistryArgs {
     pebbleImage?: string;
     /** Users by name. Default: `{admin: {access: push}}`. */
     users?: Record<string, RegistryUserArgs>;
-    /** bcrypt cost of the htpasswd hashes (4-16). Default: `10`. */
+    /** bcrypt cost of the htpasswd hashes (10-12: at 13, one check takes about a second). Default: `10`. */
     bcryptCost?: number;
     /** How often certbot checks whether the certificate is due (1-24). Default: `12`. */
     renewCheckHours?: number;

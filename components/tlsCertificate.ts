@@ -6,7 +6,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ACME_ROOT_FILE, renderCertonly, renderExpiryProbe } from "../configs/certbot";
 import { renderConfigInstall } from "../configs/install";
-import { NGINX_INCLUDE_DIRS, renderHttpServer, renderHttpsRedirect, renderHttpsServer, renderMainConf } from "../configs/nginx";
+import {
+    AUTH_MODULE_PATH,
+    NGINX_INCLUDE_DIRS,
+    renderHttpServer,
+    renderHttpsRedirect,
+    renderHttpsServer,
+    renderMainConf,
+    renderNginxAuthModule,
+} from "../configs/nginx";
 import { Settings } from "../configs/settings";
 import { containerScript } from "./containerScript";
 
@@ -41,12 +49,14 @@ export class TlsCertificate extends pulumi.ComponentResource {
                 { parent: this, dependsOn: after ? [after] : [] },
             );
 
-        // 1. Port 80: ACME challenges for any name (the main config comes with it).
+        // 1. Port 80: ACME challenges for any name (the main config, and the authentication
+        // module it loads, come with it).
         const httpConfig = step(
             "http-config",
             args.nginxContainer,
             renderConfigInstall("HTTP server", [
                 { path: "nginx.conf", content: renderMainConf(settings) },
+                { path: AUTH_MODULE_PATH, content: renderNginxAuthModule(settings) },
                 { path: `${NGINX_INCLUDE_DIRS.servers}/00-http.conf`, content: renderHttpServer() },
             ]),
         );

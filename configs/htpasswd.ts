@@ -29,32 +29,29 @@ export function renderHtpasswd(users: Credential[], saltKey: string, cost: numbe
     return users.map((u) => htpasswdLine(u.name, u.password, saltKey, cost)).join("\n") + "\n";
 }
 
-function escapeRegex(value: string): string {
-    return value.replace(/[.\\+*?[^\]$(){}=!<>|:-]/g, "\\$&");
-}
-
 /** The nginx variable that names the htpasswd file; the HTTPS server defaults it to a missing file (every request: 500). */
 export const HTPASSWD_VARIABLE = "$registry_htpasswd";
 
+/** nginx variables, set by the access rules, that the authentication module reads (configs/auth.ts). */
+export const USERS_VARIABLE = "$registry_users";
+export const PULL_USERS_VARIABLE = "$registry_pull_users";
+
 /**
- * nginx rules, included in the registry location: which htpasswd file holds the users, and a
- * pull-only user gets 403 on every method that writes. Users' names are not secret; their
- * passwords never appear here.
+ * nginx rules, included in the registry location: which htpasswd file holds the users, who
+ * they are, and who may only pull (configs/auth.ts applies it, after the password). Users'
+ * names are not secret; their passwords never appear here.
  */
 export function renderAccessRules(users: Pick<Credential, "name" | "access">[], htpasswdPath: string): string {
-    const readOnly = users.filter((u) => u.access === "pull").map((u) => escapeRegex(u.name));
-    const lines = [
+    const names = (access?: Access) =>
+        users
+            .filter((u) => access === undefined || u.access === access)
+            .map((u) => u.name)
+            .join(" ");
+    return [
         "# Managed by the private-registry Pulumi program: the users and their access.",
         `set ${HTPASSWD_VARIABLE} ${htpasswdPath};`,
-    ];
-    if (readOnly.length === 0) {
-        lines.push("# Every user may push.");
-    } else {
-        lines.push(
-            'set $registry_write "";',
-            'if ($request_method !~ ^(GET|HEAD|OPTIONS)$) { set $registry_write "w:$remote_user"; }',
-            `if ($registry_write ~ "^w:(${readOnly.join("|")})$") { return 403; }`,
-        );
-    }
-    return lines.join("\n") + "\n";
+        `set ${USERS_VARIABLE} "${names()}";`,
+        `set ${PULL_USERS_VARIABLE} "${names("pull")}";`,
+        "",
+    ].join("\n");
 }

@@ -1,9 +1,20 @@
 // nginx configuration for the registry's TLS proxy: pure renderers, settings in, text out.
+import {
+    AUTH_LOCATION,
+    AUTH_MODULE,
+    AUTH_MODULE_FILE,
+    AUTH_REALM,
+    AUTH_ZONES,
+    GC_RETRY_AFTER_SECONDS,
+    NJS_MODULE,
+    renderAuthModule,
+    VERIFY_URL,
+} from "./auth";
 import { WEBROOT } from "./certbot";
 import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
-import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT } from "./ports";
-import { HTPASSWD_VARIABLE } from "./htpasswd";
-import { DRAIN_SECONDS, GC_FLAG, REGISTRY_READONLY_SOCKET, REGISTRY_SOCKET } from "./registry";
+import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT, NGINX_VERIFY_PORT } from "./ports";
+import { HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
+import { DRAIN_SECONDS, REGISTRY_READONLY_SOCKET, REGISTRY_SOCKET } from "./registry";
 import { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
@@ -25,17 +36,27 @@ export function publicHost(s: Pick<Settings, "domain" | "publish">): string {
     return s.publish.httpsPort === 443 ? s.domain : `${s.domain}:${s.publish.httpsPort}`;
 }
 
-export function renderMainConf(s: Settings): string {
+/** Config subdirectories (relative to NGINX_CONF_DIR) that the main config includes. */
+export const NGINX_INCLUDE_DIRS = { servers: "servers", access: "access", redirect: "redirect", njs: "njs" } as const;
+/** The authentication module (configs/auth.ts), at this path in the config volume. */
+export const AUTH_MODULE_PATH = `${NGINX_INCLUDE_DIRS.njs}/${AUTH_MODULE_FILE}`;
+
+export function renderMainConf(s: Pick<Settings, "stack">): string {
     return renderTemplate("nginx.conf.mustache", {
         stack: s.stack,
         drainSeconds: DRAIN_SECONDS,
         serversDir: NGINX_INCLUDE_DIRS.servers,
         pidFile: NGINX_PID_FILE,
+        njsModule: NJS_MODULE,
+        authModule: AUTH_MODULE,
+        authModulePath: AUTH_MODULE_PATH,
+        zones: Object.values(AUTH_ZONES),
     });
 }
 
-/** Config subdirectories (relative to NGINX_CONF_DIR) that the main config includes. */
-export const NGINX_INCLUDE_DIRS = { servers: "servers", access: "access", redirect: "redirect" } as const;
+export function renderNginxAuthModule(s: Pick<Settings, "bcryptCost">): string {
+    return renderAuthModule(s.bcryptCost, NGINX_CONTROL_DIR);
+}
 
 /** The port-80 server: ACME challenges for any name, the rest to the redirect installed with HTTPS. */
 export function renderHttpServer(): string {
@@ -56,14 +77,19 @@ export function renderHttpsServer(s: Settings): string {
         domain: s.domain,
         httpsPort: NGINX_HTTPS_PORT,
         liveDir: `${LETSENCRYPT_DIR}/live/${CERT_NAME}`,
-        gcFlag: GC_FLAG,
         registrySocket: REGISTRY_SOCKET,
         readonlyRegistrySocket: REGISTRY_READONLY_SOCKET,
         hstsMaxAge: HSTS_MAX_AGE,
-        realm: "Registry",
-        controlDir: NGINX_CONTROL_DIR,
+        realm: AUTH_REALM,
+        authModule: AUTH_MODULE,
+        authLocation: AUTH_LOCATION,
+        verifyPort: NGINX_VERIFY_PORT,
+        verifyPath: new URL(VERIFY_URL).pathname,
+        gcRetryAfterSeconds: GC_RETRY_AFTER_SECONDS,
         accessDir: NGINX_INCLUDE_DIRS.access,
         htpasswdVariable: HTPASSWD_VARIABLE,
+        usersVariable: USERS_VARIABLE,
+        pullUsersVariable: PULL_USERS_VARIABLE,
         noUsersFile: `${NGINX_AUTH_DIR}/no-users-installed`,
     });
 }

@@ -14,7 +14,7 @@ import { passwordProblem, SecretValue } from "./secret";
 import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
 import { parseStorage, StorageSettings } from "./storageSettings";
-import { dockerHostProblem, DOCKER_NAME, EMAIL, IMAGE_REF, isValidDomain, USER_NAME } from "./validators";
+import { BCRYPT_COST_MAX, BCRYPT_COST_MIN, dockerHostProblem, DOCKER_NAME, EMAIL, IMAGE_REF, isValidDomain, USER_NAME } from "./validators";
 
 export type { S3Storage, StorageSettings } from "./storageSettings";
 export { ACME_DIRECTORIES, CONFIG_KEYS, DEFAULTS, PROJECT, qualified } from "./defaults";
@@ -113,7 +113,7 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
             pebble: parseImage(f, "pebbleImage", DEFAULTS.pebbleImage),
         },
         users: parseUsers(f),
-        bcryptCost: f.int("bcryptCost", DEFAULTS.bcryptCost, 4, 16),
+        bcryptCost: f.int("bcryptCost", DEFAULTS.bcryptCost, BCRYPT_COST_MIN, BCRYPT_COST_MAX),
         renewCheckHours: f.int("renewCheckHours", DEFAULTS.renewCheckHours, 1, 24),
         retainVolumes: f.flag("retainVolumes", DEFAULTS.retainVolumes),
         certificateWarningDays: f.int("certificateWarningDays", DEFAULTS.certificateWarningDays, 1, 60),

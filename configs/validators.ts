@@ -1,6 +1,9 @@
 // The shapes the settings accept: names, addresses, references. Pure predicates and patterns.
 
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+/** bcrypt cost: at least 10 for user-chosen passwords; at 13 one check takes about a second of a worker. */
+export const BCRYPT_COST_MIN = 10;
+export const BCRYPT_COST_MAX = 12;
 export const USER_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 export const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/;
 // Not starting with '-': the address is an argument of certbot's, which would read it as an option.

@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): installs what the tests need on a fresh Debian machine,
-# then runs every test: unit (the program under mocks, renderers with real nginx -t and
-# htpasswd), live (the program deployed by the real Pulumi engine to a real Docker engine with
-# Pebble as the CA) and a smoke run of the benchmark. Idempotent: a warm machine installs and
+# then runs every test: unit (the program under mocks, renderers with real nginx -t in the
+# test nginx image, with njs, and htpasswd), live (the program deployed by the real Pulumi
+# engine to a real Docker engine with Pebble as the CA) and a smoke run of the benchmark. Idempotent: a warm machine installs and
 # builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-# System packages: nginx (nginx -t), apache2-utils (htpasswd -v), openssl, the Docker engine,
+# System packages: apache2-utils (htpasswd -v), openssl, the Docker engine,
 # debootstrap (test images), skopeo (the benchmark's push and pull client), openssh
 # (a loopback sshd stands in for a remote Docker host), jq and xz (the README's commands, the
 # Pulumi toolchain's sources).
 need=()
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
@@ -29,7 +28,7 @@ command -v xz >/dev/null || need+=(xz-utils)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
-  # Never let a package's postinst start a service (nginx would take port 80 on the host).
+  # Never let a package's postinst start a service (sshd would take port 22 on the host).
   created_policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created_policy=1; fi
   apt-get update -qq

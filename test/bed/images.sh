@@ -340,7 +340,7 @@ new_ctx() {
 }
 
 # ---------------------------------------------------------------------- plan
-nginx_pkgs=$base_pkgs,nginx,gettext-base
+nginx_pkgs=$base_pkgs,nginx,libnginx-mod-http-js,gettext-base # njs, as in the official image
 certbot_pkgs=$base_pkgs,python3,python3-venv
 certbot_deb_pkgs=$base_pkgs,python3,python3-cffi-backend,certbot # debootstrap does not resolve virtual packages
 bins_pkgs=docker-registry,pebble

@@ -24,7 +24,7 @@ export interface BedImages {
  * Live test files run in parallel, each with its own bed in its own slot: its own published
  * ports (on the bed's host address) and its own registry name.
  */
-export const BED_SLOTS = { registry: 0, expiry: 1, remote: 2, s3: 3, bench: 4, reliability: 5, updates: 6, lifecycle: 7 } as const;
+export const BED_SLOTS = { registry: 0, expiry: 1, remote: 2, s3: 3, bench: 4, reliability: 5, updates: 6, lifecycle: 7, auth: 8 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
 /** Config leaves a user sets with --secret. */
@@ -121,7 +121,6 @@ export class Bed {
             nginxImage: this.images.NGINX_IMAGE,
             certbotImage: this.images.CERTBOT_IMAGE,
             pebbleImage: this.images.PEBBLE_IMAGE,
-            bcryptCost: 5,
             labels: { [BED_LABEL]: this.label },
             ...overrides,
         };

@@ -54,12 +54,13 @@ export function basic(user: string, password: string): string {
 export function httpsRequest(
     ep: Endpoint,
     urlPath: string,
-    opts: { auth?: string; method?: string; timeoutMs?: number; accept?: string } = {},
+    opts: { auth?: string; method?: string; timeoutMs?: number; accept?: string; body?: Buffer; localAddress?: string } = {},
 ): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const req = https.request(
             {
                 host: ep.address,
+                localAddress: opts.localAddress,
                 port: ep.httpsPort,
                 servername: ep.domain,
                 path: urlPath,
@@ -70,6 +71,7 @@ export function httpsRequest(
                     Host: `${ep.domain}:${ep.httpsPort}`,
                     ...(opts.auth ? { Authorization: opts.auth } : {}),
                     ...(opts.accept ? { Accept: opts.accept } : {}),
+                    ...(opts.body ? { "Content-Type": "application/octet-stream", "Content-Length": String(opts.body.length) } : {}),
                 },
                 timeout: opts.timeoutMs ?? 10_000,
             },
@@ -77,7 +79,7 @@ export function httpsRequest(
         );
         req.on("timeout", () => req.destroy(new Error("request timed out")));
         req.on("error", reject);
-        req.end();
+        req.end(opts.body);
     });
 }
 

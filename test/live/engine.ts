@@ -99,6 +99,31 @@ export function pathKeys(value: Record<string, unknown>, prefix = ""): Map<strin
     return out;
 }
 
+/** A path key's ancestors, nearest last: `users.bob.password` → `users`, `users.bob`. */
+function ancestors(key: string): string[] {
+    const out: string[] = [];
+    let prefix = "";
+    for (const [segment] of key.matchAll(/(?:^|\.)[A-Za-z_][A-Za-z0-9_-]*|\["[^"]*"\]/g)) {
+        if (prefix) out.push(prefix);
+        prefix += segment;
+    }
+    return out;
+}
+
+/**
+ * What to remove so that the `gone` path keys disappear with their emptied parents: removing
+ * `users.bob.access` and `users.bob.password` one by one leaves `users.bob: {}` in the stack
+ * file, a user with no settings; `users.bob` itself is removed instead.
+ */
+export function removalRoots(gone: string[], kept: string[]): string[] {
+    const roots = new Set<string>();
+    for (const key of gone) {
+        const emptied = ancestors(key).filter((a) => !kept.some((k) => k.startsWith(`${a}.`) || k.startsWith(`${a}[`)));
+        roots.add(emptied[0] ?? key);
+    }
+    return [...roots];
+}
+
 export class Engine {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-engine-"));
     readonly marker = randomBytes(8).toString("hex");
@@ -231,7 +256,10 @@ export class LiveStack {
      */
     async configure(config: Record<string, unknown>, isSecret: (key: string) => boolean): Promise<void> {
         const next = new Map([...pathKeys(config)].map(([k, v]) => [k, { value: v, secret: isSecret(k) }]));
-        const gone = [...this.current.keys()].filter((k) => !next.has(k));
+        const gone = removalRoots(
+            [...this.current.keys()].filter((k) => !next.has(k)),
+            [...next.keys()],
+        );
         if (gone.length > 0) await this.engine.settled(this.stack.removeAllConfig(gone, true));
         const plain: ConfigMap = {};
         for (const [k, v] of next) {

@@ -8,7 +8,7 @@
 import { docker, run } from "./proc";
 
 export const BED_NETWORK = "registry-bed-host";
-const BRIDGE = "regbed0";
+export const BED_BRIDGE = "regbed0";
 let cached: string | undefined;
 
 export async function bedHostAddress(): Promise<string> {
@@ -22,15 +22,16 @@ export async function bedHostAddress(): Promise<string> {
             "--label",
             "registry-bed=shared",
             "--opt",
-            `com.docker.network.bridge.name=${BRIDGE}`,
+            `com.docker.network.bridge.name=${BED_BRIDGE}`,
             BED_NETWORK,
         ]);
         // Another test file, running in parallel, may have made it first.
         if (made.code !== 0) await docker(["network", "inspect", BED_NETWORK]);
     }
-    const ip = await run("ip", ["-4", "-o", "addr", "show", "dev", BRIDGE]);
-    const address = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(ip.stdout)?.[1];
-    if (!address) throw new Error(`cannot read the address of ${BRIDGE} (network ${BED_NETWORK}): ${ip.stdout}${ip.stderr}`);
+    const ip = await run("ip", ["-4", "-o", "addr", "show", "dev", BED_BRIDGE]);
+    // The network's own address (test/live/sourceAddresses.ts adds client addresses beside it).
+    const address = [...ip.stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/g)].find((m) => m[2] !== "32")?.[1];
+    if (!address) throw new Error(`cannot read the address of ${BED_BRIDGE} (network ${BED_NETWORK}): ${ip.stdout}${ip.stderr}`);
     cached = address;
     return address;
 }

@@ -141,7 +141,7 @@ describe("parseSettings", () => {
         [
             "bcrypt cost",
             { domain: "a.example.com", bcryptCost: "3" },
-            /private-registry:bcryptCost: expected an integer from 4 to 16, got "3"/,
+            /private-registry:bcryptCost: expected an integer from 10 to 12, got "3"/,
         ],
         ["boolean", { domain: "a.example.com", retainVolumes: "yes" }, /private-registry:retainVolumes: expected true or false, got "yes"/],
         ["users not a map", { domain: "a.example.com", users: "[1,2]" }, /private-registry:users: expected a map of user name/],

@@ -1,0 +1,80 @@
+// The registry's authentication in nginx (configs/templates/registry-auth.js.mustache): njs
+// checks credentials by bcrypt once, remembers them for a while as keyed hashes in shared
+// memory, limits failures by address and answers every failure after the same time. Pure:
+// settings in, text out.
+import { HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
+import { NGINX_VERIFY_PORT } from "./ports";
+import { GC_FLAG } from "./registry";
+import { renderTemplate } from "./template";
+
+/** Where the official nginx images and Debian's libnginx-mod-http-js install njs. */
+export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
+/** The module's file, in the config volume's njs directory. */
+export const AUTH_MODULE_FILE = "registry-auth.js";
+/** The module's name in nginx's config (`js_import <name> from …`). */
+export const AUTH_MODULE = "registry_auth";
+/** The internal location every registry request is checked by (auth_request). */
+export const AUTH_LOCATION = "/_registry_auth";
+/**
+ * bcrypt, by nginx's auth_basic, in a server on the container's own loopback: nginx skips the
+ * access phase (auth_basic) in subrequests, so the check asks it with a real request (ngx.fetch).
+ */
+export const VERIFY_URL = `http://127.0.0.1:${NGINX_VERIFY_PORT}/verify`;
+export const AUTH_REALM = "Registry";
+
+/** How long verified credentials are remembered (the issue's bound: at most 5 minutes). */
+export const AUTH_CACHE_SECONDS = 300;
+/** How long wrong credentials are remembered (answered without bcrypt). */
+export const AUTH_REJECTED_SECONDS = 60;
+/** Failed logins an address may make per window before it gets 429. */
+export const AUTH_FAILURE_LIMIT = 10;
+export const AUTH_FAILURE_WINDOW_SECONDS = 60;
+/** How long concurrent requests with the same new credentials wait for one verification. */
+export const AUTH_COALESCE_SECONDS = 3;
+/** The least time a failed login takes (every failure takes the same time, see the module). */
+export const AUTH_MIN_FAILURE_MS = 100;
+/** Retry-After of writes refused during garbage collection. */
+export const GC_RETRY_AFTER_SECONDS = 30;
+
+export interface AuthZone {
+    name: string;
+    size: string;
+    timeoutSeconds?: number;
+    number?: boolean;
+}
+
+/** njs shared-memory zones, declared in nginx.conf and named by the module. */
+export const AUTH_ZONES = {
+    verified: { name: "registry_auth_verified", size: "1m", timeoutSeconds: AUTH_CACHE_SECONDS },
+    rejected: { name: "registry_auth_rejected", size: "1m", timeoutSeconds: AUTH_REJECTED_SECONDS },
+    pending: { name: "registry_auth_pending", size: "256k", timeoutSeconds: AUTH_COALESCE_SECONDS * 2 },
+    failures: { name: "registry_auth_failures", size: "1m", timeoutSeconds: AUTH_FAILURE_WINDOW_SECONDS, number: true },
+    windows: { name: "registry_auth_windows", size: "1m", timeoutSeconds: AUTH_FAILURE_WINDOW_SECONDS },
+    state: { name: "registry_auth_state", size: "64k" },
+} satisfies Record<string, AuthZone>;
+
+/** bcrypt's time before the first verification measures it: about 100 ms at cost 10, doubling per step. */
+export function initialBcryptMs(cost: number): number {
+    return Math.round(100 * 2 ** (cost - 10));
+}
+
+/** The njs module, installed beside nginx.conf. `gcFlagPath`: where nginx sees the GC flag. */
+export function renderAuthModule(bcryptCost: number, controlDir: string): string {
+    return renderTemplate("registry-auth.js.mustache", {
+        zones: Object.fromEntries(Object.entries(AUTH_ZONES).map(([k, z]) => [k, z.name])),
+        cacheSeconds: AUTH_CACHE_SECONDS,
+        negativeSeconds: AUTH_REJECTED_SECONDS,
+        failureLimit: AUTH_FAILURE_LIMIT,
+        failureWindowSeconds: AUTH_FAILURE_WINDOW_SECONDS,
+        coalesceSeconds: AUTH_COALESCE_SECONDS,
+        initialBcryptMs: initialBcryptMs(bcryptCost),
+        minFailureMs: AUTH_MIN_FAILURE_MS,
+        gcFlagPath: `${controlDir}/${GC_FLAG}`,
+        verifyUrl: VERIFY_URL,
+        realm: AUTH_REALM,
+        // njs reads nginx variables by name, without the `$`.
+        htpasswdVariableName: HTPASSWD_VARIABLE.slice(1),
+        usersVariableName: USERS_VARIABLE.slice(1),
+        pullUsersVariableName: PULL_USERS_VARIABLE.slice(1),
+    });
+}

@@ -1,0 +1,261 @@
+// Authentication, live, on the real Pulumi engine (configs/auth.ts): anything without valid
+// credentials gets 401 before anything else is decided; a wrong password takes as long for a
+// known user as for an unknown one; verified credentials are remembered and forgotten the
+// moment the users change; a Docker client's burst with new credentials is never limited;
+// and a wrong-password flood from several addresses gets 429 while another address's pushes
+// and pulls all succeed. Clients come from addresses of their own (sourceAddresses.ts), so
+// nginx sees them as distinct, as on a real network.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { AUTH_FAILURE_LIMIT, GC_RETRY_AFTER_SECONDS } from "../../configs/auth";
+import { NGINX_AUTH_DIR, NGINX_CONF_DIR } from "../../configs/nginx";
+import { GC_FLAG, REGISTRY_CONTROL_DIR } from "../../configs/registry";
+import { Bed, BED_SLOTS } from "./bed";
+import { basic, DockerClient, Endpoint, httpsRequest, Reply } from "./client";
+import { Engine } from "./engine";
+import { docker, run } from "./proc";
+import { sourceAddresses } from "./sourceAddresses";
+
+const LABEL = `auth-${randomBytes(3).toString("hex")}`;
+const HSTS = "strict-transport-security";
+
+/** Median of a list of numbers. */
+function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+}
+
+describe("live: authentication under attack", { timeout: 900_000 }, () => {
+    const engine = new Engine();
+    const bed = new Bed(LABEL, engine, BED_SLOTS.auth);
+    const client = new DockerClient();
+    const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
+    const READER = { name: "reader", password: `reader-${randomBytes(9).toString("hex")}` };
+    const users = (alicePassword: string, withReader = true) => ({
+        alice: { access: "push", password: alicePassword },
+        ...(withReader ? { reader: { access: "pull", password: READER.password } } : {}),
+    });
+    let config = bed.config({ users: users(ALICE.password) });
+    let ep: Endpoint;
+    let sources: string[] = [];
+    const images: string[] = [];
+
+    /** A request from `source`, timed from the first byte sent to the last received. */
+    const timed = async (source: string, path: string, opts: { auth?: string; method?: string; body?: Buffer } = {}) => {
+        const started = process.hrtime.bigint();
+        const reply = await httpsRequest(ep, path, { ...opts, localAddress: source, timeoutMs: 30_000 });
+        return { reply, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+    };
+
+    /** A monolithic blob upload (POST, then PUT with the digest): the reply of each step. */
+    const upload = async (source: string, auth: string, repo: string, body: Buffer): Promise<Reply[]> => {
+        const post = await httpsRequest(ep, `/v2/${repo}/blobs/uploads/`, {
+            auth,
+            method: "POST",
+            localAddress: source,
+            timeoutMs: 30_000,
+        });
+        if (post.status !== 202) return [post];
+        const location = new URL(String(post.headers.location), "https://registry");
+        const digest = `digest=sha256:${createHash("sha256").update(body).digest("hex")}`;
+        const query = `${location.search ? `${location.search}&` : "?"}${digest}`;
+        const put = await httpsRequest(ep, `${location.pathname}${query}`, {
+            auth,
+            method: "PUT",
+            body,
+            localAddress: source,
+            timeoutMs: 30_000,
+        });
+        return [post, put];
+    };
+
+    before(async () => {
+        const deployed = await bed.up(config);
+        ep = await bed.endpoint(deployed.outputs.caRoot.value as string);
+        bed.trustRoot(bed.host, ep.ca);
+        sources = await sourceAddresses(10, 16);
+    });
+
+    after(async () => {
+        client.cleanup();
+        await bed.cleanup();
+        await engine.close();
+        if (images.length) await run("docker", ["image", "rm", "--force", ...images]);
+    });
+
+    test("1. without valid credentials every request gets 401, whoever it names, whatever it does, during GC too; 403 and 503 only with valid ones; HSTS on every response", async () => {
+        const from = sources[0];
+        const write = "/v2/auth1/blobs/uploads/";
+        const expect = async (what: string, path: string, opts: { auth?: string; method?: string }, status: number) => {
+            const { reply } = await timed(from, path, opts);
+            assert.equal(reply.status, status, `${what}: ${reply.status} ${reply.body.slice(0, 200)}`);
+            assert.ok(reply.headers[HSTS], `${what}: no HSTS header`);
+            if (status === 401) assert.match(String(reply.headers["www-authenticate"]), /^Basic realm=/, what);
+            return reply;
+        };
+        const alice = basic(ALICE.name, ALICE.password);
+        const reader = basic(READER.name, READER.password);
+        await expect("anonymous read", "/v2/", {}, 401);
+        await expect("anonymous write", write, { method: "POST" }, 401);
+        await expect("wrong password, pull-only user, write", write, { auth: basic(READER.name, "wrong-password-1"), method: "POST" }, 401);
+        await expect("wrong password, push user, write", write, { auth: basic(ALICE.name, "wrong-password-2"), method: "POST" }, 401);
+        await expect("unknown user", "/v2/", { auth: basic("mallory", "wrong-password-3") }, 401);
+        await expect("pull-only user, read", "/v2/", { auth: reader }, 200);
+        const denied = await expect("pull-only user, write", write, { auth: reader, method: "POST" }, 403);
+        assert.match(denied.body, /DENIED/);
+        await expect("push user, write", write, { auth: alice, method: "POST" }, 202);
+        await expect("no such page", "/elsewhere", {}, 404);
+
+        // Garbage collection in progress (its flag, as the registry's supervisor sets it).
+        const flag = `${REGISTRY_CONTROL_DIR}/${GC_FLAG}`;
+        await docker(["exec", `${bed.prefix}-registry`, "touch", flag]);
+        try {
+            await expect("GC: anonymous write", write, { method: "POST" }, 401);
+            await expect("GC: wrong password, write", write, { auth: basic(ALICE.name, "wrong-password-4"), method: "POST" }, 401);
+            await expect("GC: pull-only user, write", write, { auth: reader, method: "POST" }, 403);
+            const busy = await expect("GC: push user, write", write, { auth: alice, method: "POST" }, 503);
+            assert.equal(busy.headers["retry-after"], String(GC_RETRY_AFTER_SECONDS));
+            await expect("GC: push user, read", "/v2/", { auth: alice }, 200);
+        } finally {
+            await docker(["exec", `${bed.prefix}-registry`, "rm", "-f", flag]);
+        }
+    });
+
+    test("2. a wrong password takes as long for an unknown user as for a known one (25 samples each, medians within 20 ms)", async () => {
+        // Different wrong passwords each time (none remembered), alternating, spread over
+        // addresses so that none reaches the failure limit.
+        const known: number[] = [];
+        const unknown: number[] = [];
+        const spread = sources.slice(1, 9);
+        for (let i = 0; i < 50; i++) {
+            const from = spread[i % spread.length];
+            const name = i % 2 === 0 ? ALICE.name : `nobody-${i}`;
+            const { reply, ms } = await timed(from, "/v2/", { auth: basic(name, `wrong-${randomBytes(6).toString("hex")}`) });
+            assert.equal(reply.status, 401, `${name}: ${reply.status}`);
+            (i % 2 === 0 ? known : unknown).push(ms);
+        }
+        const difference = Math.abs(median(known) - median(unknown));
+        console.log(
+            `# wrong password: known user median ${median(known).toFixed(1)} ms, unknown ${median(unknown).toFixed(1)} ms (difference ${difference.toFixed(1)} ms)`,
+        );
+        assert.ok(
+            difference <= 20,
+            `known ${known.map((m) => m.toFixed(0)).join(" ")}\nunknown ${unknown.map((m) => m.toFixed(0)).join(" ")}`,
+        );
+    });
+
+    test("3. a burst of 20 concurrent layer uploads with new credentials is never limited; a password change and a user's removal take effect the moment pulumi up returns", async () => {
+        const oldAlice = basic(ALICE.name, ALICE.password);
+        const reader = basic(READER.name, READER.password);
+        const from = sources[9];
+        // Both remembered now.
+        assert.equal((await timed(from, "/v2/", { auth: oldAlice })).reply.status, 200);
+        assert.equal((await timed(from, "/v2/", { auth: reader })).reply.status, 200);
+
+        const newPassword = `alice-new-${randomBytes(9).toString("hex")}`;
+        config = { ...config, users: users(newPassword, false) };
+        await bed.up(config);
+        assert.deepEqual(bed.actions, ["update command:local:Command registry-htpasswd-install"]);
+        assert.equal((await timed(from, "/v2/", { auth: oldAlice })).reply.status, 401, "the old password is refused at once");
+        assert.equal((await timed(from, "/v2/", { auth: reader })).reply.status, 401, "the removed user is refused at once");
+
+        // A Docker client's burst with the new password, never used before: 20 layers at once.
+        const fresh = basic(ALICE.name, newPassword);
+        const replies = await Promise.all(
+            Array.from({ length: 20 }, (_, i) => upload(sources[10], fresh, `burst/layer${i}`, randomBytes(256 * 1024))),
+        );
+        const statuses = replies.map((steps) => steps.map((r) => r.status).join(">"));
+        assert.deepEqual(statuses, Array(20).fill("202>201"), "every upload completed, none limited");
+
+        // Nothing on nginx's disk holds a password in clear (the pattern travels on stdin).
+        const dirs = [NGINX_CONF_DIR, NGINX_AUTH_DIR, "/tmp", "/var/cache/nginx", "/var/log/nginx"];
+        const found = await run("docker", ["exec", "-i", `${bed.prefix}-nginx`, "sh", "-c", `grep -rlsF -f - ${dirs.join(" ")} || true`], {
+            input: `${newPassword}\n${ALICE.password}\n${READER.password}\n`,
+        });
+        assert.equal(found.stdout.trim(), "", `files holding a password: ${found.stdout}`);
+    });
+
+    test("4. a wrong-password flood from four addresses gets 429 with Retry-After over the limit, while another address's pushes and pulls all succeed", async () => {
+        const alice = basic(ALICE.name, (config.users as { alice: { password: string } }).alice.password);
+        const flooders = sources.slice(11, 15);
+        const honest = sources[15];
+        const deadline = Date.now() + 12_000;
+        const perFlooder = 300;
+        const concurrency = 12;
+        const seen = new Map<string, Reply[]>(flooders.map((f) => [f, []]));
+        const flood = flooders.map(async (from) => {
+            let sent = 0;
+            const worker = async () => {
+                while (sent < perFlooder && Date.now() < deadline) {
+                    sent++;
+                    try {
+                        const r = await httpsRequest(ep, "/v2/", {
+                            auth: basic(ALICE.name, `guess-${randomBytes(6).toString("hex")}`),
+                            localAddress: from,
+                            timeoutMs: 30_000,
+                        });
+                        seen.get(from)!.push(r);
+                    } catch {
+                        // A refused or reset connection under load is the flooder's problem.
+                    }
+                }
+            };
+            await Promise.all(Array.from({ length: concurrency }, worker));
+        });
+
+        // Meanwhile, from another address: uploads, and reads of what was uploaded.
+        const honestResults: string[] = [];
+        const latencies: number[] = [];
+        const work = (async () => {
+            for (let i = 0; i < 400 && Date.now() < deadline; i++) {
+                const body = randomBytes(64 * 1024);
+                const started = Date.now();
+                const steps = await upload(honest, alice, "flood/honest", body);
+                const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+                const read = await httpsRequest(ep, `/v2/flood/honest/blobs/${digest}`, {
+                    auth: alice,
+                    method: "HEAD",
+                    localAddress: honest,
+                });
+                latencies.push(Date.now() - started);
+                honestResults.push([...steps, read].map((r) => r.status).join(">"));
+            }
+        })();
+        // And a Docker client's push and pull.
+        const ref = `${bed.host}/flood/image:1`;
+        images.push(ref);
+        const login = await client.login(bed.host, ALICE.name, (config.users as { alice: { password: string } }).alice.password);
+        assert.equal(login.code, 0, login.stderr);
+        await client.makeImage(ref, 512 * 1024);
+        await client.must(["push", ref]);
+        await client.must(["image", "rm", ref]);
+        await client.must(["pull", ref]);
+        await Promise.all([...flood, work]);
+
+        assert.ok(honestResults.length > 0);
+        assert.deepEqual(
+            honestResults.filter((r) => r !== "202>201>200"),
+            [],
+            "every upload and read from the other address succeeded",
+        );
+        for (const [from, replies] of seen) {
+            const statuses = new Map<number, number>();
+            for (const r of replies) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+            console.log(`# flood from ${from}: ${JSON.stringify(Object.fromEntries(statuses))}`);
+            assert.deepEqual(
+                [...statuses.keys()].filter((s) => s !== 401 && s !== 429),
+                [],
+                `${from}: only 401 and 429 (${JSON.stringify(Object.fromEntries(statuses))})`,
+            );
+            const limited = replies.filter((r) => r.status === 429);
+            assert.ok(limited.length > 0, `${from} was limited`);
+            for (const r of limited) assert.ok(Number(r.headers["retry-after"]) >= 1, `Retry-After: ${r.headers["retry-after"]}`);
+            // bcrypt ran at most for the limit plus what was in flight when it was reached.
+            assert.ok((statuses.get(401) ?? 0) <= AUTH_FAILURE_LIMIT + concurrency, `${from}: ${statuses.get(401)} failures answered`);
+        }
+        console.log(
+            `# honest requests during the flood: ${honestResults.length}, median ${median(latencies)} ms, max ${Math.max(...latencies)} ms`,
+        );
+    });
+});
