@@ -21,6 +21,9 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
                 BENCH_CONCURRENCY: "3",
                 BENCH_CONCURRENT_MB: "1",
                 BENCH_ENGINE_RUNS: "1",
+                BENCH_FLOOD_SECONDS: "3",
+                BENCH_FLOOD_SOURCES: "2",
+                BENCH_FLOOD_CONCURRENCY: "4",
             },
             timeoutMs: 600_000,
         });
@@ -51,8 +54,15 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
         assert.equal(result.renewalUnderLoad.failed, 0, "no request failed during the renewal");
         assert.deepEqual(result.concurrency.push.errors, []);
         assert.deepEqual(result.concurrency.pull.errors, []);
+        const attack = result.underAttack;
+        assert.ok(attack.flood.refused429 > 0, "the flood was refused once over the limit");
+        assert.equal(attack.flood.other, 0, "the flood got only 401 and 429");
+        assert.equal(attack.attacked.failed, 0, "valid uploads during the flood all succeeded");
+        assert.ok(attack.attacked.requests > 0 && attack.calm.requests > 0);
+        assert.ok(attack.nginxCpuS > 0);
         const md = fs.readFileSync(path.join(out, "latest.md"), "utf8");
         assert.match(md, /\| push 1 × 4 MiB \|/);
+        assert.match(md, /\| during the flood \| \d+ \| 0 \| [\d.]+ ms \| [\d.]+ ms \|/);
         assert.match(md, /\| cold up, dev stack \(empty engine, images present\) \| [\d.]+ \| [\d.]+ \|/);
     } finally {
         fs.rmSync(out, { recursive: true, force: true });

@@ -1,10 +1,13 @@
 // `npm run bench`: what users feel, measured on the live test bed in one run.
 //   - layer throughput, push and pull with skopeo, through (a) our nginx + TLS, (b) straight
 //     to a second instance of the registry image, over plain HTTP (the limit here; ours listens
-//     on no TCP port), (c) nginx with the seed tutorial's config
-//     (same images and certificate, nginx's buffering defaults); runs interleaved, medians;
+//     on no TCP port), (c) nginx with the seed tutorial's HTTPS server block, exactly, in the
+//     image's stock nginx.conf, to that second registry as `registry:5000` (same image,
+//     certificate and users' file); runs interleaved, medians;
 //   - cold deploy, with a breakdown per step; program evaluation (mocked preview);
-//   - renewal under load; concurrent pushes and pulls.
+//   - renewal under load; concurrent pushes and pulls;
+//   - under attack: a wrong-password flood from several addresses, and meanwhile another
+//     address's uploads and reads (their p50/p99), what the flood got, nginx's CPU.
 // Sizes come from the environment (BENCH_*), so a smoke run can use tiny ones.
 // Prints a table and writes bench/results/latest.{json,md} (or BENCH_OUT).
 import { randomBytes } from "node:crypto";
@@ -15,11 +18,14 @@ import { runProgram } from "../test/harness/program";
 import { Recorder } from "../test/harness/recorder";
 import { docker, run } from "../test/live/proc";
 import { Bed, BED_SLOTS } from "../test/live/bed";
-import { REGISTRY_SOCKET, REGISTRY_SOCKET_DIR } from "../configs/registry";
+import { CERT_NAME, LETSENCRYPT_DIR } from "../configs/certificates";
+import { NGINX_AUTH_DIR } from "../configs/nginx";
 import { Engine } from "../test/live/engine";
 import { bedHostAddress } from "../test/live/hostAddress";
 import { canConnect, Endpoint } from "../test/live/client";
+import { cpuSeconds, honestTraffic, HonestResult, quantile, statusCounts, wrongPasswordFlood } from "../test/live/flood";
 import { forceRenewal, requestsDuring } from "../test/live/load";
+import { sourceAddresses } from "../test/live/sourceAddresses";
 import { measureEngine } from "./engineSpeed";
 import { makeOciImage } from "./oci";
 
@@ -33,41 +39,46 @@ const SIZES = {
     concurrency: env("BENCH_CONCURRENCY", 20),
     concurrentMiB: env("BENCH_CONCURRENT_MB", 5),
     engineRuns: env("BENCH_ENGINE_RUNS", 5),
+    floodSeconds: env("BENCH_FLOOD_SECONDS", 20),
+    floodSources: env("BENCH_FLOOD_SOURCES", 4),
+    floodConcurrency: env("BENCH_FLOOD_CONCURRENCY", 16),
 };
 const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
 
-// The "seed": the nginx config most registry tutorials copy (distribution's recipe as
-// commonly pasted): HTTP/1.0 to the upstream, request and response buffering left on.
-const seedConf = (domain: string, htpasswd: string) => `user nginx;
-worker_processes auto;
-pid /tmp/nginx.pid;
-error_log stderr warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  upstream docker-registry { server unix:${REGISTRY_SOCKET}; }
-  server {
-    listen 443 ssl;
+// The "seed": the tutorial's HTTPS server block, exactly (HTTP/2, its ciphers and session
+// cache, auth_basic for the whole server, the registry by name with no upstream block,
+// buffering left on), as /etc/nginx/conf.d/registry.conf beside the image's stock nginx.conf.
+// Only the paths are the bed's: the certificate ours serves and the users' file ours reads.
+const seedServer = (domain: string, htpasswd: string) => `server {
+    listen 443 ssl http2;
     server_name ${domain};
-    ssl_certificate /etc/letsencrypt/live/registry/fullchain.pem;
-    ssl_certificate_key /etc/letsencrypt/live/registry/privkey.pem;
+
+    ssl_certificate /etc/letsencrypt/live/${CERT_NAME}/fullchain.pem;
+    ssl_certificate_key /etc/letsencrypt/live/${CERT_NAME}/privkey.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_timeout 10m;
+
     client_max_body_size 0;
     chunked_transfer_encoding on;
+
+    auth_basic "Docker Registry";
+    auth_basic_user_file ${htpasswd};
+
     location /v2/ {
-      auth_basic "Registry realm";
-      auth_basic_user_file ${htpasswd};
-      add_header 'Docker-Distribution-Api-Version' 'registry/2.0' always;
-      proxy_pass http://docker-registry;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_read_timeout 900;
+        proxy_pass http://${SEED_REGISTRY};
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_read_timeout 900;
     }
-  }
 }
 `;
+/** Where the seed finds its registry: the benchmark's direct instance, under the name the tutorial uses. */
+const SEED_REGISTRY = "registry:5000";
 
 type PathName = "a_ours" | "b_direct" | "c_seed";
 interface Target {
@@ -142,9 +153,9 @@ async function main(): Promise<void> {
         log(`mocked preview: first ${round(evals[0])} ms, then median ${round(median(evals.slice(1)))} ms`);
 
         // The engine: previews and ups as ratios to an empty program's preview. Its cold up
-        // (empty engine, images present) is the deployment the rest of the benchmark uses,
-        // with the product's default bcrypt cost: nginx verifies it on every request users make.
-        const devConfig = bed.config({ bcryptCost: 10, users: { [user.name]: { access: "push", password: user.password } } });
+        // (empty engine, images present) is the deployment the rest of the benchmark uses, at
+        // the product's defaults (bcrypt cost among them).
+        const devConfig = bed.config({ users: { [user.name]: { access: "push", password: user.password } } });
         const { speed, deployed } = await measureEngine(engine, bed, devConfig, SIZES.engineRuns, log);
         results.engine = speed;
         const deployS = speed.coldUpS;
@@ -176,36 +187,7 @@ async function main(): Promise<void> {
         };
         log(`cold deploy: up ${round(deployS, 2)} s + first push ${round(firstPushS, 2)} s`);
 
-        // The seed tutorial's nginx, beside ours: same image, certificate and htpasswd.
-        const prefix = `bed-${label}`;
-        const seed = await docker([
-            "create",
-            "--name",
-            `${prefix}-seed`,
-            "--label",
-            `registry-bed=${label}`,
-            "--network",
-            `${prefix}-net`,
-            "--publish",
-            `${await bedHostAddress()}:${SEED_PORT}:443`,
-            "--volume",
-            `${prefix}-certs:/etc/letsencrypt:ro`,
-            "--volume",
-            `${prefix}-auth:/etc/nginx/auth:ro`,
-            "--volume",
-            `${prefix}-registry-socket:${REGISTRY_SOCKET_DIR}`,
-            bed.images.NGINX_IMAGE,
-            "nginx",
-            "-c",
-            "/etc/nginx/seed.conf",
-            "-g",
-            "daemon off;",
-        ]);
-        // The users' file ours reads (named by its content).
-        const htpasswd = await docker(["exec", `${prefix}-nginx`, "sh", "-c", "ls /etc/nginx/auth/htpasswd-*"]);
-        fs.writeFileSync(path.join(work, "seed.conf"), seedConf(DOMAIN, htpasswd));
-        await docker(["cp", path.join(work, "seed.conf"), `${seed}:/etc/nginx/seed.conf`]);
-        await docker(["start", seed]);
+        const prefix = bed.prefix;
         // Throughput goes to the containers' own addresses: published loopback ports pass
         // through docker-proxy, a userland copy that real clients (arriving from outside,
         // DNAT'd by the kernel) never see. TLS stays on for (a) and (c); only the name check
@@ -221,10 +203,34 @@ async function main(): Promise<void> {
             `registry-bed=${label}`,
             "--network",
             `${prefix}-net`,
+            "--network-alias",
+            SEED_REGISTRY.split(":")[0],
             "--env",
             "REGISTRY_LOG_LEVEL=info",
             bed.images.REGISTRY_IMAGE,
         ]);
+        // The seed tutorial's nginx, beside ours: same image, certificate and users' file (the
+        // one ours reads, named by its content); the image's own entrypoint, command and nginx.conf.
+        const seed = await docker([
+            "create",
+            "--name",
+            `${prefix}-seed`,
+            "--label",
+            `registry-bed=${label}`,
+            "--network",
+            `${prefix}-net`,
+            "--publish",
+            `${await bedHostAddress()}:${SEED_PORT}:443`,
+            "--volume",
+            `${prefix}-certs:${LETSENCRYPT_DIR}:ro`,
+            "--volume",
+            `${prefix}-auth:${NGINX_AUTH_DIR}:ro`,
+            bed.images.NGINX_IMAGE,
+        ]);
+        const htpasswd = await docker(["exec", `${prefix}-nginx`, "sh", "-c", `ls ${NGINX_AUTH_DIR}/htpasswd-*`]);
+        fs.writeFileSync(path.join(work, "registry.conf"), seedServer(DOMAIN, htpasswd));
+        await docker(["cp", path.join(work, "registry.conf"), `${seed}:/etc/nginx/conf.d/registry.conf`]);
+        await docker(["start", seed]);
         const ip = (name: string) => docker(["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]);
         const targets: Target[] = [
             { name: "a_ours", host: await ip(`${prefix}-nginx`), tlsVerify: false },
@@ -317,6 +323,50 @@ async function main(): Promise<void> {
             certificatesSeen: load.serials.length,
         };
         log(`renewal under load: ${load.served} served, ${load.failed.length} failed`);
+
+        // Under attack: wrong passwords for the real user from several addresses of their own,
+        // and meanwhile another address's uploads (64 KiB) and reads, as before it.
+        const [honest, ...flooders] = await sourceAddresses(40, SIZES.floodSources + 1);
+        const basicAuth = `Basic ${auth}`;
+        const calm = await honestTraffic(ep, honest, basicAuth, "bench/calm", {
+            bytes: 64 * 1024,
+            maxRounds: 1000,
+            deadline: Date.now() + Math.min(5, SIZES.floodSeconds) * 1000,
+        });
+        const cpuBefore = await cpuSeconds(`${prefix}-nginx`, "nginx");
+        const deadline = Date.now() + SIZES.floodSeconds * 1000;
+        const [flooded, attacked] = await Promise.all([
+            wrongPasswordFlood(ep, user.name, flooders, { perSource: 100_000, concurrency: SIZES.floodConcurrency, deadline }),
+            honestTraffic(ep, honest, basicAuth, "bench/attacked", { bytes: 64 * 1024, maxRounds: 100_000, deadline }),
+        ]);
+        const nginxCpuS = (await cpuSeconds(`${prefix}-nginx`, "nginx")) - cpuBefore;
+        const floodReplies = [...flooded.replies.values()].flat();
+        const floodStatuses = statusCounts(floodReplies);
+        const latency = (h: HonestResult) => ({
+            requests: h.latenciesMs.length,
+            failed: h.outcomes.filter((o) => o !== "202>201>200").length,
+            p50Ms: round(quantile(h.latenciesMs, 0.5)),
+            p99Ms: round(quantile(h.latenciesMs, 0.99)),
+        });
+        results.underAttack = {
+            seconds: round(flooded.seconds),
+            flooders: flooders.length,
+            flood: {
+                requests: floodReplies.length,
+                perSecond: round(floodReplies.length / flooded.seconds),
+                answered401: floodStatuses[401] ?? 0,
+                refused429: floodStatuses[429] ?? 0,
+                other: floodReplies.length - (floodStatuses[401] ?? 0) - (floodStatuses[429] ?? 0),
+                connectionErrors: flooded.errors,
+            },
+            calm: latency(calm),
+            attacked: latency(attacked),
+            nginxCpuS: round(nginxCpuS, 2),
+            nginxCpuPercentOfOneCore: round((100 * nginxCpuS) / flooded.seconds),
+        };
+        log(
+            `under attack: ${floodReplies.length} flood requests in ${round(flooded.seconds)} s (${JSON.stringify(floodStatuses)}); valid p50/p99 ${round(quantile(attacked.latenciesMs, 0.5))}/${round(quantile(attacked.latenciesMs, 0.99))} ms`,
+        );
     } finally {
         await bed.cleanup();
         await engine.close();
@@ -385,6 +435,16 @@ function markdown(r: Record<string, any>): string {
         `| renewal under load: served / failed | ${r.renewalUnderLoad.served} / ${r.renewalUnderLoad.failed} |`,
         `| ${r.concurrency.images} concurrent pushes of ${r.concurrency.mibEach} MiB: time / errors | ${r.concurrency.push.seconds} s / ${r.concurrency.push.errors.length} |`,
         `| ${r.concurrency.images} concurrent pulls: time / errors | ${r.concurrency.pull.seconds} s / ${r.concurrency.pull.errors.length} |`,
+        "",
+    );
+    const u = r.underAttack;
+    lines.push(
+        `Under attack: ${u.flooders} addresses send wrong passwords for the real user for ${u.seconds} s (${u.flood.requests} requests, ${u.flood.perSecond}/s: ${u.flood.answered401} answered 401, ${u.flood.refused429} refused 429, ${u.flood.other} other, ${u.flood.connectionErrors} connection errors); nginx used ${u.nginxCpuS} s of CPU (${u.nginxCpuPercentOfOneCore}% of one core). Meanwhile another address uploads 64 KiB blobs and reads them back, one request after another.`,
+        "",
+        "| valid requests (upload POST, PUT, read HEAD) | requests | failed uploads | p50 | p99 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        `| before the flood | ${u.calm.requests} | ${u.calm.failed} | ${u.calm.p50Ms} ms | ${u.calm.p99Ms} ms |`,
+        `| during the flood | ${u.attacked.requests} | ${u.attacked.failed} | ${u.attacked.p50Ms} ms | ${u.attacked.p99Ms} ms |`,
         "",
     );
     return lines.join("\n");

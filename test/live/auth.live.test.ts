@@ -6,25 +6,20 @@
 // and pulls all succeed. Clients come from addresses of their own (sourceAddresses.ts), so
 // nginx sees them as distinct, as on a real network.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { AUTH_FAILURE_LIMIT, GC_RETRY_AFTER_SECONDS } from "../../configs/auth";
 import { NGINX_AUTH_DIR, NGINX_CONF_DIR } from "../../configs/nginx";
 import { GC_FLAG, REGISTRY_CONTROL_DIR } from "../../configs/registry";
 import { Bed, BED_SLOTS } from "./bed";
-import { basic, DockerClient, Endpoint, httpsRequest, Reply } from "./client";
+import { basic, DockerClient, Endpoint, httpsRequest } from "./client";
 import { Engine } from "./engine";
+import { honestTraffic, quantile, statusCounts, uploadBlob, wrongPasswordFlood } from "./flood";
 import { docker, run } from "./proc";
 import { sourceAddresses } from "./sourceAddresses";
 
 const LABEL = `auth-${randomBytes(3).toString("hex")}`;
 const HSTS = "strict-transport-security";
-
-/** Median of a list of numbers. */
-function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
-}
 
 describe("live: authentication under attack", { timeout: 900_000 }, () => {
     const engine = new Engine();
@@ -46,28 +41,6 @@ describe("live: authentication under attack", { timeout: 900_000 }, () => {
         const started = process.hrtime.bigint();
         const reply = await httpsRequest(ep, path, { ...opts, localAddress: source, timeoutMs: 30_000 });
         return { reply, ms: Number(process.hrtime.bigint() - started) / 1e6 };
-    };
-
-    /** A monolithic blob upload (POST, then PUT with the digest): the reply of each step. */
-    const upload = async (source: string, auth: string, repo: string, body: Buffer): Promise<Reply[]> => {
-        const post = await httpsRequest(ep, `/v2/${repo}/blobs/uploads/`, {
-            auth,
-            method: "POST",
-            localAddress: source,
-            timeoutMs: 30_000,
-        });
-        if (post.status !== 202) return [post];
-        const location = new URL(String(post.headers.location), "https://registry");
-        const digest = `digest=sha256:${createHash("sha256").update(body).digest("hex")}`;
-        const query = `${location.search ? `${location.search}&` : "?"}${digest}`;
-        const put = await httpsRequest(ep, `${location.pathname}${query}`, {
-            auth,
-            method: "PUT",
-            body,
-            localAddress: source,
-            timeoutMs: 30_000,
-        });
-        return [post, put];
     };
 
     before(async () => {
@@ -135,9 +108,9 @@ describe("live: authentication under attack", { timeout: 900_000 }, () => {
             assert.equal(reply.status, 401, `${name}: ${reply.status}`);
             (i % 2 === 0 ? known : unknown).push(ms);
         }
-        const difference = Math.abs(median(known) - median(unknown));
+        const difference = Math.abs(quantile(known, 0.5) - quantile(unknown, 0.5));
         console.log(
-            `# wrong password: known user median ${median(known).toFixed(1)} ms, unknown ${median(unknown).toFixed(1)} ms (difference ${difference.toFixed(1)} ms)`,
+            `# wrong password: known user median ${quantile(known, 0.5).toFixed(1)} ms, unknown ${quantile(unknown, 0.5).toFixed(1)} ms (difference ${difference.toFixed(1)} ms)`,
         );
         assert.ok(
             difference <= 20,
@@ -163,7 +136,7 @@ describe("live: authentication under attack", { timeout: 900_000 }, () => {
         // A Docker client's burst with the new password, never used before: 20 layers at once.
         const fresh = basic(ALICE.name, newPassword);
         const replies = await Promise.all(
-            Array.from({ length: 20 }, (_, i) => upload(sources[10], fresh, `burst/layer${i}`, randomBytes(256 * 1024))),
+            Array.from({ length: 20 }, (_, i) => uploadBlob(ep, sources[10], fresh, `burst/layer${i}`, randomBytes(256 * 1024))),
         );
         const statuses = replies.map((steps) => steps.map((r) => r.status).join(">"));
         assert.deepEqual(statuses, Array(20).fill("202>201"), "every upload completed, none limited");
@@ -177,85 +150,48 @@ describe("live: authentication under attack", { timeout: 900_000 }, () => {
     });
 
     test("4. a wrong-password flood from four addresses gets 429 with Retry-After over the limit, while another address's pushes and pulls all succeed", async () => {
-        const alice = basic(ALICE.name, (config.users as { alice: { password: string } }).alice.password);
+        const password = (config.users as { alice: { password: string } }).alice.password;
+        const alice = basic(ALICE.name, password);
         const flooders = sources.slice(11, 15);
         const honest = sources[15];
-        const deadline = Date.now() + 12_000;
-        const perFlooder = 300;
-        const concurrency = 12;
-        const seen = new Map<string, Reply[]>(flooders.map((f) => [f, []]));
-        const flood = flooders.map(async (from) => {
-            let sent = 0;
-            const worker = async () => {
-                while (sent < perFlooder && Date.now() < deadline) {
-                    sent++;
-                    try {
-                        const r = await httpsRequest(ep, "/v2/", {
-                            auth: basic(ALICE.name, `guess-${randomBytes(6).toString("hex")}`),
-                            localAddress: from,
-                            timeoutMs: 30_000,
-                        });
-                        seen.get(from)!.push(r);
-                    } catch {
-                        // A refused or reset connection under load is the flooder's problem.
-                    }
-                }
-            };
-            await Promise.all(Array.from({ length: concurrency }, worker));
-        });
-
+        const bounds = { perSource: 300, concurrency: 12, deadline: Date.now() + 12_000 };
+        const flood = wrongPasswordFlood(ep, ALICE.name, flooders, bounds);
         // Meanwhile, from another address: uploads, and reads of what was uploaded.
-        const honestResults: string[] = [];
-        const latencies: number[] = [];
-        const work = (async () => {
-            for (let i = 0; i < 400 && Date.now() < deadline; i++) {
-                const body = randomBytes(64 * 1024);
-                const started = Date.now();
-                const steps = await upload(honest, alice, "flood/honest", body);
-                const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
-                const read = await httpsRequest(ep, `/v2/flood/honest/blobs/${digest}`, {
-                    auth: alice,
-                    method: "HEAD",
-                    localAddress: honest,
-                });
-                latencies.push(Date.now() - started);
-                honestResults.push([...steps, read].map((r) => r.status).join(">"));
-            }
-        })();
+        const work = honestTraffic(ep, honest, alice, "flood/honest", { bytes: 64 * 1024, maxRounds: 400, deadline: bounds.deadline });
         // And a Docker client's push and pull.
         const ref = `${bed.host}/flood/image:1`;
         images.push(ref);
-        const login = await client.login(bed.host, ALICE.name, (config.users as { alice: { password: string } }).alice.password);
+        const login = await client.login(bed.host, ALICE.name, password);
         assert.equal(login.code, 0, login.stderr);
         await client.makeImage(ref, 512 * 1024);
         await client.must(["push", ref]);
         await client.must(["image", "rm", ref]);
         await client.must(["pull", ref]);
-        await Promise.all([...flood, work]);
+        const [flooded, honestResult] = await Promise.all([flood, work]);
 
-        assert.ok(honestResults.length > 0);
+        assert.ok(honestResult.outcomes.length > 0);
         assert.deepEqual(
-            honestResults.filter((r) => r !== "202>201>200"),
+            honestResult.outcomes.filter((r) => r !== "202>201>200"),
             [],
             "every upload and read from the other address succeeded",
         );
-        for (const [from, replies] of seen) {
-            const statuses = new Map<number, number>();
-            for (const r of replies) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-            console.log(`# flood from ${from}: ${JSON.stringify(Object.fromEntries(statuses))}`);
+        for (const [from, replies] of flooded.replies) {
+            const statuses = statusCounts(replies);
+            console.log(`# flood from ${from}: ${JSON.stringify(statuses)}`);
             assert.deepEqual(
-                [...statuses.keys()].filter((s) => s !== 401 && s !== 429),
+                Object.keys(statuses).filter((s) => s !== "401" && s !== "429"),
                 [],
-                `${from}: only 401 and 429 (${JSON.stringify(Object.fromEntries(statuses))})`,
+                `${from}: only 401 and 429 (${JSON.stringify(statuses)})`,
             );
             const limited = replies.filter((r) => r.status === 429);
             assert.ok(limited.length > 0, `${from} was limited`);
             for (const r of limited) assert.ok(Number(r.headers["retry-after"]) >= 1, `Retry-After: ${r.headers["retry-after"]}`);
             // bcrypt ran at most for the limit plus what was in flight when it was reached.
-            assert.ok((statuses.get(401) ?? 0) <= AUTH_FAILURE_LIMIT + concurrency, `${from}: ${statuses.get(401)} failures answered`);
+            assert.ok((statuses[401] ?? 0) <= AUTH_FAILURE_LIMIT + bounds.concurrency, `${from}: ${statuses[401]} failures answered`);
         }
+        const latencies = honestResult.latenciesMs;
         console.log(
-            `# honest requests during the flood: ${honestResults.length}, median ${median(latencies)} ms, max ${Math.max(...latencies)} ms`,
+            `# honest requests during the flood: ${latencies.length}, median ${quantile(latencies, 0.5).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms`,
         );
     });
 });
