@@ -1,6 +1,8 @@
 // A wrong-password flood and, beside it, honest traffic (the live auth test and the benchmark's
 // "under attack" section): bounded in requests per address and in time.
 import { createHash, randomBytes } from "node:crypto";
+import * as path from "node:path";
+import { Worker } from "node:worker_threads";
 import { basic, Endpoint, httpsRequest, Reply } from "./client";
 import { docker } from "./proc";
 
@@ -27,8 +29,24 @@ export function statusCounts(replies: Reply[]): Record<number, number> {
     return counts;
 }
 
-/** GET /v2/ as `user` with a fresh wrong password each time, from every address in `sources`, on fresh TLS connections. */
-export async function wrongPasswordFlood(ep: Endpoint, user: string, sources: string[], bounds: FloodBounds): Promise<FloodResult> {
+/**
+ * GET /v2/ as `user` with a fresh wrong password each time, from every address in `sources`, on
+ * fresh TLS connections. It runs on a thread of its own (test/live/floodWorker.ts), so the
+ * caller's own requests are not queued behind the flood's in one event loop.
+ */
+export function wrongPasswordFlood(ep: Endpoint, user: string, sources: string[], bounds: FloodBounds): Promise<FloodResult> {
+    return new Promise((resolve, reject) => {
+        // A worker thread does not inherit the parent's TypeScript loader: it registers tsx's own.
+        const script = `require("tsx/cjs"); require(${JSON.stringify(path.join(__dirname, "floodWorker.ts"))});`;
+        const worker = new Worker(script, { eval: true, workerData: { ep, user, sources, bounds } });
+        worker.once("message", resolve);
+        worker.once("error", reject);
+        worker.once("exit", (code) => reject(new Error(`the flood's thread exited with ${code} before reporting`)));
+    });
+}
+
+/** The flood itself, on the calling thread. */
+export async function floodFromHere(ep: Endpoint, user: string, sources: string[], bounds: FloodBounds): Promise<FloodResult> {
     const started = Date.now();
     const replies = new Map<string, Reply[]>(sources.map((s) => [s, []]));
     let errors = 0;

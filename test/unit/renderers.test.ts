@@ -23,6 +23,8 @@ import {
 import { renderRegistryConfig, renderRegistrySupervisor, renderS3Keys, renderStorageCheck } from "../../configs/registry";
 import { parseSettings, stackNaming } from "../../configs/settings";
 import { SecretPaths } from "../../configs/secretPaths";
+import { AUTH_LOCATION, AUTH_ZONES, VERIFY_URL } from "../../configs/auth";
+import { NGINX_HTTPS_PORT, NGINX_VERIFY_PORT } from "../../configs/ports";
 import { selfSigned } from "../harness/certs";
 import { loadImages } from "../live/bed";
 
@@ -156,6 +158,25 @@ describe("nginx configs pass a real nginx -t", () => {
             https,
             /server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup;/,
         );
+    });
+
+    test("every /v2/ request goes through the auth check; bcrypt listens on the container's loopback only", () => {
+        const https = renderHttpsServer(settings);
+        const v2 = https.slice(https.indexOf("location /v2/ {"), https.indexOf("location = " + AUTH_LOCATION));
+        assert.match(v2, new RegExp(`^\\s+auth_request ${AUTH_LOCATION};$`, "m"));
+        assert.doesNotMatch(v2, /auth_basic/, "no bcrypt on the request path");
+        const listens = [...https.matchAll(/^\s*listen (.+);$/gm)].map((m) => m[1]);
+        assert.deepEqual(listens, [`${NGINX_HTTPS_PORT} ssl default_server`, `127.0.0.1:${NGINX_VERIFY_PORT}`]);
+        assert.equal(new URL(VERIFY_URL).port, String(NGINX_VERIFY_PORT));
+        // The module names the zones nginx.conf declares, and nothing is left unrendered.
+        const module = renderNginxAuthModule(settings);
+        const main = renderMainConf(settings);
+        for (const zone of Object.values(AUTH_ZONES)) {
+            assert.ok(module.includes(`'${zone.name}'`), zone.name);
+            assert.ok(main.includes(`zone=${zone.name}:`), zone.name);
+        }
+        assert.doesNotMatch(module, /{{|}}/);
+        assert.ok(module.includes(VERIFY_URL));
     });
 
     test("the nginx entrypoint and installer are valid sh", () => {
