@@ -63,7 +63,7 @@ export interface PrivateRegistryArgs {
     httpsPort?: number;
     /** Default: `registry:3`. */
     registryImage?: string;
-    /** Default: `nginx:stable-alpine`. */
+    /** nginx, with njs 0.8 or later (the official images have it). Default: `nginx:stable-alpine`. */
     nginxImage?: string;
     /** Default: `certbot/certbot:latest`. */
     certbotImage?: string;
