@@ -29,7 +29,7 @@ export function renderHtpasswd(users: Credential[], saltKey: string, cost: numbe
     return users.map((u) => htpasswdLine(u.name, u.password, saltKey, cost)).join("\n") + "\n";
 }
 
-/** The nginx variable that names the htpasswd file; the HTTPS server defaults it to a missing file (every request: 500). */
+/** The nginx variable that names the htpasswd file; until the users are installed the HTTPS server names a missing file and lists no user (every request: 401). */
 export const HTPASSWD_VARIABLE = "$registry_htpasswd";
 
 /** nginx variables, set by the access rules, that the authentication module reads (configs/auth.ts). */
