@@ -58,17 +58,34 @@ export function initialBcryptMs(cost: number): number {
     return Math.round(100 * 2 ** (cost - 10));
 }
 
-/** The njs module, installed beside nginx.conf. `gcFlagPath`: where nginx sees the GC flag. */
-export function renderAuthModule(bcryptCost: number, controlDir: string): string {
+/** What the module remembers and limits, and for how long. */
+export interface AuthLimits {
+    cacheSeconds: number;
+    rejectedSeconds: number;
+    failureLimit: number;
+    failureWindowSeconds: number;
+    coalesceSeconds: number;
+    minFailureMs: number;
+}
+
+export const AUTH_LIMITS: AuthLimits = {
+    cacheSeconds: AUTH_CACHE_SECONDS,
+    rejectedSeconds: AUTH_REJECTED_SECONDS,
+    failureLimit: AUTH_FAILURE_LIMIT,
+    failureWindowSeconds: AUTH_FAILURE_WINDOW_SECONDS,
+    coalesceSeconds: AUTH_COALESCE_SECONDS,
+    minFailureMs: AUTH_MIN_FAILURE_MS,
+};
+
+/**
+ * The njs module, installed beside nginx.conf. `controlDir`: where nginx sees the GC flag;
+ * `limits`: the product's, unless a test shortens them.
+ */
+export function renderAuthModule(bcryptCost: number, controlDir: string, limits: AuthLimits = AUTH_LIMITS): string {
     return renderTemplate("registry-auth.js.mustache", {
         zones: Object.fromEntries(Object.entries(AUTH_ZONES).map(([k, z]) => [k, z.name])),
-        cacheSeconds: AUTH_CACHE_SECONDS,
-        negativeSeconds: AUTH_REJECTED_SECONDS,
-        failureLimit: AUTH_FAILURE_LIMIT,
-        failureWindowSeconds: AUTH_FAILURE_WINDOW_SECONDS,
-        coalesceSeconds: AUTH_COALESCE_SECONDS,
+        ...limits,
         initialBcryptMs: initialBcryptMs(bcryptCost),
-        minFailureMs: AUTH_MIN_FAILURE_MS,
         gcFlagPath: `${controlDir}/${GC_FLAG}`,
         verifyUrl: VERIFY_URL,
         realm: AUTH_REALM,

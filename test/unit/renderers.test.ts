@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import * as bcrypt from "bcryptjs";
@@ -25,7 +24,7 @@ import { parseSettings, stackNaming } from "../../configs/settings";
 import { SecretPaths } from "../../configs/secretPaths";
 import { AUTH_LOCATION, AUTH_ZONES, VERIFY_URL } from "../../configs/auth";
 import { NGINX_HTTPS_PORT, NGINX_VERIFY_PORT } from "../../configs/ports";
-import { selfSigned } from "../harness/certs";
+import { layOut, selfSignedCert, tmp } from "../harness/nginxRoot";
 import { loadImages } from "../live/bed";
 
 const NGINX_IMAGE = loadImages().NGINX_IMAGE;
@@ -34,41 +33,6 @@ const settings = parseSettings({ domain: "registry.test", acmeServer: "pebble", 
 /** nginx.conf and the authentication module it loads, as the HTTP config step installs them. */
 function mainConf(): Record<string, string> {
     return { "nginx.conf": renderMainConf(settings), [AUTH_MODULE_PATH]: renderNginxAuthModule(settings) };
-}
-
-function tmp(): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), "registry-unit-"));
-}
-
-/**
- * Lays the rendered files out as the nginx container sees them, under `root`, rewriting the
- * container's absolute paths into it (and the registry's network name to loopback: nginx
- * resolves upstream names at `nginx -t`).
- */
-function layOut(root: string, files: Record<string, string>): string {
-    const rewrite = (text: string) =>
-        text
-            .replaceAll("/etc/letsencrypt/", `${root}/letsencrypt/`)
-            .replaceAll("/etc/nginx/auth/", `${root}/auth/`)
-            .replaceAll("/var/www/acme", `${root}/acme`)
-            .replaceAll("unix:/run/registry/", `unix:${root}/run/`)
-            .replaceAll("/etc/nginx/registry-control/", `${root}/control/`)
-            .replace("user nginx;", "user nobody nogroup;")
-            .replace("pid /tmp/nginx.pid;", `pid ${root}/nginx.pid;`);
-    const conf = path.join(root, "conf");
-    for (const [rel, content] of Object.entries(files)) {
-        fs.mkdirSync(path.dirname(path.join(conf, rel)), { recursive: true });
-        fs.writeFileSync(path.join(conf, rel), rewrite(content));
-    }
-    fs.mkdirSync(path.join(root, "auth"), { recursive: true });
-    fs.mkdirSync(path.join(root, "acme"), { recursive: true });
-    return path.join(conf, "nginx.conf");
-}
-
-function selfSignedCert(root: string): void {
-    const live = path.join(root, "letsencrypt", "live", "registry");
-    fs.mkdirSync(live, { recursive: true });
-    selfSigned("registry.test", path.join(live, "privkey.pem"), path.join(live, "fullchain.pem"));
 }
 
 /**
