@@ -19,7 +19,8 @@ export const AUTH_LOCATION = "/_registry_auth";
  * bcrypt, by nginx's auth_basic, in a server on the container's own loopback: nginx skips the
  * access phase (auth_basic) in subrequests, so the check asks it with a real request (ngx.fetch).
  */
-export const VERIFY_URL = `http://127.0.0.1:${NGINX_VERIFY_PORT}/verify`;
+export const VERIFY_PATH = "/verify";
+export const VERIFY_URL = `http://127.0.0.1:${NGINX_VERIFY_PORT}${VERIFY_PATH}`;
 export const AUTH_REALM = "Registry";
 
 /** How long verified credentials are remembered (the issue's bound: at most 5 minutes). */

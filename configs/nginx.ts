@@ -8,7 +8,7 @@ import {
     GC_RETRY_AFTER_SECONDS,
     NJS_MODULE,
     renderAuthModule,
-    VERIFY_URL,
+    VERIFY_PATH,
 } from "./auth";
 import { WEBROOT } from "./certbot";
 import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
@@ -84,7 +84,7 @@ export function renderHttpsServer(s: Settings): string {
         authModule: AUTH_MODULE,
         authLocation: AUTH_LOCATION,
         verifyPort: NGINX_VERIFY_PORT,
-        verifyPath: new URL(VERIFY_URL).pathname,
+        verifyPath: VERIFY_PATH,
         gcRetryAfterSeconds: GC_RETRY_AFTER_SECONDS,
         accessDir: NGINX_INCLUDE_DIRS.access,
         htpasswdVariable: HTPASSWD_VARIABLE,

@@ -1,17 +1,8 @@
 // A value that must never be printed. Settings carry passwords in this wrapper so that an
 // accidental log line, template or error message shows "[secret]" instead of the value.
-export class Secret {
-    readonly #value: string;
 
-    constructor(value: string) {
-        this.#value = value;
-    }
-
-    /** The plain value, for the one place that hands it to `pulumi.secret`. */
-    reveal(): string {
-        return this.#value;
-    }
-
+/** Prints as "[secret]" however it is printed: as a string, in JSON, by util.inspect. */
+abstract class Redacted {
     toString(): string {
         return "[secret]";
     }
@@ -25,24 +16,28 @@ export class Secret {
     }
 }
 
+export class Secret extends Redacted {
+    readonly #value: string;
+
+    constructor(value: string) {
+        super();
+        this.#value = value;
+    }
+
+    /** The plain value, for the one place that hands it to `pulumi.secret`. */
+    reveal(): string {
+        return this.#value;
+    }
+}
+
 /**
  * A secret known only when the deployment runs (a Pulumi Input: an Output, a Promise): the
  * parser keeps it as it is, and the component checks it once it resolves. `input` is opaque
  * here, so this module stays free of Pulumi.
  */
-export class DeferredSecret {
-    constructor(readonly input: unknown) {}
-
-    toString(): string {
-        return "[secret]";
-    }
-
-    toJSON(): string {
-        return "[secret]";
-    }
-
-    [Symbol.for("nodejs.util.inspect.custom")](): string {
-        return "[secret]";
+export class DeferredSecret extends Redacted {
+    constructor(readonly input: unknown) {
+        super();
     }
 }
 

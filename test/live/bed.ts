@@ -153,6 +153,15 @@ export class Bed {
         }
     }
 
+    /** Each container's id and start time, by role: equal before and after means none was replaced or restarted. */
+    async containerIds(): Promise<Record<string, string>> {
+        const ids: Record<string, string> = {};
+        for (const role of ["registry", "nginx", "certbot", "pebble"]) {
+            ids[role] = await docker(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", `${this.prefix}-${role}`]);
+        }
+        return ids;
+    }
+
     async outputs(): Promise<OutputMap> {
         return (await this.stack()).outputs();
     }

@@ -26,14 +26,6 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
     let pushedId = "";
     const extraImages: string[] = [];
 
-    const containerIds = async () => {
-        const ids: Record<string, string> = {};
-        for (const role of ["registry", "nginx", "certbot", "pebble"]) {
-            ids[role] = await docker(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", `${prefix}-${role}`]);
-        }
-        return ids;
-    };
-
     before(async () => {
         const deployed = await bed.up(config);
         host = deployed.outputs.host.value as string;
@@ -55,7 +47,7 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
 
     test("1. data survives: replacing the registry and nginx containers loses no image, certificate or credential", async () => {
         const serial = (await peerCertificate(ep)).serialNumber;
-        const before = await containerIds();
+        const before = await bed.containerIds();
         // A new image id for the same software, as a new tag upstream would bring.
         const retag = async (image: string, tag: string) => {
             const ref = `registry-test/retag:${tag}`;
@@ -67,7 +59,7 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
         const nginxImage = await retag(bed.images.NGINX_IMAGE, `nginx-${LABEL}`);
         config = { ...config, registryImage, nginxImage };
         await bed.up(config);
-        const after = await containerIds();
+        const after = await bed.containerIds();
         assert.notEqual(after.registry, before.registry, "registry replaced");
         assert.notEqual(after.nginx, before.nginx, "nginx replaced");
         assert.ok(!bed.actions.some((a) => a.includes("Volume")), "no volume touched");

@@ -40,14 +40,6 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
     let pushedId = "";
     const extraImages: string[] = [];
 
-    const containerIds = async () => {
-        const ids: Record<string, string> = {};
-        for (const role of ["registry", "nginx", "certbot", "pebble"]) {
-            ids[role] = await docker(["inspect", "--format", "{{.Id}} {{.State.StartedAt}}", `${prefix}-${role}`]);
-        }
-        return ids;
-    };
-
     before(async () => {
         const deployed = await bed.up(config);
         host = deployed.outputs.host.value as string;
@@ -157,7 +149,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
 
     test("5. a password stored in plain text beside a secret one is refused before anything changes", async () => {
         const stack = await bed.stack();
-        const before = await containerIds();
+        const before = await bed.containerIds();
         // A password that the CLI's "looks like a secret" check lets through (a random one it stops).
         const plain = "correct-horse-battery-staple";
         const set = await stack.cli(["config", "set", "--path", "users.eve.password", plain]);
@@ -172,11 +164,11 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
             const rm = await stack.cli(["config", "rm", "--path", "users.eve"]);
             assert.equal(rm.code, 0, rm.stderr);
         }
-        assert.deepEqual(await containerIds(), before);
+        assert.deepEqual(await bed.containerIds(), before);
     });
 
     test("6. password rotation through config: exactly one update, no replacement; old 401, new 200", async () => {
-        const before = await containerIds();
+        const before = await bed.containerIds();
         const rotated = `alice-rotated-${randomBytes(9).toString("hex")}`;
         config = bed.config({ users: users(rotated) });
         const r = await bed.up(config);
@@ -184,7 +176,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         assert.deepEqual(bed.actions, ["update command:local:Command registry-htpasswd-install"]);
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 401);
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, rotated) })).status, 200);
-        assert.deepEqual(await containerIds(), before);
+        assert.deepEqual(await bed.containerIds(), before);
         ALICE.password = rotated;
         const login = await client.login(host, ALICE.name, ALICE.password);
         assert.equal(login.code, 0, login.stderr);
@@ -202,7 +194,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
     });
 
     test("8. renewal: a forced renewal is served with a new serial, no request fails, no container restarts", async () => {
-        const before = await containerIds();
+        const before = await bed.containerIds();
         const oldSerial = (await peerCertificate(ep)).serialNumber;
         const { load, result: renewal } = await requestsDuring(ep, ALICE, () => forceRenewal(prefix, ep));
         assert.equal(renewal.code, 0, renewal.stderr);
@@ -211,7 +203,7 @@ describe("live: the registry on a real Docker engine, deployed by the real Pulum
         assert.deepEqual(load.failed, [], "no request failed during the renewal");
         assert.ok(load.served > 10, `requests ran through the renewal (${load.served})`);
         assert.deepEqual(load.serials.slice(-1), [newSerial], "the last requests saw the new certificate");
-        assert.deepEqual(await containerIds(), before, "no container restarted");
+        assert.deepEqual(await bed.containerIds(), before, "no container restarted");
         const health = await healthBecomes(`${prefix}-certbot`, "healthy");
         assert.equal(health.status, "healthy", health.output);
         assert.match(health.output, /certificate expires \d{4}-\d\d-\d\dT[\d:]+Z: [\d.]+ days left/);
