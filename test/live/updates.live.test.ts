@@ -3,6 +3,7 @@
 // not); a custom ACME server whose root is private (Pebble at its own https:// URL) issues
 // the certificate, and its root is exported.
 import assert from "node:assert/strict";
+import * as http from "node:http";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -90,7 +91,18 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
             `${mirror}:5000`,
             bed.images.REGISTRY_IMAGE,
         ]);
-        for (let i = 0; i < 100 && !(await canConnect("127.0.0.1", MIRROR_PORT)); i++) await sleep(100);
+        // Ready when the registry answers: docker-proxy accepts connections on the published
+        // port before the registry listens, then closes them.
+        const answers = () =>
+            new Promise<boolean>((resolve) => {
+                const req = http.get(`http://${mirror}/v2/`, { timeout: 2000 }, (res) => {
+                    res.resume();
+                    resolve(res.statusCode === 200);
+                });
+                req.on("timeout", () => req.destroy());
+                req.on("error", () => resolve(false));
+            });
+        for (let i = 0; i < 100 && !(await answers()); i++) await sleep(100);
         const tag = `${mirror}/bed/nginx:stable`;
         images.push(tag);
         await docker(["tag", bed.images.NGINX_IMAGE, tag]);
