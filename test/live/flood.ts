@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { Worker } from "node:worker_threads";
+import { AUTH_FAILURE_LIMIT } from "../../configs/auth";
 import { basic, Endpoint, httpsRequest, Reply } from "./client";
 import { docker } from "./proc";
 
@@ -11,7 +12,10 @@ export interface FloodBounds {
     perSource: number;
     /** Requests in flight per flooding address. */
     concurrency: number;
-    /** When everything stops, whatever was sent (Date.now() based). */
+    /**
+     * When everything stops (Date.now() based), once each address has sent enough to pass the
+     * failure limit with its whole concurrency in flight, so a slow machine reaches it too.
+     */
     deadline: number;
 }
 
@@ -50,11 +54,12 @@ export async function floodFromHere(ep: Endpoint, user: string, sources: string[
     const started = Date.now();
     const replies = new Map<string, Reply[]>(sources.map((s) => [s, []]));
     let errors = 0;
+    const enough = Math.min(bounds.perSource, AUTH_FAILURE_LIMIT + 2 * bounds.concurrency);
     await Promise.all(
         sources.map(async (from) => {
             let sent = 0;
             const worker = async () => {
-                while (sent < bounds.perSource && Date.now() < bounds.deadline) {
+                while (sent < bounds.perSource && (sent < enough || Date.now() < bounds.deadline)) {
                     sent++;
                     try {
                         const reply = await httpsRequest(ep, "/v2/", {
