@@ -25,6 +25,13 @@ import {
     storageFiles,
 } from "../configs/registry";
 import { Settings } from "../configs/settings";
+import {
+    credentialProblem,
+    DNS_CREDENTIALS_PATH,
+    DNS_CREDENTIALS_PERMISSIONS,
+    hasDnsCredentials,
+    renderDnsCredentials,
+} from "../configs/dns";
 import { keyProblem } from "../configs/storageSettings";
 import { LocalAcmeServer } from "./localAcmeServer";
 import { secretOutput } from "./secretOutput";
@@ -164,12 +171,15 @@ export function nginxContainer(
             image: parts.image.imageId,
             entrypoints: ["/bin/sh", "-c"],
             command: [renderNginxEntrypoint()],
+            // Port 80 stays unpublished on a private network (httpPort 0, DNS-01).
             ports: [
-                { internal: NGINX_HTTP_PORT, external: settings.publish.httpPort, ip: settings.publish.bindAddress },
+                ...(settings.publish.httpPort === undefined
+                    ? []
+                    : [{ internal: NGINX_HTTP_PORT, external: settings.publish.httpPort, ip: settings.publish.bindAddress }]),
                 { internal: NGINX_HTTPS_PORT, external: settings.publish.httpsPort, ip: settings.publish.bindAddress },
             ],
-            // Pebble validates challenges over the network: the domain resolves to nginx there.
-            networksAdvanced: [{ name: parts.network.name, aliases: settings.acme.kind === "pebble" ? [settings.domain] : [] }],
+            // Pebble validates HTTP-01 over the network: the names resolve to nginx there.
+            networksAdvanced: [{ name: parts.network.name, aliases: pebbleAliases(settings) }],
             volumes: [
                 { volumeName: parts.volumes.conf.name, containerPath: NGINX_CONF_DIR },
                 { volumeName: parts.volumes.auth.name, containerPath: NGINX_AUTH_DIR },
@@ -189,6 +199,36 @@ export function nginxContainer(
     );
 }
 
+function pebbleAliases(s: Settings): string[] {
+    return s.acme.kind === "pebble" && s.acme.challenge.kind === "http" ? [s.domain, ...s.domains] : [];
+}
+
+/**
+ * The certbot container's files: a custom CA's root, which certbot trusts for its ACME server,
+ * and the DNS plugin's credentials, root-only (a secret in state; no argument or variable holds them).
+ */
+function certbotUploads(settings: Settings): docker.types.input.ContainerUpload[] {
+    const uploads: docker.types.input.ContainerUpload[] = [];
+    if (settings.acme.caCertificate) uploads.push({ file: ACME_CA_PATH, content: settings.acme.caCertificate });
+    const challenge = settings.acme.challenge;
+    if (hasDnsCredentials(challenge)) {
+        const fields = Object.entries(challenge.credentials);
+        const values = fields.map(([field, value]) =>
+            secretOutput(value, `dnsCredentials.${field}`, credentialProblem(challenge.plugin, field)),
+        );
+        uploads.push({
+            file: DNS_CREDENTIALS_PATH,
+            permissions: DNS_CREDENTIALS_PERMISSIONS,
+            content: pulumi.secret(
+                pulumi
+                    .all(values)
+                    .apply((texts) => renderDnsCredentials(challenge.plugin, Object.fromEntries(fields.map(([f], i) => [f, texts[i]])))),
+            ),
+        });
+    }
+    return uploads;
+}
+
 /** certbot: the renew loop; a renewed certificate reaches nginx through the certificates volume alone. */
 export function certbotContainer(
     name: string,
@@ -196,6 +236,7 @@ export function certbotContainer(
     parts: ContainerParts & { acme?: LocalAcmeServer },
     childOpts: pulumi.CustomResourceOptions,
 ): docker.Container {
+    const uploads = certbotUploads(settings);
     return new docker.Container(
         `${name}-certbot`,
         {
@@ -204,8 +245,7 @@ export function certbotContainer(
             entrypoints: ["/bin/sh", "-c"],
             command: [renderRenewLoop(settings)],
             envs: certbotEnv(settings),
-            // A custom CA's root, which certbot trusts for its ACME server.
-            ...(settings.acme.caCertificate ? { uploads: [{ file: ACME_CA_PATH, content: settings.acme.caCertificate }] } : {}),
+            ...(uploads.length ? { uploads } : {}),
             // Unhealthy when the certificate is missing or within certificateWarningDays of expiry.
             healthcheck: { tests: ["CMD", HEALTH_CHECK], interval: "30s", timeout: "20s", retries: 1 },
             networksAdvanced: [{ name: parts.network.name }],

@@ -3,7 +3,7 @@
 // domain or DNS is needed. Its listener CA lands in a volume the certbot container trusts.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { PEBBLE_ALIAS, PEBBLE_CERTS_DIR, PEBBLE_CONFIG_PATH, PEBBLE_ENV, renderPebbleConfig } from "../configs/pebble";
+import { PEBBLE_ALIAS, PEBBLE_CERTS_DIR, PEBBLE_CONFIG_PATH, pebbleEnv, renderPebbleConfig } from "../configs/pebble";
 import { Settings } from "../configs/settings";
 
 export interface LocalAcmeServerArgs {
@@ -34,8 +34,13 @@ export class LocalAcmeServer extends pulumi.ComponentResource {
             {
                 name: `${settings.namePrefix}-pebble`,
                 image: image.imageId,
-                command: ["-config", PEBBLE_CONFIG_PATH],
-                envs: PEBBLE_ENV,
+                // DNS-01: Pebble checks the TXT records with the server given (else its container's resolver).
+                command: [
+                    "-config",
+                    PEBBLE_CONFIG_PATH,
+                    ...(settings.acme.pebbleDnsServer ? ["-dnsserver", settings.acme.pebbleDnsServer] : []),
+                ],
+                envs: pebbleEnv(settings.acme.challenge.kind === "dns"),
                 uploads: [{ file: PEBBLE_CONFIG_PATH, content: renderPebbleConfig(settings.pebbleCertificateDays) }],
                 networksAdvanced: [{ name: args.network, aliases: [PEBBLE_ALIAS] }],
                 volumes: [{ volumeName: certs.name, containerPath: PEBBLE_CERTS_DIR }],

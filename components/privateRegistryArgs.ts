@@ -55,9 +55,21 @@ export interface PrivateRegistryArgs {
     acmeKeyType?: "ecdsa" | "rsa";
     /** PEM root of a custom ACME CA whose root is private. Default: `""`, publicly trusted. */
     acmeCaCertificate?: string;
+    /** How the CA validates the names: `http` (HTTP-01 through port 80) or `dns` (DNS-01 through `dnsPlugin`). Default: `http`. */
+    acmeChallenge?: "http" | "dns";
+    /** With `acmeChallenge: dns`: `rfc2136`, `cloudflare` or `route53`. Default: `""`, none (required with dns). */
+    dnsPlugin?: "" | "rfc2136" | "cloudflare" | "route53";
+    /** With `acmeChallenge: dns`, the plugin's credential fields (see the README's table). Default: `{}`. Kept secret. */
+    dnsCredentials?: Record<string, pulumi.Input<string>>;
+    /** Seconds certbot waits for the TXT record to propagate (0-3600). Default: `0`, the plugin's own. */
+    dnsPropagationSeconds?: number;
+    /** More names on the certificate (SANs); wildcards with `acmeChallenge: dns` only. Default: `[]`. */
+    domains?: string[];
+    /** With `acmeServer: pebble` and `acmeChallenge: dns`: `ip:port` of the DNS server Pebble checks with. Default: `""`, its container's resolver. */
+    pebbleDnsServer?: string;
     /** Address nginx's ports are published on. Default: `0.0.0.0`. */
     bindAddress?: string;
-    /** Published HTTP port (ACME challenges, redirect). Default: `80`. */
+    /** Published HTTP port (ACME challenges, redirect); 0 leaves it unpublished (`acmeChallenge: dns` only). Default: `80`. */
     httpPort?: number;
     /** Published HTTPS port. Default: `443`. */
     httpsPort?: number;
@@ -65,7 +77,7 @@ export interface PrivateRegistryArgs {
     registryImage?: string;
     /** nginx, with njs 0.8 or later (the official images have it). Default: `nginx:stable-alpine`. */
     nginxImage?: string;
-    /** Default: `certbot/certbot:latest`. */
+    /** Default: `""`, `certbot/certbot:latest` or, with `acmeChallenge: dns`, the plugin's image (`certbot/dns-rfc2136:latest`, ...). */
     certbotImage?: string;
     /** Used with `acmeServer: pebble`. Default: `ghcr.io/letsencrypt/pebble:latest`. */
     pebbleImage?: string;

@@ -1,10 +1,11 @@
 // TlsCertificate: obtains the registry's certificate and puts nginx in front of it, in order:
 //   1. HTTP server (ACME webroot for any name): staged, `nginx -t`, installed, reloaded;
-//   2. `certbot certonly --webroot` in the certbot container (after 1);
+//   2. `certbot certonly` in the certbot container (after 1): --webroot for HTTP-01, the DNS
+//      plugin for DNS-01 (certbot keeps the authenticator, so renewals use the same);
 //   3. HTTPS server and port 80's redirect to it: staged, `nginx -t`, installed, reloaded (after 2).
 // Renewals are the certbot container's job; this component only bootstraps.
 import * as pulumi from "@pulumi/pulumi";
-import { ACME_ROOT_FILE, renderCertonly, renderExpiryProbe } from "../configs/certbot";
+import { ACME_ROOT_FILE, renderCertonly, renderExpiryProbe, requestExtras } from "../configs/certbot";
 import { renderConfigInstall } from "../configs/install";
 import {
     AUTH_MODULE_PATH,
@@ -65,7 +66,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
             "certonly",
             args.certbotContainer,
             renderCertonly(settings),
-            [settings.domain, settings.acme.server, settings.acme.keyType, settings.acme.email ?? ""],
+            [settings.domain, settings.acme.server, settings.acme.keyType, settings.acme.email ?? "", ...requestExtras(settings)],
             httpConfig,
         );
         // 3. The HTTPS server and port 80's redirect to it: one validated change, one reload.

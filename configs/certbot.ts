@@ -5,6 +5,7 @@
 // no Docker socket and no shared PID namespace (which a restart of either container breaks).
 import { createHash } from "node:crypto";
 import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
+import { authenticatorArgs, dnsEnv } from "./dns";
 import { PEBBLE_ROOTS_URL } from "./pebble";
 import { Settings } from "./settings";
 import { renderTemplate } from "./template";
@@ -45,7 +46,7 @@ export function lockedFunction(): string {
 
 /** Certbot container environment. */
 export function certbotEnv(s: Settings): string[] {
-    const env = ["CERTBOT_NO_RANDOM_SLEEP=1"];
+    const env = ["CERTBOT_NO_RANDOM_SLEEP=1", ...dnsEnv(s.acme.challenge)];
     if (s.acme.kind === "pebble") {
         env.push(`REQUESTS_CA_BUNDLE=${PEBBLE_CA_DIR}/pebble.minica.pem`, `ACME_ROOT_URL=${PEBBLE_ROOTS_URL}`);
     } else if (s.acme.caCertificate) {
@@ -91,9 +92,14 @@ export function renderRenewLoop(s: Settings): string {
     });
 }
 
-/** What a certificate is requested for: domain, CA and key type. E-mail is account data. */
+/**
+ * What a certificate is requested for: its names, CA, key type and challenge (certbot keeps the
+ * authenticator for renewals only when it issues). E-mail is account data. An HTTP-01
+ * certificate for one name keeps the id it had before DNS-01 and extra names existed.
+ */
 export function certificateRequestId(s: Settings): string {
-    const what = JSON.stringify({ domain: s.domain, server: s.acme.server, keyType: s.acme.keyType });
+    const more = requestExtras(s);
+    const what = JSON.stringify({ domain: s.domain, server: s.acme.server, keyType: s.acme.keyType, ...(more.length ? { more } : {}) });
     return createHash("sha256").update(what).digest("hex").slice(0, 16);
 }
 
@@ -103,13 +109,10 @@ export function certonlyArgs(s: Settings): string[] {
         "certonly",
         "--non-interactive",
         "--agree-tos",
-        "--webroot",
-        "--webroot-path",
-        WEBROOT,
+        ...authenticatorArgs(s.acme.challenge, WEBROOT),
         "--cert-name",
         CERT_NAME,
-        "--domain",
-        s.domain,
+        ...[s.domain, ...s.domains].flatMap((name) => ["--domain", name]),
         "--server",
         s.acme.server,
         "--key-type",
@@ -124,7 +127,7 @@ export function certonlyArgs(s: Settings): string[] {
 
 /**
  * Obtains the certificate, run in the certbot container. Idempotent: an unexpired
- * certificate for the same request is kept; a changed domain, CA or key type gets a new one.
+ * certificate for the same request is kept; changed names, CA, key type or challenge get a new one.
  */
 export function renderCertonly(s: Settings): string {
     return renderTemplate("certonly.sh.mustache", {
@@ -135,9 +138,22 @@ export function renderCertonly(s: Settings): string {
         lockedFunction: lockedFunction(),
         certonlyArgs: certonlyArgs(s).map(q).join(" "),
         failure: q(
-            `registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (the same name and certificate on HTTPS, and the redirect to it on HTTP). Check that ${s.domain} resolves to this host and that port 80 reaches nginx, then run pulumi up again.`,
+            `registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (the same name and certificate on HTTPS, and the redirect to it on HTTP). ${checkHint(s)}, then run pulumi up again.`,
         ),
     });
+}
+
+/** What a request has beyond its domain, CA and key type: extra names, a DNS plugin (none for HTTP-01 and one name). */
+export function requestExtras(s: Settings): string[] {
+    const c = s.acme.challenge;
+    return [...(s.domains.length ? [s.domains.join(",")] : []), ...(c.kind === "dns" ? [`dns-${c.plugin}`] : [])];
+}
+
+/** What to check when certonly fails, by challenge. */
+function checkHint(s: Settings): string {
+    const c = s.acme.challenge;
+    if (c.kind === "http") return `Check that ${s.domain} resolves to this host and that port 80 reaches nginx`;
+    return `Check the ${c.plugin} plugin's reason above, that dnsCredentials may change the zone of ${s.domain}, and that dnsPropagationSeconds covers the DNS servers' delay`;
 }
 
 /** Prints the certificate's expiry (ISO 8601, UTC). Runs in the certbot container. */

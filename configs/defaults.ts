@@ -10,7 +10,9 @@ export const PROJECT = "private-registry";
  * Every optional config key with its default. Pulumi.yaml declares the same defaults (the CLI
  * requires a key that has none), and a unit test holds the two equal, value by value. An
  * empty namePrefix means registry-<stack>; an empty acmeEmail, no e-mail; a
- * pebbleCertificateDays of 0, Pebble's own lifetime.
+ * pebbleCertificateDays of 0, Pebble's own lifetime; an empty certbotImage, certbot's own
+ * image for the challenge (CERTBOT_IMAGE, or the DNS plugin's); a dnsPropagationSeconds of 0,
+ * the plugin's own wait; an empty pebbleDnsServer, the resolver of Pebble's container.
  */
 export const DEFAULTS = {
     dockerHost: "unix:///var/run/docker.sock",
@@ -19,12 +21,18 @@ export const DEFAULTS = {
     acmeEmail: "",
     acmeKeyType: "ecdsa",
     acmeCaCertificate: "",
+    acmeChallenge: "http",
+    dnsPlugin: "",
+    dnsCredentials: {},
+    dnsPropagationSeconds: 0,
+    domains: [],
+    pebbleDnsServer: "",
     bindAddress: "0.0.0.0",
     httpPort: 80,
     httpsPort: 443,
     registryImage: "registry:3",
     nginxImage: "nginx:stable-alpine",
-    certbotImage: "certbot/certbot:latest",
+    certbotImage: "",
     pebbleImage: "ghcr.io/letsencrypt/pebble:latest",
     users: { admin: { access: "push" } },
     bcryptCost: 10,
@@ -37,6 +45,9 @@ export const DEFAULTS = {
     storage: { driver: "filesystem" },
     labels: {},
 } as const;
+
+/** certbot's image for HTTP-01 (an empty certbotImage); DNS-01 uses the plugin's (configs/dns.ts). */
+export const CERTBOT_IMAGE = "certbot/certbot:latest";
 
 export const ACME_DIRECTORIES: Record<Exclude<AcmeKind, "custom">, string> = {
     production: "https://acme-v02.api.letsencrypt.org/directory",
@@ -53,6 +64,12 @@ export const CONFIG_KEYS = [
     "acmeEmail",
     "acmeKeyType",
     "acmeCaCertificate",
+    "acmeChallenge",
+    "dnsPlugin",
+    "dnsCredentials",
+    "dnsPropagationSeconds",
+    "domains",
+    "pebbleDnsServer",
     "bindAddress",
     "httpPort",
     "httpsPort",

@@ -118,6 +118,24 @@ export class Fields {
         return v as Record<string, unknown>;
     }
 
+    /** A list: an array, or its JSON text (as the stack config hands lists over). */
+    list(path: string, fallback: unknown[], expected: string): unknown[] | undefined {
+        let v = this.raw(path);
+        if (v === undefined) return fallback;
+        if (typeof v === "string") {
+            try {
+                v = JSON.parse(v);
+            } catch {
+                v = undefined;
+            }
+        }
+        if (!Array.isArray(v)) {
+            this.problem(path, `expected ${expected}`);
+            return undefined;
+        }
+        return v;
+    }
+
     /**
      * A secret field: text (checked by `problemOf`, and refused when the stack file keeps it
      * unencrypted; `setHint` says how to set it right) or a value known only at deploy time

@@ -74,7 +74,7 @@ export function renderHttpsRedirect(s: Settings): string {
 
 export function renderHttpsServer(s: Settings): string {
     return renderTemplate("https-server.conf.mustache", {
-        domain: s.domain,
+        serverNames: [s.domain, ...s.domains].join(" "),
         httpsPort: NGINX_HTTPS_PORT,
         liveDir: `${LETSENCRYPT_DIR}/live/${CERT_NAME}`,
         registrySocket: REGISTRY_SOCKET,

@@ -24,8 +24,17 @@ export function renderPebbleConfig(certificateDays?: number): string {
     });
 }
 
-export const PEBBLE_ENV = [
+const PEBBLE_ENV = [
     // No random sleeps before validation, no random nonce rejections: deterministic and fast.
     "PEBBLE_VA_NOSLEEP=1",
     "PEBBLE_WFE_NONCEREJECT=0",
 ];
+
+/**
+ * Pebble's environment. A stack rehearsing DNS-01 gets no reused authorizations (Pebble reuses
+ * half by default): every issuance and renewal sets and checks its TXT record, as a
+ * production renewal does once Let's Encrypt's authorizations expire.
+ */
+export function pebbleEnv(dnsChallenge: boolean): string[] {
+    return dnsChallenge ? [...PEBBLE_ENV, "PEBBLE_AUTHZREUSE=0"] : PEBBLE_ENV;
+}

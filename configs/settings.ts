@@ -7,18 +7,30 @@
 // DEFAULTS, and nowhere else. Error messages name the field as the caller names it, the value
 // given (never a secret's) and what is expected.
 import { isIP } from "node:net";
-import { ACME_DIRECTORIES, ConfigKey, DEFAULTS, PROJECT, SettingsValues } from "./defaults";
+import { ACME_DIRECTORIES, CERTBOT_IMAGE, ConfigKey, DEFAULTS, PROJECT, SettingsValues } from "./defaults";
+import { AcmeChallenge, parseChallenge, PLUGINS } from "./dns";
 import { Fields, FieldNaming } from "./fields";
 import { pemCertificates } from "./pem";
 import { passwordProblem, SecretValue } from "./secret";
 import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
 import { parseStorage, StorageSettings } from "./storageSettings";
-import { BCRYPT_COST_MAX, BCRYPT_COST_MIN, dockerHostProblem, DOCKER_NAME, EMAIL, IMAGE_REF, isValidDomain, USER_NAME } from "./validators";
+import {
+    BCRYPT_COST_MAX,
+    BCRYPT_COST_MIN,
+    dockerHostProblem,
+    DOCKER_NAME,
+    EMAIL,
+    IMAGE_REF,
+    isPort,
+    isValidDomain,
+    USER_NAME,
+} from "./validators";
 
 export type { S3Storage, StorageSettings } from "./storageSettings";
 export { ACME_DIRECTORIES, CONFIG_KEYS, DEFAULTS, PROJECT, qualified } from "./defaults";
 export type { ConfigKey, RawConfig, SettingsValues } from "./defaults";
+export type { AcmeChallenge, DnsChallenge, DnsPlugin } from "./dns";
 
 export type Access = "push" | "pull";
 export type AcmeKind = "production" | "staging" | "pebble" | "custom";
@@ -38,6 +50,8 @@ export interface Settings {
     /** Docker daemon address used by the provider and by every command. */
     dockerHost: string;
     domain: string;
+    /** More names on the certificate (SANs), besides domain. */
+    domains: string[];
     acme: {
         kind: AcmeKind;
         /** ACME directory URL. */
@@ -48,8 +62,13 @@ export interface Settings {
         caCertificate?: string;
         /** True when the CA's root is not publicly trusted and is exported as an output (Pebble, or a custom CA's PEM). */
         privateRoot: boolean;
+        /** HTTP-01 through nginx's port 80, or DNS-01 through a certbot DNS plugin. */
+        challenge: AcmeChallenge;
+        /** ip:port of the DNS server a local Pebble checks DNS-01 records with (undefined: its container's resolver). */
+        pebbleDnsServer?: string;
     };
-    publish: { bindAddress: string; httpPort: number; httpsPort: number };
+    /** httpPort undefined: port 80 is not published (DNS-01 only). */
+    publish: { bindAddress: string; httpPort?: number; httpsPort: number };
     images: { registry: string; nginx: string; certbot: string; pebble: string };
     users: UserSettings[];
     bcryptCost: number;
@@ -97,19 +116,21 @@ export const ARGS_NAMING: FieldNaming = { name: (path) => path, secrets: new Sec
  */
 export function parseSettings(values: SettingsValues, stack: string, naming: FieldNaming = stackNaming(), what?: string): Settings {
     const f = new Fields(values, naming);
+    const domain = parseDomain(f);
     const acme = parseAcme(f);
-    const publish = parsePublish(f);
+    const publish = parsePublish(f, acme.challenge);
     const settings: Settings = {
         stack,
         namePrefix: parseNamePrefix(f, stack),
         dockerHost: parseDockerHost(f),
-        domain: parseDomain(f),
+        domain,
+        domains: parseDomains(f, domain, acme.challenge),
         acme,
         publish,
         images: {
             registry: parseImage(f, "registryImage", DEFAULTS.registryImage),
             nginx: parseImage(f, "nginxImage", DEFAULTS.nginxImage),
-            certbot: parseImage(f, "certbotImage", DEFAULTS.certbotImage),
+            certbot: parseImage(f, "certbotImage", acme.challenge.kind === "dns" ? PLUGINS[acme.challenge.plugin].image : CERTBOT_IMAGE),
             pebble: parseImage(f, "pebbleImage", DEFAULTS.pebbleImage),
         },
         users: parseUsers(f),
@@ -206,6 +227,7 @@ function parseAcme(f: Fields): Settings["acme"] {
 
     const keyType = f.text("acmeKeyType", DEFAULTS.acmeKeyType);
     if (keyType !== "ecdsa" && keyType !== "rsa") f.bad("acmeKeyType", keyType, "ecdsa or rsa");
+    const challenge = parseChallenge(f, DEFAULTS);
     return {
         kind,
         server,
@@ -213,16 +235,60 @@ function parseAcme(f: Fields): Settings["acme"] {
         keyType: keyType === "rsa" ? "rsa" : "ecdsa",
         caCertificate,
         privateRoot: kind === "pebble" || caCertificate !== undefined,
+        challenge,
+        pebbleDnsServer: parsePebbleDnsServer(f, kind, challenge),
     };
 }
 
-function parsePublish(f: Fields): Settings["publish"] {
+function parsePebbleDnsServer(f: Fields, kind: AcmeKind, challenge: AcmeChallenge): string | undefined {
+    const given = f.text("pebbleDnsServer", DEFAULTS.pebbleDnsServer);
+    if (given === "") return undefined;
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d+)$/.exec(given);
+    if (!m || isIP(m[1] ?? m[2]) === 0 || !isPort(m[3]))
+        f.bad("pebbleDnsServer", given, "ip:port of a DNS server, such as 10.0.0.53:53 or [fd00::53]:53");
+    else if (kind !== "pebble" || challenge.kind !== "dns")
+        f.problem("pebbleDnsServer", "only used with acmeServer pebble and acmeChallenge dns (Pebble checks the TXT records there)");
+    else return given;
+    return undefined;
+}
+
+/** Extra names on the certificate; a wildcard (*.example.com) only by DNS-01, as ACME allows. */
+function parseDomains(f: Fields, domain: string, challenge: AcmeChallenge): string[] {
+    const value = f.list(
+        "domains",
+        [...DEFAULTS.domains],
+        "a list of host names, e.g. `pulumi config set --path 'domains[0]' registry.internal.example.com`",
+    );
+    const names: string[] = [];
+    for (const given of value ?? []) {
+        const name = typeof given === "string" ? given.trim().toLowerCase().replace(/\.$/, "") : "";
+        const wildcard = name.startsWith("*.");
+        if (!isValidDomain(wildcard ? name.slice(2) : name))
+            f.bad("domains", given, "fully qualified host names such as registry.internal.example.com");
+        else if (wildcard && challenge.kind !== "dns")
+            f.problem("domains", `${show(name)}: a wildcard needs acmeChallenge dns (ACME validates wildcards by DNS-01 only)`);
+        else if (name === domain || names.includes(name))
+            f.problem("domains", `${show(name)} is listed twice (domain is on the certificate already)`);
+        else names.push(name);
+    }
+    // Let's Encrypt's limit: 100 names per certificate.
+    if (names.length > 99) f.problem("domains", `expected at most 99 extra names (100 per certificate), got ${names.length}`);
+    return names;
+}
+
+function parsePublish(f: Fields, challenge: AcmeChallenge): Settings["publish"] {
     const bindAddress = f.text("bindAddress", DEFAULTS.bindAddress);
     if (isIP(bindAddress) === 0) f.bad("bindAddress", bindAddress, "an IP address such as 0.0.0.0, 127.0.0.1 or ::1");
-    const httpPort = f.int("httpPort", DEFAULTS.httpPort, 1, 65535);
+    // 0: port 80 stays unpublished (a private network, certificates by DNS-01).
+    const httpPort = f.int("httpPort", DEFAULTS.httpPort, 0, 65535);
     const httpsPort = f.int("httpsPort", DEFAULTS.httpsPort, 1, 65535);
     if (httpPort === httpsPort) f.bad("httpsPort", String(httpsPort), `a port different from httpPort (${httpPort})`);
-    return { bindAddress, httpPort, httpsPort };
+    if (httpPort === 0 && challenge.kind === "http")
+        f.problem(
+            "httpPort",
+            "expected a port from 1 to 65535 with acmeChallenge http (the CA validates through it); 0 leaves it unpublished, with acmeChallenge dns only",
+        );
+    return { bindAddress, httpPort: httpPort === 0 ? undefined : httpPort, httpsPort };
 }
 
 function parseImage(f: Fields, key: ConfigKey, fallback: string): string {

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Build the four local Docker images of the test bed without pulling anything
+# Build the five local Docker images of the test bed without pulling anything
 # from a container registry (none is reachable):
 #
 #   registry-test/nginx:<hash>     stand-in for nginx:stable-alpine      (Debian's nginx)
 #   registry-test/registry:<hash>  stand-in for registry:3               (distribution, go install)
-#   registry-test/certbot:<hash>   stand-in for certbot/certbot          (certbot from PyPI in a venv)
+#   registry-test/certbot:<hash>   stand-in for certbot/certbot and certbot/dns-rfc2136
+#                                  (certbot and certbot-dns-rfc2136 from PyPI in a venv)
 #   registry-test/pebble:<hash>    stand-in for ghcr.io/letsencrypt/pebble (pebble, go install)
+#   registry-test/bind9:<hash>     Debian's bind9: the DNS server of the DNS-01 tests
 #
 # and one host binary: versitygw (go install), the S3-compatible server the S3 storage tests
 # run on the host (test/live/s3server.ts). It has no Debian fallback: without the Go module
@@ -31,8 +33,8 @@
 # BED_FALLBACK=registry,pebble,certbot forces them.
 #
 # Output: $IMAGES_ENV gets NGINX_IMAGE=..., REGISTRY_IMAGE=..., CERTBOT_IMAGE=...,
-# PEBBLE_IMAGE=... and NGINX_VERSION=..., REGISTRY_VERSION=..., CERTBOT_VERSION=...,
-# PEBBLE_VERSION=..., S3_SERVER_BIN=..., S3_SERVER_VERSION=... (versitygw's; both empty
+# PEBBLE_IMAGE=..., BIND9_IMAGE=... and NGINX_VERSION=..., REGISTRY_VERSION=..., CERTBOT_VERSION=...,
+# PEBBLE_VERSION=..., BIND9_VERSION=..., S3_SERVER_BIN=..., S3_SERVER_VERSION=... (versitygw's; both empty
 # without it); the file is sourced by shell scripts, so no value has spaces. The last line on stdout
 # names the versions under test.
 #
@@ -227,7 +229,7 @@ make_rootfs_tarball() {
   {
     printf 'registry-bed.suite=%s\n' "$suite"
     printf 'registry-bed.packages=%s\n' "$pkgs"
-    for pkg in libc6 openssl nginx python3 certbot docker-registry pebble; do
+    for pkg in libc6 openssl nginx python3 certbot docker-registry pebble bind9; do
       ver=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' "$pkg" 2>/dev/null || true)
       [ -n "$ver" ] && printf 'registry-bed.deb.%s=%s\n' "$pkg" "$ver"
     done
@@ -281,7 +283,7 @@ build_go() {
 }
 
 # ------------------------------------------------------------------- pip wheels
-# fetch_wheels DIR PYVER GLIBC: wheels of certbot==X/acme==X (and deps) for the
+# fetch_wheels DIR PYVER GLIBC: wheels of certbot==X/acme==X/certbot-dns-rfc2136==X (and deps) for the
 # image's CPython (not the host's), downloaded on the host.
 fetch_wheels() {
   local out=$1 pyver=$2 glibc=$3 arch tmp m
@@ -297,7 +299,7 @@ fetch_wheels() {
   run_logged pip-download python3 -m pip download --disable-pip-version-check --dest "$tmp" \
     --only-binary=:all: --python-version "$pyver" --implementation cp \
     --abi "cp${pyver/./}" --abi abi3 --abi none "${plat[@]}" \
-    "certbot==$certbot_version" "acme==$certbot_version" || return 1
+    "certbot==$certbot_version" "acme==$certbot_version" "certbot-dns-rfc2136==$certbot_version" || return 1
   mv "$tmp" "$out"
 }
 
@@ -342,13 +344,15 @@ new_ctx() {
 # ---------------------------------------------------------------------- plan
 nginx_pkgs=$base_pkgs,nginx,libnginx-mod-http-js,gettext-base # njs, as in the official image
 certbot_pkgs=$base_pkgs,python3,python3-venv
-certbot_deb_pkgs=$base_pkgs,python3,python3-cffi-backend,certbot # debootstrap does not resolve virtual packages
+certbot_deb_pkgs=$base_pkgs,python3,python3-cffi-backend,certbot,python3-certbot-dns-rfc2136 # debootstrap does not resolve virtual packages
+bind9_pkgs=$base_pkgs,bind9,bind9-dnsutils
 bins_pkgs=docker-registry,pebble
 
 base_img=$(rootfs_image base "$base_pkgs")
 nginx_base=$(rootfs_image nginx "$nginx_pkgs")
 certbot_base=$(rootfs_image certbot "$certbot_pkgs")
 certbot_deb_base=$(rootfs_image certbot-deb "$certbot_deb_pkgs")
+bind9_base=$(rootfs_image bind9 "$bind9_pkgs")
 bins_img=$(rootfs_image bins "$bins_pkgs")   # never imported: only its tarball key is used
 bins_key=${bins_img##*:}
 
@@ -363,6 +367,7 @@ pebble_go_tag=$repo/pebble:$(recipe_hash pebble "base=$base_img" "bin=${pebble_b
 pebble_deb_tag=$repo/pebble:$(recipe_hash pebble "base=$base_img" "bin=debian:$suite:pebble:$bins_key")
 certbot_pip_tag=$repo/certbot:$(recipe_hash certbot "base=$certbot_base" "certbot=pypi:$certbot_version")
 certbot_deb_tag=$repo/certbot:$(recipe_hash certbot "base=$certbot_deb_base" "certbot=debian")
+bind9_tag=$repo/bind9:$(recipe_hash bind9 "base=$bind9_base")
 
 if forced registry; then registry_tag=$registry_deb_tag; else registry_tag=$registry_go_tag; fi
 if forced pebble; then pebble_tag=$pebble_deb_tag; else pebble_tag=$pebble_go_tag; fi
@@ -409,7 +414,7 @@ if ! image_exists "$certbot_tag" && [ "$certbot_tag" = "$certbot_pip_tag" ]; the
   pyver=$(upstream_version "$(image_label "$certbot_base" registry-bed.deb.python3)")
   pyver=$(cut -d. -f1,2 <<<"$pyver")
   glibc=$(upstream_version "$(image_label "$certbot_base" registry-bed.deb.libc6)")
-  wheels=$BED_CACHE/wheels/certbot-$certbot_version-cp${pyver/./}-glibc$glibc-$(uname -m)
+  wheels=$BED_CACHE/wheels/certbot-$certbot_version-rfc2136-cp${pyver/./}-glibc$glibc-$(uname -m)
   if [ -d "$wheels" ] || fetch_wheels "$wheels" "$pyver" "$glibc"; then
     ctx=$(new_ctx certbot)
     mkdir -p "$ctx/wheels"
@@ -429,6 +434,14 @@ if ! image_exists "$certbot_tag"; then # Debian fallback
   : >"$ctx/wheels/.none"
   build_image certbot "$certbot_tag" "$certbot_deb_base" "$ver" "$ctx" "CERTBOT_VERSION=$ver"
   built+=(certbot-debian)
+fi
+
+# bind9 (the DNS-01 tests' DNS server)
+if ! image_exists "$bind9_tag"; then
+  ensure_rootfs bind9 "$bind9_pkgs"
+  ctx=$(new_ctx bind9)
+  build_image bind9 "$bind9_tag" "$bind9_base" "$(upstream_version "$(image_label "$bind9_base" registry-bed.deb.bind9)")" "$ctx"
+  built+=(bind9)
 fi
 
 # registry and pebble share the base rootfs
@@ -508,7 +521,7 @@ fi
 # Drop rootfs tarballs of older recipes (same suite and kind, other key).
 if [ ${#built[@]} -gt 0 ]; then
   for kind_img in "base=$base_img" "nginx=$nginx_base" "certbot=$certbot_base" \
-    "certbot-deb=$certbot_deb_base" "bins=$bins_img"; do
+    "certbot-deb=$certbot_deb_base" "bind9=$bind9_base" "bins=$bins_img"; do
     kind=${kind_img%%=*} key=${kind_img##*:}
     for f in "$BED_CACHE/rootfs/$suite-$kind-"*.tar; do
       [ -e "$f" ] || continue
@@ -519,7 +532,7 @@ if [ ${#built[@]} -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------------- output
-for name in nginx registry certbot pebble; do
+for name in nginx registry certbot pebble bind9; do
   tag_var=${name}_tag
   image_exists "${!tag_var}" || die "image ${!tag_var} missing after the build"
 done
@@ -527,6 +540,7 @@ nginx_out=$(image_label "$nginx_tag" registry-bed.version)
 registry_out=$(image_label "$registry_tag" registry-bed.version)
 certbot_out=$(image_label "$certbot_tag" registry-bed.version)
 pebble_out=$(image_label "$pebble_tag" registry-bed.version)
+bind9_out=$(image_label "$bind9_tag" registry-bed.version)
 
 mkdir -p "$(dirname "$IMAGES_ENV")"
 tmp_env=$(mktemp "$IMAGES_ENV.XXXXXX")
@@ -536,10 +550,12 @@ NGINX_IMAGE=$nginx_tag
 REGISTRY_IMAGE=$registry_tag
 CERTBOT_IMAGE=$certbot_tag
 PEBBLE_IMAGE=$pebble_tag
+BIND9_IMAGE=$bind9_tag
 NGINX_VERSION=$nginx_out
 REGISTRY_VERSION=$registry_out
 CERTBOT_VERSION=$certbot_out
 PEBBLE_VERSION=$pebble_out
+BIND9_VERSION=$bind9_out
 S3_SERVER_BIN=$versitygw_bin
 S3_SERVER_VERSION=$s3_out
 EOF
@@ -552,4 +568,4 @@ else
   say "all images cached ($(($(date +%s) - start_time))s); wrote $IMAGES_ENV"
 fi
 s3_desc=${s3_out:+versitygw $s3_out}
-echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out; S3 server: ${s3_desc:-none}"
+echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out, bind9 $bind9_out; S3 server: ${s3_desc:-none}"

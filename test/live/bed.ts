@@ -17,6 +17,7 @@ export interface BedImages {
     REGISTRY_IMAGE: string;
     CERTBOT_IMAGE: string;
     PEBBLE_IMAGE: string;
+    BIND9_IMAGE: string;
     [k: string]: string;
 }
 
@@ -24,11 +25,22 @@ export interface BedImages {
  * Live test files run in parallel, each with its own bed in its own slot: its own published
  * ports (on the bed's host address) and its own registry name.
  */
-export const BED_SLOTS = { registry: 0, expiry: 1, remote: 2, s3: 3, bench: 4, reliability: 5, updates: 6, lifecycle: 7, auth: 8 } as const;
+export const BED_SLOTS = {
+    registry: 0,
+    expiry: 1,
+    remote: 2,
+    s3: 3,
+    bench: 4,
+    reliability: 5,
+    updates: 6,
+    lifecycle: 7,
+    auth: 8,
+    dns: 9,
+} as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
 /** Config leaves a user sets with --secret. */
-const SECRET_LEAF = /(^|\.)(password|accessKey|secretKey)$/;
+const SECRET_LEAF = /(^|\.)(password|accessKey|secretKey|secret)$/;
 
 export function loadImages(): BedImages {
     const file = process.env.IMAGES_ENV ?? path.join(ROOT, "test", "bed", ".images.env");
@@ -38,7 +50,7 @@ export function loadImages(): BedImages {
         const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
         if (m) env[m[1]] = m[2].replace(/^["']|["']$/g, "");
     }
-    for (const k of ["NGINX_IMAGE", "REGISTRY_IMAGE", "CERTBOT_IMAGE", "PEBBLE_IMAGE"]) {
+    for (const k of ["NGINX_IMAGE", "REGISTRY_IMAGE", "CERTBOT_IMAGE", "PEBBLE_IMAGE", "BIND9_IMAGE"]) {
         if (!env[k]) throw new Error(`${file} has no ${k}`);
     }
     return env as BedImages;
@@ -73,15 +85,15 @@ export class Bed {
     private hostsLine?: string;
     private certsDirs: string[] = [];
 
-    /** Ports nginx is published on. */
-    readonly ports: { http: number; https: number };
+    /** Ports nginx is published on, and the DNS server of the DNS-01 test (test/live/bind9.ts). */
+    readonly ports: { http: number; https: number; dns: number };
 
     constructor(
         readonly label: string,
         readonly engine: Engine,
         readonly slot: number,
     ) {
-        this.ports = { http: 18080 + 10 * slot, https: 18443 + 10 * slot };
+        this.ports = { http: 18080 + 10 * slot, https: 18443 + 10 * slot, dns: 18053 + 10 * slot };
     }
 
     get prefix(): string {

@@ -89,8 +89,18 @@ export function pathKeys(value: Record<string, unknown>, prefix = ""): Map<strin
     const out = new Map<string, string>();
     for (const [k, v] of Object.entries(value)) {
         if (v === undefined) continue;
-        const key = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k) ? (prefix ? `${prefix}.${k}` : k) : `${prefix}["${k}"]`;
-        if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+        const key = /^\[\d+\]$/.test(k)
+            ? `${prefix}${k}`
+            : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(k)
+              ? prefix
+                  ? `${prefix}.${k}`
+                  : k
+              : `${prefix}["${k}"]`;
+        if (Array.isArray(v)) {
+            // A list, item by item (`domains[0]`); an empty one is left unset (its default).
+            const items = Object.fromEntries(v.map((item, i) => [`[${i}]`, item]));
+            for (const [pk, pv] of pathKeys(items, key)) out.set(pk, pv);
+        } else if (typeof v === "object" && v !== null) {
             for (const [pk, pv] of pathKeys(v as Record<string, unknown>, key)) out.set(pk, pv);
         } else {
             out.set(key, String(v));
@@ -103,7 +113,7 @@ export function pathKeys(value: Record<string, unknown>, prefix = ""): Map<strin
 function ancestors(key: string): string[] {
     const out: string[] = [];
     let prefix = "";
-    for (const [segment] of key.matchAll(/(?:^|\.)[A-Za-z_][A-Za-z0-9_-]*|\["[^"]*"\]/g)) {
+    for (const [segment] of key.matchAll(/(?:^|\.)[A-Za-z_][A-Za-z0-9_-]*|\["[^"]*"\]|\[\d+\]/g)) {
         if (prefix) out.push(prefix);
         prefix += segment;
     }

@@ -41,7 +41,10 @@ describe("parseSettings", () => {
             keyType: "ecdsa",
             caCertificate: undefined,
             privateRoot: false,
+            challenge: { kind: "http" },
+            pebbleDnsServer: undefined,
         });
+        assert.deepEqual(s.domains, []);
         assert.deepEqual(s.publish, { bindAddress: "0.0.0.0", httpPort: 80, httpsPort: 443 });
         assert.deepEqual(s.images, {
             registry: "registry:3",
@@ -91,8 +94,13 @@ describe("parseSettings", () => {
         ["bad key type", { domain: "a.example.com", acmeKeyType: "dsa" }, /private-registry:acmeKeyType: expected ecdsa or rsa, got "dsa"/],
         [
             "port out of range",
+            { domain: "a.example.com", httpPort: "70000" },
+            /private-registry:httpPort: expected an integer from 0 to 65535, got "70000"/,
+        ],
+        [
+            "port 80 unpublished with HTTP-01",
             { domain: "a.example.com", httpPort: "0" },
-            /private-registry:httpPort: expected an integer from 1 to 65535, got "0"/,
+            /private-registry:httpPort: expected a port from 1 to 65535 with acmeChallenge http .* 0 leaves it unpublished, with acmeChallenge dns only/,
         ],
         [
             "port not a number",
