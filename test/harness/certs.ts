@@ -2,8 +2,8 @@
 // the names or addresses a test server answers on. Synchronous; files go in `dir`.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { tempDir } from "./tempDir";
 
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
 
@@ -19,8 +19,8 @@ export interface TestCa {
     issue(name: string, subjectAltName: string): { cert: string; key: string };
 }
 
-/** A new CA in `dir` (a temporary directory by default). */
-export function makeCa(commonName: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-test-ca-"))): TestCa {
+/** A new CA in `dir` (by default a temporary directory, removed when the process exits). */
+export function makeCa(commonName: string, dir = tempDir("registry-test-ca-")): TestCa {
     const caKey = path.join(dir, "ca.key");
     const caCert = path.join(dir, "ca.pem");
     openssl([

@@ -1,12 +1,13 @@
 // The nginx container's files laid out in a temporary directory, for a real nginx (the test
 // bed's image) to check or run: the renderer tests and the authentication module's test.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { selfSigned } from "./certs";
+import { tempDir } from "./tempDir";
 
+/** A directory for one test's files, removed when the test process exits. */
 export function tmp(): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), "registry-unit-"));
+    return tempDir("registry-unit-");
 }
 
 /**

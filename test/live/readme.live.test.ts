@@ -5,6 +5,7 @@
 // (no public registry is reachable here). Then a production stack made of `domain` and
 // `acmeEmail` alone must pass `pulumi preview`.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -25,11 +26,14 @@ const DEV = {
     certsDir: "/etc/docker/certs.d/registry.test:8443",
 };
 
-/** The fenced block after `<!-- readme-test: NAME -->`. */
+/** The fenced block after `<!-- readme-test: NAME -->` (inside a list item too: its indent is removed). */
 export function readmeBlock(name: string, text = README): string {
-    const m = new RegExp(`<!-- readme-test: ${name} -->\\n\`\`\`sh\\n([\\s\\S]*?)\\n\`\`\``).exec(text);
+    const m = new RegExp(`<!-- readme-test: ${name} -->\\n( *)\`\`\`sh\\n([\\s\\S]*?)\\n\\1\`\`\``).exec(text);
     if (!m) throw new Error(`README.md has no block marked readme-test: ${name}`);
-    return m[1];
+    return m[2]
+        .split("\n")
+        .map((line) => (line.startsWith(m[1]) ? line.slice(m[1].length) : line))
+        .join("\n");
 }
 
 describe("live: the README's commands, as written, on the real Pulumi CLI", { timeout: 900_000 }, () => {
@@ -199,6 +203,30 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.match(r.stdout, /\+\s+pulumi:pulumi:Stack\s+registry-library-dev\s+create/);
         assert.match(r.stdout, /url\s*: "https:\/\/registry\.example\.com"/);
         assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+    });
+
+    test("the private-network walkthrough (DNS-01, port 80 unpublished) passes pulumi preview, the TSIG secret encrypted", async () => {
+        // The key file as `tsig-keygen registry-key` writes it.
+        const secret = randomBytes(32).toString("base64");
+        fs.writeFileSync(
+            path.join(checkout, "registry-key.conf"),
+            `key "registry-key" {\n\talgorithm hmac-sha256;\n\tsecret "${secret}";\n};\n`,
+        );
+        const script = [
+            "export PULUMI_CONFIG_PASSPHRASE=...",
+            "pulumi stack init private",
+            "pulumi config set domain registry.internal.example.com",
+            readmeBlock("private-network"),
+        ].join("\n");
+        const r = await shell(script, checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+        const stackFile = fs.readFileSync(path.join(checkout, "Pulumi.private.yaml"), "utf8");
+        assert.ok(
+            !stackFile.includes(secret) && !`${r.stdout}${r.stderr}`.includes(secret),
+            "the secret is not in the stack file or the output",
+        );
+        assert.match(stackFile, /secret:\s*\n?\s*secure: /, "stored encrypted");
     });
 
     test("a production stack with only domain and acmeEmail set passes pulumi preview", async () => {

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import { certbotEnv, certonlyArgs, certificateRequestId, renderCertonly } from "../../configs/certbot";
+import { certbotEnv, certonlyArgs, certificateRequestId, renderCertonly, WEBROOT } from "../../configs/certbot";
+import { CERT_NAME } from "../../configs/certificates";
 import { DNS_CREDENTIALS_PATH, DnsChallenge, renderDnsCredentials } from "../../configs/dns";
 import { renderHttpsServer } from "../../configs/nginx";
 import { Secret } from "../../configs/secret";
@@ -141,9 +142,9 @@ describe("DNS-01 settings", () => {
             "--agree-tos",
             "--webroot",
             "--webroot-path",
-            "/var/www/acme",
+            WEBROOT,
             "--cert-name",
-            "registry",
+            CERT_NAME,
             "--domain",
         ]);
         assert.equal(s.images.certbot, "certbot/certbot:latest");

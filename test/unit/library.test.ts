@@ -8,6 +8,7 @@ import { describe, test } from "node:test";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "../../components/privateRegistry";
+import { DNS_CREDENTIALS_PATH } from "../../configs/dns";
 import { DEFAULTS } from "../../configs/settings";
 import { isSecretWrapper, ROOT, settleOutputs, unwrapSecrets } from "../harness/program";
 import { Recorder } from "../harness/recorder";
@@ -50,6 +51,27 @@ describe("PrivateRegistry as a component of another program", () => {
             "reader's password is generated",
         );
         assert.ok(!mocks.resources.some((r) => r.name === "registry-htpasswd-ci-password"), "ci's comes from the program");
+    });
+
+    test("DNS-01 credentials from another resource (an Output) reach certbot's file as a secret", async () => {
+        const mocks = new Recorder();
+        await pulumi.runtime.setMocks(mocks, "lib", "dev", false);
+        const tsig = "bGlicmFyeS10c2lnLXNlY3JldC0wMTIzNDU2Nzg5";
+        new PrivateRegistry("registry", {
+            domain: "registry.internal.example.com",
+            acmeChallenge: "dns",
+            dnsPlugin: "rfc2136",
+            dnsCredentials: { server: "10.0.0.53", name: "registry-key", secret: pulumi.secret(tsig) },
+            httpPort: 0,
+        });
+        await pulumi.runtime.disconnect();
+        await new Promise((r) => setImmediate(r));
+        const certbot = mocks.byName("registry-certbot");
+        assert.ok(isSecretWrapper(certbot.inputs.uploads), "the uploads hold a secret");
+        const upload = (unwrapSecrets(certbot.inputs.uploads) as { file: string; content: unknown }[]).find(
+            (u) => u.file === DNS_CREDENTIALS_PATH,
+        )!;
+        assert.match(upload.content as string, new RegExp(`^dns_rfc2136_secret = ${tsig}$`, "m"));
     });
 
     test("a bad field fails the constructor with a ResourceError naming it, before any resource", async () => {

@@ -6,6 +6,8 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { isSecretWrapper, ROOT, runProgram, unwrapSecrets as unwrap } from "../harness/program";
 import { Recorded, Recorder } from "../harness/recorder";
+import { DNS_CREDENTIALS_PATH, DNS_CREDENTIALS_PERMISSIONS } from "../../configs/dns";
+import { NGINX_HTTPS_PORT } from "../../configs/ports";
 import { makeCa } from "../harness/certs";
 
 const DEV = { domain: "registry.test", acmeServer: "pebble", bindAddress: "127.0.0.1", httpPort: 8080, httpsPort: 8443 };
@@ -304,6 +306,57 @@ describe("S3 storage", () => {
             Object.keys(a).filter((k) => a[k] !== b[k]),
             ["registry-registry", "registry-storage-check"],
         );
+    });
+});
+
+describe("DNS-01", () => {
+    const TSIG = "dW5pdC10ZXN0LXRzaWctc2VjcmV0LTAxMjM0NTY3ODk=";
+    const DNS = {
+        domain: "registry.internal.example.com",
+        acmeChallenge: "dns",
+        dnsPlugin: "rfc2136",
+        dnsCredentials: { server: "10.0.0.53", name: "registry-key", secret: TSIG },
+        domains: ["*.internal.example.com"],
+        httpPort: 0,
+    };
+
+    test("the plugin's image; its credentials only in a 0400 secret file; port 80 unpublished; certonly follows the request", async () => {
+        const { mocks } = await deploy(DNS, ["dnsCredentials"]);
+        for (const r of mocks.resources) {
+            for (const text of plainStrings(r.inputs)) assert.ok(!text.includes(TSIG), `${r.name} carries the TSIG secret in plain text`);
+        }
+        const certbot = mocks.byName("registry-certbot");
+        assert.ok(isSecretWrapper(certbot.inputs.uploads), "the uploads hold a secret");
+        const upload = (unwrap(certbot.inputs.uploads) as { file: string; permissions?: string; content: unknown }[]).find(
+            (u) => u.file === DNS_CREDENTIALS_PATH,
+        )!;
+        assert.equal(upload.permissions, DNS_CREDENTIALS_PERMISSIONS);
+        assert.match(upload.content as string, new RegExp(`^dns_rfc2136_secret = ${TSIG}$`, "m"));
+        assert.ok(!(certbot.inputs.envs as string[]).some((e) => e.includes(TSIG)));
+        assert.deepEqual(
+            mocks.ofType("docker:index/remoteImage:RemoteImage").map((i) => i.inputs.name),
+            ["registry:3", "nginx:stable-alpine", "certbot/dns-rfc2136:latest"],
+        );
+        assert.deepEqual(
+            mocks.byName("registry-nginx").inputs.ports.map((p: { internal: number }) => p.internal),
+            [NGINX_HTTPS_PORT],
+            "only HTTPS is published",
+        );
+        assert.deepEqual(mocks.byName("registry-tls-certonly").inputs.triggers, [
+            DNS.domain,
+            "https://acme-v02.api.letsencrypt.org/directory",
+            "ecdsa",
+            "",
+            "*.internal.example.com",
+            "dns-rfc2136",
+        ]);
+    });
+
+    test("an HTTP-01 stack's certbot and certonly are declared as before DNS-01 existed (no diff on upgrade)", async () => {
+        const { mocks } = await deploy();
+        assert.equal(mocks.byName("registry-certbot").inputs.uploads, undefined);
+        assert.equal(mocks.byName("registry-tls-certonly").inputs.triggers.length, 4);
+        assert.equal(mocks.byName("registry-pebble-container").inputs.envs.includes("PEBBLE_AUTHZREUSE=0"), false);
     });
 });
 
