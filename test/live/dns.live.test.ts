@@ -63,6 +63,7 @@ describe("live: certificates by DNS-01 through bind9, port 80 unpublished", { ti
         const cert = await peerCertificate(ep);
         assert.equal(cert.subjectaltname, `DNS:${bed.domain}`);
         assert.match(String(cert.issuer.CN ?? ""), /Pebble/i);
+        console.log(`# issued by DNS-01: serial ${cert.serialNumber}, valid to ${cert.valid_to}`);
         const log = await bind9.log();
         const updates = log.split("\n").filter((l) => l.includes(challengeName));
         console.log(`# bind9: ${updates.join("\n# bind9: ")}`);
