@@ -69,7 +69,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         );
         const tls = new TlsCertificate(
             `${name}-tls`,
-            { settings, nginxContainer: nginx.name, certbotContainer: certbot.name },
+            { settings, nginxContainer: nginx.name, certbotContainer: certbot.name, certbotId: certbot.id },
             { parent: this },
         );
         // Passwords are handed out once the registry can store what is pushed with them.

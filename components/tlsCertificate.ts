@@ -25,6 +25,8 @@ export interface TlsCertificateArgs {
     nginxContainer: pulumi.Input<string>;
     /** Name of the running certbot container. */
     certbotContainer: pulumi.Input<string>;
+    /** Its id: with DNS-01, a new container (new credentials or image) runs certonly again, which proves them. */
+    certbotId: pulumi.Input<string>;
 }
 
 export class TlsCertificate extends pulumi.ComponentResource {
@@ -66,7 +68,14 @@ export class TlsCertificate extends pulumi.ComponentResource {
             "certonly",
             args.certbotContainer,
             renderCertonly(settings),
-            [settings.domain, settings.acme.server, settings.acme.keyType, settings.acme.email ?? "", ...requestExtras(settings)],
+            [
+                settings.domain,
+                settings.acme.server,
+                settings.acme.keyType,
+                settings.acme.email ?? "",
+                ...requestExtras(settings),
+                ...(settings.acme.challenge.kind === "dns" ? [args.certbotId] : []),
+            ],
             httpConfig,
         );
         // 3. The HTTPS server and port 80's redirect to it: one validated change, one reload.

@@ -137,6 +137,12 @@ export function renderCertonly(s: Settings): string {
         acmeTrust: acmeTrust(s),
         lockedFunction: lockedFunction(),
         certonlyArgs: certonlyArgs(s).map(q).join(" "),
+        // DNS-01: a certbot container with new credentials (or a new image) proves them at once.
+        dryRunFailure:
+            s.acme.challenge.kind === "dns" &&
+            q(
+                `registry: a test issuance by DNS-01 (certbot --dry-run) failed for ${s.domain}: the ${s.acme.challenge.plugin} plugin's reason is above. The certificate in use is unchanged and nginx keeps serving it; renewals would fail the same way. Fix dnsCredentials (or the zone's permissions), then run pulumi up again.`,
+            ),
         failure: q(
             `registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (the same name and certificate on HTTPS, and the redirect to it on HTTP). ${checkHint(s)}, then run pulumi up again.`,
         ),

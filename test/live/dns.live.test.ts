@@ -129,22 +129,34 @@ describe("live: certificates by DNS-01 through bind9, port 80 unpublished", { ti
         assert.deepEqual(leaksIn(atoms, await stack.exportText()), [], "secrets readable in `pulumi stack export`");
     });
 
-    test("5. a wrong TSIG secret fails pulumi up with certbot's reason and no secret; nginx keeps serving; the right one completes", async () => {
+    test("5. a wrong TSIG secret alone fails pulumi up (a test issuance) with certbot's reason and no secret; nginx keeps serving", async () => {
         const serial = (await peerCertificate(ep)).serialNumber;
         const wrong = randomBytes(32).toString("base64");
-        // An extra name makes a new request, so certonly runs with the wrong key.
-        const extra = [`www.${bed.domain}`];
-        await assert.rejects(bed.up(config({ secret: wrong, domains: extra })), (e: Error) => {
+        await assert.rejects(bed.up(config({ secret: wrong })), (e: Error) => {
             assert.ok(e instanceof DeployError);
-            assert.match(e.message, /registry: certbot could not obtain a certificate/);
+            assert.match(e.message, /registry: a test issuance by DNS-01 \(certbot --dry-run\) failed/);
             // certbot's own reason: bind9 answered BADSIG.
             assert.match(e.message, /Encountered error adding TXT record: The peer didn't like the signature we sent/);
             for (const s of [wrong, bind9.key.secret]) assert.ok(!e.message.includes(s), "no secret in the message");
             return true;
         });
-        assert.equal((await peerCertificate(ep)).serialNumber, serial, "HTTPS still serves the previous certificate");
+        assert.equal((await peerCertificate(ep)).serialNumber, serial, "HTTPS still serves the certificate it had");
         assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
 
+        // The right secret again: the test issuance passes and the certificate is kept.
+        await bed.up(config());
+        assert.equal((await peerCertificate(ep)).serialNumber, serial, "kept: a test issuance saves nothing");
+    });
+
+    test("6. a wrong secret with a new name fails the same way; the right one then issues for both names", async () => {
+        const serial = (await peerCertificate(ep)).serialNumber;
+        const extra = [`www.${bed.domain}`];
+        await assert.rejects(bed.up(config({ secret: randomBytes(32).toString("base64"), domains: extra })), (e: Error) => {
+            assert.match(e.message, /registry: certbot could not obtain a certificate/);
+            assert.match(e.message, /The peer didn't like the signature we sent/);
+            return true;
+        });
+        assert.equal((await peerCertificate(ep)).serialNumber, serial);
         await bed.up(config({ domains: extra }));
         const cert = await peerCertificate(ep);
         assert.notEqual(cert.serialNumber, serial);

@@ -64,6 +64,8 @@ describe("DNS-01 settings", () => {
         // Nothing secret in the script, the arguments or the environment.
         for (const text of [renderCertonly(s), args.join(" "), certbotEnv(s).join(" ")]) assert.ok(!text.includes(TSIG));
         assert.match(renderCertonly(s), /Check the rfc2136 plugin/);
+        // A kept certificate: the credentials are proven by a test issuance, with the same arguments.
+        assert.ok(renderCertonly(s).includes(`locked certbot ${args.map((a) => `'${a}'`).join(" ")} --dry-run;`));
     });
 
     test("cloudflare: an API token alone, or e-mail and global key", () => {
@@ -148,6 +150,7 @@ describe("DNS-01 settings", () => {
             "--domain",
         ]);
         assert.equal(s.images.certbot, "certbot/certbot:latest");
+        assert.doesNotMatch(renderCertonly(s), /dry-run/, "no test issuance: the script is the one existing stacks have");
     });
 
     test("private network: port 80 unpublished with DNS-01; Pebble pointed at a DNS server", () => {

@@ -320,7 +320,7 @@ describe("DNS-01", () => {
         httpPort: 0,
     };
 
-    test("the plugin's image; its credentials only in a 0400 secret file; port 80 unpublished; certonly follows the request", async () => {
+    test("the plugin's image; its credentials only in a 0400 secret file; port 80 unpublished; certonly follows the request and a new certbot container", async () => {
         const { mocks } = await deploy(DNS, ["dnsCredentials"]);
         for (const r of mocks.resources) {
             for (const text of plainStrings(r.inputs)) assert.ok(!text.includes(TSIG), `${r.name} carries the TSIG secret in plain text`);
@@ -349,6 +349,7 @@ describe("DNS-01", () => {
             "",
             "*.internal.example.com",
             "dns-rfc2136",
+            "registry-certbot-id",
         ]);
     });
 
