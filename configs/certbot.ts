@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
 import { authenticatorArgs, dnsEnv } from "./dns";
-import { PEBBLE_ROOTS_URL } from "./pebble";
+import { PEBBLE_DIRECTORY_URL, PEBBLE_ROOTS_URL } from "./pebble";
 import { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
@@ -64,6 +64,27 @@ function acmeTrust(s: Settings): string | false {
     return `cat "$(python3 -c 'import certifi; print(certifi.where())')" ${ACME_CA_PATH} > ${ACME_CA_BUNDLE}.tmp && mv -f ${ACME_CA_BUNDLE}.tmp ${ACME_CA_BUNDLE}`;
 }
 
+/** certbot's accounts with the local Pebble (accounts/<host:port>). */
+const PEBBLE_ACCOUNTS = `${LETSENCRYPT_DIR}/accounts/${new URL(PEBBLE_DIRECTORY_URL).host}`;
+
+/**
+ * Pebble keeps its accounts in memory: once it restarts (a new container, a Docker restart)
+ * it no longer knows certbot's, and every order fails ("Account … not found"). On a Pebble
+ * stack, shell lines that set `forgotten=1` and drop the account Pebble forgot, so that certbot
+ * registers again and the certificate is issued anew by this Pebble (and its new root). False
+ * elsewhere. Needs `locked`.
+ */
+function pebbleAccountCheck(s: Settings): string | false {
+    if (s.acme.kind !== "pebble") return false;
+    return [
+        "forgotten=",
+        `if [ -d ${PEBBLE_ACCOUNTS} ] && locked certbot show_account --server ${q(s.acme.server)} 2>&1 | grep -q 'unable to find existing account'; then`,
+        `  rm -rf ${PEBBLE_ACCOUNTS}`,
+        "  forgotten=1",
+        "fi",
+    ].join("\n");
+}
+
 /** The certificate files certbot keeps for the registry's certificate. */
 const LIVE = `${LETSENCRYPT_DIR}/live/${CERT_NAME}`;
 
@@ -87,6 +108,8 @@ export function renderRenewLoop(s: Settings): string {
         acmeTrust: acmeTrust(s),
         lockedFunction: lockedFunction(),
         renewalConf: `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`,
+        pebbleAccountCheck: pebbleAccountCheck(s),
+        certonlyArgs: certonlyArgs(s).map(q).join(" "),
         renewCheckHours: s.renewCheckHours,
         renewCheckSeconds: s.renewCheckHours * 3600,
     });
@@ -136,6 +159,7 @@ export function renderCertonly(s: Settings): string {
         fullchain: `${LIVE}/fullchain.pem`,
         acmeTrust: acmeTrust(s),
         lockedFunction: lockedFunction(),
+        pebbleAccountCheck: pebbleAccountCheck(s),
         certonlyArgs: certonlyArgs(s).map(q).join(" "),
         // DNS-01: a certbot container with new credentials (or a new image) proves them at once.
         dryRunFailure:
