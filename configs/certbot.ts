@@ -70,19 +70,35 @@ const PEBBLE_ACCOUNTS = `${LETSENCRYPT_DIR}/accounts/${new URL(PEBBLE_DIRECTORY_
 /**
  * Pebble keeps its accounts in memory: once it restarts (a new container, a Docker restart)
  * it no longer knows certbot's, and every order fails ("Account … not found"). On a Pebble
- * stack, shell lines that set `forgotten=1` and drop the account Pebble forgot, so that certbot
- * registers again and the certificate is issued anew by this Pebble (and its new root). False
- * elsewhere. Needs `locked`.
+ * stack, shell lines that register again when Pebble has forgotten the account, and point the
+ * certificate's renewals at the new one. The certificate itself is kept (valid under the old
+ * root until its renewal). False elsewhere. Needs `locked`.
  */
 function pebbleAccountCheck(s: Settings): string | false {
     if (s.acme.kind !== "pebble") return false;
-    return [
-        "forgotten=",
-        `if [ -d ${PEBBLE_ACCOUNTS} ] && locked certbot show_account --server ${q(s.acme.server)} 2>&1 | grep -q 'unable to find existing account'; then`,
+    const renewalConf = `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`;
+    const accounts = `${PEBBLE_ACCOUNTS}${new URL(PEBBLE_DIRECTORY_URL).pathname}`;
+    const script = [
+        "set -eu",
+        "stale=",
+        `if [ -d ${PEBBLE_ACCOUNTS} ] && certbot show_account --server ${q(s.acme.server)} 2>&1 | grep -q 'unable to find existing account'; then stale=1; fi`,
+        // A registration that failed half-way: the renewals' account is gone here too.
+        `if [ -e ${renewalConf} ] && [ ! -d "${accounts}/$(sed -n 's/^account = //p' ${renewalConf})" ]; then stale=1; fi`,
+        'if [ -n "$stale" ]; then',
         `  rm -rf ${PEBBLE_ACCOUNTS}`,
-        "  forgotten=1",
+        `  certbot register --non-interactive --agree-tos ${registrationArgs(s).map(q).join(" ")} --server ${q(s.acme.server)}`,
+        `  account=$(ls ${accounts})`,
+        `  if [ -e ${renewalConf} ]; then sed -i "s/^account = .*/account = $account/" ${renewalConf}; fi`,
+        `  echo "registry: Pebble had forgotten certbot's account (it restarted); registered again as $account" >&2`,
         "fi",
     ].join("\n");
+    // One check at a time, under certbot's lock: certonly and the renew loop may both find it stale.
+    return `locked sh -c ${q(script)}`;
+}
+
+/** How certbot registers: with the e-mail, or explicitly without. */
+function registrationArgs(s: Settings): string[] {
+    return s.acme.email ? ["--email", s.acme.email, "--no-eff-email"] : ["--register-unsafely-without-email"];
 }
 
 /** The certificate files certbot keeps for the registry's certificate. */
@@ -109,7 +125,6 @@ export function renderRenewLoop(s: Settings): string {
         lockedFunction: lockedFunction(),
         renewalConf: `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`,
         pebbleAccountCheck: pebbleAccountCheck(s),
-        certonlyArgs: certonlyArgs(s).map(q).join(" "),
         renewCheckHours: s.renewCheckHours,
         renewCheckSeconds: s.renewCheckHours * 3600,
     });
@@ -143,9 +158,7 @@ export function certonlyArgs(s: Settings): string[] {
         "--deploy-hook",
         DEPLOY_HOOK,
     ];
-    if (s.acme.email) args.push("--email", s.acme.email, "--no-eff-email");
-    else args.push("--register-unsafely-without-email");
-    return args;
+    return [...args, ...registrationArgs(s)];
 }
 
 /**

@@ -194,21 +194,38 @@ describe("live: certificates by DNS-01 through bind9, port 80 unpublished", { ti
         await client.must(["pull", image()]);
     });
 
-    test("8. a restarted Pebble forgets certbot's account: the renew loop registers again and serves the new Pebble's certificate", async () => {
+    test("8. a restarted Pebble forgets certbot's account: certbot registers again, the certificate is kept, and renewals work", async () => {
+        const certbot = `${bed.prefix}-certbot`;
+        const renewalAccount = async () =>
+            /^account = (\S+)$/m.exec(await docker(["exec", certbot, "cat", `${LETSENCRYPT_DIR}/renewal/registry.conf`]))?.[1];
         const serial = (await peerCertificate(ep)).serialNumber;
+        const before = await renewalAccount();
         await docker(["restart", `${bed.prefix}-pebble`]);
-        await docker(["restart", `${bed.prefix}-certbot`]); // its renew loop checks at start
-        // The new certificate chains to the new Pebble's root, which the deploy hook saved.
-        let served = serial;
-        for (let i = 0; i < 60 && served === serial; i++) {
+        await docker(["restart", certbot]); // its renew loop checks at start
+        let after = before;
+        for (let i = 0; i < 60 && after === before; i++) {
             await new Promise((r) => setTimeout(r, 1000));
-            const root = await run("docker", ["exec", `${bed.prefix}-certbot`, "cat", ACME_ROOT_FILE]);
-            served = (await peerCertificate({ ...ep, ca: root.stdout }).catch(() => ({ serialNumber: serial }))).serialNumber;
+            after = await renewalAccount();
         }
-        assert.notEqual(served, serial, "a new certificate, from the restarted Pebble, is served");
-        const log = await run("docker", ["logs", `${bed.prefix}-certbot`]);
-        assert.doesNotMatch(`${log.stdout}${log.stderr}`, /issuance by the restarted Pebble failed/);
-        // And pulumi up goes on as usual: the account is known again.
+        assert.ok(after && after !== before, `renewals use a new account (${before} -> ${after})`);
+        const logs = await run("docker", ["logs", certbot]);
+        assert.match(
+            `${logs.stdout}${logs.stderr}`,
+            new RegExp(`registry: Pebble had forgotten certbot's account \\(it restarted\\); registered again as ${after}`),
+        );
+        assert.equal((await peerCertificate(ep)).serialNumber, serial, "the certificate is kept");
+        // A renewal works with the new account (without it: "Account … not found"); its
+        // certificate chains to the restarted Pebble's root, which the deploy hook saved.
+        const renewal = await forceRenewal(bed.prefix);
+        assert.equal(renewal.code, 0, renewal.stderr);
+        const root = await docker(["exec", certbot, "cat", ACME_ROOT_FILE]);
+        let served = serial;
+        for (let i = 0; i < 30 && served === serial; i++) {
+            await new Promise((r) => setTimeout(r, 500));
+            served = (await peerCertificate({ ...ep, ca: root }).catch(() => ({ serialNumber: serial }))).serialNumber;
+        }
+        assert.notEqual(served, serial, "the renewed certificate is served");
+        // And pulumi up goes on as usual.
         await bed.up(config());
     });
 });
