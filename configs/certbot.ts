@@ -64,31 +64,33 @@ function acmeTrust(s: Settings): string | false {
     return `cat "$(python3 -c 'import certifi; print(certifi.where())')" ${ACME_CA_PATH} > ${ACME_CA_BUNDLE}.tmp && mv -f ${ACME_CA_BUNDLE}.tmp ${ACME_CA_BUNDLE}`;
 }
 
+/** certbot's renewal settings of the registry's certificate (its authenticator, account, ...). */
+export const RENEWAL_CONF = `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`;
+
 /** certbot's accounts with the local Pebble (accounts/<host:port>). */
 const PEBBLE_ACCOUNTS = `${LETSENCRYPT_DIR}/accounts/${new URL(PEBBLE_DIRECTORY_URL).host}`;
 
 /**
  * Pebble keeps its accounts in memory: once it restarts (a new container, a Docker restart)
  * it no longer knows certbot's, and every order fails ("Account … not found"). On a Pebble
- * stack, shell lines that register again when Pebble has forgotten the account, and point the
- * certificate's renewals at the new one. The certificate itself is kept (valid under the old
+ * stack, a script (run under certbot's lock) that registers again when Pebble has forgotten
+ * the account, and points the certificate's renewals at the new one. The certificate itself is kept (valid under the old
  * root until its renewal). False elsewhere. Needs `locked`.
  */
 function pebbleAccountCheck(s: Settings): string | false {
     if (s.acme.kind !== "pebble") return false;
-    const renewalConf = `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`;
     const accounts = `${PEBBLE_ACCOUNTS}${new URL(PEBBLE_DIRECTORY_URL).pathname}`;
     const script = [
         "set -eu",
         "stale=",
         `if [ -d ${PEBBLE_ACCOUNTS} ] && certbot show_account --server ${q(s.acme.server)} 2>&1 | grep -q 'unable to find existing account'; then stale=1; fi`,
         // A registration that failed half-way: the renewals' account is gone here too.
-        `if [ -e ${renewalConf} ] && [ ! -d "${accounts}/$(sed -n 's/^account = //p' ${renewalConf})" ]; then stale=1; fi`,
+        `if [ -e ${RENEWAL_CONF} ] && [ ! -d "${accounts}/$(sed -n 's/^account = //p' ${RENEWAL_CONF})" ]; then stale=1; fi`,
         'if [ -n "$stale" ]; then',
         `  rm -rf ${PEBBLE_ACCOUNTS}`,
         `  certbot register --non-interactive --agree-tos ${registrationArgs(s).map(q).join(" ")} --server ${q(s.acme.server)}`,
         `  account=$(ls ${accounts})`,
-        `  if [ -e ${renewalConf} ]; then sed -i "s/^account = .*/account = $account/" ${renewalConf}; fi`,
+        `  if [ -e ${RENEWAL_CONF} ]; then sed -i "s/^account = .*/account = $account/" ${RENEWAL_CONF}; fi`,
         `  echo "registry: Pebble had forgotten certbot's account (it restarted); registered again as $account" >&2`,
         "fi",
     ].join("\n");
@@ -123,7 +125,7 @@ export function renderRenewLoop(s: Settings): string {
         healthCheckScript: renderHealthCheck(s).trimEnd(),
         acmeTrust: acmeTrust(s),
         lockedFunction: lockedFunction(),
-        renewalConf: `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`,
+        renewalConf: RENEWAL_CONF,
         pebbleAccountCheck: pebbleAccountCheck(s),
         renewCheckHours: s.renewCheckHours,
         renewCheckSeconds: s.renewCheckHours * 3600,

@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { LETSENCRYPT_DIR } from "../../configs/certificates";
-import { ACME_ROOT_FILE } from "../../configs/certbot";
+import { ACME_ROOT_FILE, RENEWAL_CONF } from "../../configs/certbot";
 import { DNS_CREDENTIALS_PATH } from "../../configs/dns";
 import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { Bind9 } from "./bind9";
@@ -78,7 +77,7 @@ describe("live: certificates by DNS-01 through bind9, port 80 unpublished", { ti
         );
         assert.deepEqual(await bind9.dig("TXT", challengeName), [], "no challenge record is left");
         // Renewals use the same authenticator and credentials file (certbot keeps them).
-        const renewal = await docker(["exec", `${bed.prefix}-certbot`, "cat", `${LETSENCRYPT_DIR}/renewal/registry.conf`]);
+        const renewal = await docker(["exec", `${bed.prefix}-certbot`, "cat", RENEWAL_CONF]);
         assert.match(renewal, /^authenticator = dns-rfc2136$/m);
         assert.match(renewal, new RegExp(`^dns_rfc2136_credentials = ${DNS_CREDENTIALS_PATH}$`, "m"));
     });
@@ -175,7 +174,7 @@ describe("live: certificates by DNS-01 through bind9, port 80 unpublished", { ti
             ep = await bed.endpoint(up.outputs.caRoot.value as string);
             bed.trustRoot(host, ep.ca);
         };
-        const renewalConf = () => docker(["exec", `${bed.prefix}-certbot`, "cat", `${LETSENCRYPT_DIR}/renewal/registry.conf`]);
+        const renewalConf = () => docker(["exec", `${bed.prefix}-certbot`, "cat", RENEWAL_CONF]);
         const serial = (await peerCertificate(ep)).serialNumber;
         // Port 80 published again, the names by HTTP-01 (Pebble reaches nginx on the stack's network).
         const http = bed.config({ users: { alice: { access: "push", password: ALICE.password } } });
@@ -196,8 +195,7 @@ describe("live: certificates by DNS-01 through bind9, port 80 unpublished", { ti
 
     test("8. a restarted Pebble forgets certbot's account: certbot registers again, the certificate is kept, and renewals work", async () => {
         const certbot = `${bed.prefix}-certbot`;
-        const renewalAccount = async () =>
-            /^account = (\S+)$/m.exec(await docker(["exec", certbot, "cat", `${LETSENCRYPT_DIR}/renewal/registry.conf`]))?.[1];
+        const renewalAccount = async () => /^account = (\S+)$/m.exec(await docker(["exec", certbot, "cat", RENEWAL_CONF]))?.[1];
         const serial = (await peerCertificate(ep)).serialNumber;
         const before = await renewalAccount();
         await docker(["restart", `${bed.prefix}-pebble`]);

@@ -216,10 +216,11 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         const deploying = bed.up(config);
         deploying.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
         try {
-            // certonly has started, and is waiting (not failed) while the locks are held.
+            // certonly's script has started, and waits (not fails) for the lock: a `locked` call
+            // (its helper ends in os.execvp) is in flight; the renew loop is asleep meanwhile.
             // (The word is put together at run time, or this probe would find itself.)
             const waiting =
-                "import os\nw = b'cert' + b'only'\nprint(any(w in open('/proc/%s/cmdline' % p, 'rb').read() for p in os.listdir('/proc') if p.isdigit()))";
+                "import os\nw = b'os.exec' + b'vp'\nprint(any(w in open('/proc/%s/cmdline' % p, 'rb').read() for p in os.listdir('/proc') if p.isdigit()))";
             let seen = false;
             for (let i = 0; i < 300 && !seen; i++) {
                 seen = (await inCertbot(waiting)) === "True";
