@@ -67,8 +67,9 @@ function acmeTrust(s: Settings): string | false {
 /** certbot's renewal settings of the registry's certificate (its authenticator, account, ...). */
 export const RENEWAL_CONF = `${LETSENCRYPT_DIR}/renewal/${CERT_NAME}.conf`;
 
-/** certbot's accounts with the local Pebble (accounts/<host:port>). */
-const PEBBLE_ACCOUNTS = `${LETSENCRYPT_DIR}/accounts/${new URL(PEBBLE_DIRECTORY_URL).host}`;
+/** certbot's accounts with the local Pebble (accounts/<host:port>), and for its directory (…/<path>). */
+const PEBBLE_DIRECTORY = new URL(PEBBLE_DIRECTORY_URL);
+const PEBBLE_ACCOUNTS = `${LETSENCRYPT_DIR}/accounts/${PEBBLE_DIRECTORY.host}`;
 
 /**
  * Pebble keeps its accounts in memory: once it restarts (a new container, a Docker restart)
@@ -79,7 +80,7 @@ const PEBBLE_ACCOUNTS = `${LETSENCRYPT_DIR}/accounts/${new URL(PEBBLE_DIRECTORY_
  */
 function pebbleAccountCheck(s: Settings): string | false {
     if (s.acme.kind !== "pebble") return false;
-    const accounts = `${PEBBLE_ACCOUNTS}${new URL(PEBBLE_DIRECTORY_URL).pathname}`;
+    const accounts = `${PEBBLE_ACCOUNTS}${PEBBLE_DIRECTORY.pathname}`;
     const script = [
         "set -eu",
         "stale=",

@@ -16,6 +16,18 @@ export interface FieldNaming {
     encryptedAtRest: boolean;
 }
 
+const NOT_JSON = Symbol("not JSON");
+
+/** A value as the stack config hands it over: objects and lists arrive as JSON text. */
+function decoded(v: unknown): unknown {
+    if (typeof v !== "string") return v;
+    try {
+        return JSON.parse(v);
+    } catch {
+        return NOT_JSON;
+    }
+}
+
 export class Fields {
     readonly problems: string[] = [];
 
@@ -98,18 +110,15 @@ export class Fields {
 
     /** A map: an object, or its JSON text (as the stack config hands objects over). */
     map(path: string, fallback: Record<string, unknown>, expected: string): Record<string, unknown> | undefined {
-        let v = this.raw(path);
-        if (v === undefined) return fallback;
-        if (typeof v === "string") {
-            try {
-                v = JSON.parse(v);
-            } catch {
-                this.problem(
-                    path,
-                    `expected ${expected}, got ${this.naming.secrets.touches(`${this.prefix}${path}`) ? "a secret value" : "text that is not a map"}`,
-                );
-                return undefined;
-            }
+        const raw = this.raw(path);
+        if (raw === undefined) return fallback;
+        const v = decoded(raw);
+        if (v === NOT_JSON) {
+            this.problem(
+                path,
+                `expected ${expected}, got ${this.naming.secrets.touches(`${this.prefix}${path}`) ? "a secret value" : "text that is not a map"}`,
+            );
+            return undefined;
         }
         if (typeof v !== "object" || v === null || Array.isArray(v)) {
             this.problem(path, `expected ${expected}`);
@@ -120,15 +129,9 @@ export class Fields {
 
     /** A list: an array, or its JSON text (as the stack config hands lists over). */
     list(path: string, fallback: unknown[], expected: string): unknown[] | undefined {
-        let v = this.raw(path);
-        if (v === undefined) return fallback;
-        if (typeof v === "string") {
-            try {
-                v = JSON.parse(v);
-            } catch {
-                v = undefined;
-            }
-        }
+        const raw = this.raw(path);
+        if (raw === undefined) return fallback;
+        const v = decoded(raw);
         if (!Array.isArray(v)) {
             this.problem(path, `expected ${expected}`);
             return undefined;
