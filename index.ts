@@ -15,3 +15,4 @@ export const dockerConfigJson = pulumi.secret(registry.dockerConfigJson);
 export const caRoot = registry.caRoot;
 export const certificateExpiry = registry.certificateExpiry;
 export const volumes = registry.volumes;
+export const hosts = registry.hosts;

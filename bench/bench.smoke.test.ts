@@ -68,3 +68,21 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
         fs.rmSync(out, { recursive: true, force: true });
     }
 });
+
+test("the several-hosts benchmark runs end to end: both paths measured, both hosts served", { timeout: 900_000 }, async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));
+    try {
+        const r = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "hosts.ts")], {
+            env: { ...process.env, BENCH_OUT: out, BENCH_HOSTS_IMAGES: "4", BENCH_HOSTS_MB: "1", BENCH_RUNS: "1" },
+            timeoutMs: 900_000,
+        });
+        assert.equal(r.code, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+        const result = JSON.parse(fs.readFileSync(path.join(out, "hosts.json"), "utf8"));
+        for (const which of ["oneHost", "twoHosts"]) {
+            for (const op of ["pushMBps", "pullMBps"]) assert.ok(result[which][op] > 0, `${which} ${op}`);
+        }
+        assert.ok(result.twoHostRequestsByHost.a > 0 && result.twoHostRequestsByHost.b > 0, JSON.stringify(result.twoHostRequestsByHost));
+    } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+    }
+});

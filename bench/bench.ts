@@ -16,7 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runProgram } from "../test/harness/program";
 import { Recorder } from "../test/harness/recorder";
-import { docker, run } from "../test/live/proc";
+import { docker } from "../test/live/proc";
 import { Bed, BED_SLOTS } from "../test/live/bed";
 import { CERT_NAME, LETSENCRYPT_DIR } from "../configs/certificates";
 import { NGINX_AUTH_DIR } from "../configs/nginx";
@@ -28,6 +28,7 @@ import { forceRenewal, requestsDuring } from "../test/live/load";
 import { sourceAddresses } from "../test/live/sourceAddresses";
 import { measureEngine } from "./engineSpeed";
 import { makeOciImage } from "./oci";
+import { median, pull, push, round, Target as BaseTarget } from "./skopeo";
 
 const MiB = 1024 * 1024;
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -81,45 +82,7 @@ const seedServer = (domain: string, htpasswd: string) => `server {
 const SEED_REGISTRY = "registry:5000";
 
 type PathName = "a_ours" | "b_direct" | "c_seed";
-interface Target {
-    name: PathName;
-    host: string;
-    tlsVerify: boolean;
-}
-
-const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-
-async function skopeo(args: string[], authfile: string): Promise<number> {
-    const t0 = performance.now();
-    const r = await run("skopeo", ["--command-timeout", "900s", ...args.slice(0, 1), "--authfile", authfile, ...args.slice(1)], {
-        timeoutMs: 900_000,
-    });
-    if (r.code !== 0) throw new Error(`skopeo ${args[0]} failed: ${r.stderr.trim()}`);
-    return (performance.now() - t0) / 1000;
-}
-
-async function push(target: Target, layout: string, tag: string, repo: string, authfile: string): Promise<number> {
-    return skopeo(
-        ["copy", "--quiet", `--dest-tls-verify=${target.tlsVerify}`, `oci:${layout}:${tag}`, `docker://${target.host}/${repo}:${tag}`],
-        authfile,
-    );
-}
-
-async function pull(target: Target, tag: string, repo: string, authfile: string): Promise<number> {
-    const dest = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-pull-"));
-    try {
-        return await skopeo(
-            ["copy", "--quiet", `--src-tls-verify=${target.tlsVerify}`, `docker://${target.host}/${repo}:${tag}`, `dir:${dest}`],
-            authfile,
-        );
-    } finally {
-        fs.rmSync(dest, { recursive: true, force: true });
-    }
-}
+type Target = BaseTarget & { name: PathName };
 
 async function main(): Promise<void> {
     const label = `bench-${randomBytes(3).toString("hex")}`;
@@ -170,7 +133,7 @@ async function main(): Promise<void> {
 
         const first = path.join(work, "first");
         await makeOciImage(first, "1", [256 * 1024]);
-        const firstPushS = await push({ name: "a_ours", host, tlsVerify: true }, first, "1", "bench/first", authfile);
+        const firstPushS = await push({ host, tlsVerify: true }, first, "1", "bench/first", authfile);
         const sum = (...names: string[]) =>
             round(bed.steps.filter((s) => names.includes(s.name)).reduce((acc, s) => acc + (s.ms ?? 0), 0) / 1000, 2);
         results.coldDeploy = {

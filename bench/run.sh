@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `npm run bench`: the full benchmark (1 GiB layers, 3 interleaved runs) on the live bed.
-# Same prerequisites as the tests; results in bench/results/latest.{json,md}.
+# Same prerequisites as the tests; results in bench/results/latest.{json,md}, and for several
+# hosts (bench/hosts.ts) in bench/results/hosts.{json,md}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SKIP_TESTS=1 bash test/run.sh
 # shellcheck source=test/bed/toolchain.sh
 source test/bed/toolchain.sh
 node --import tsx bench/bench.ts
+node --import tsx bench/hosts.ts

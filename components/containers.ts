@@ -2,7 +2,6 @@
 // calls them: volumes, images, and the registry, nginx and certbot containers.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { ACME_CA_PATH, certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
 import {
     NGINX_AUTH_DIR,
@@ -32,6 +31,16 @@ import {
     hasDnsCredentials,
     renderDnsCredentials,
 } from "../configs/dns";
+import { GC_COORDINATOR_PATH, GC_REDIS_PASSWORD_PATH, renderGcCoordinator } from "../configs/gc";
+import { HostSettings } from "../configs/hosts";
+import {
+    REDIS_CA_PATH,
+    REDIS_CONTAINER_PORT,
+    REDIS_SERVER_CONF,
+    redisPasswordProblem,
+    redisPublishAddress,
+    renderRedisServerConf,
+} from "../configs/redis";
 import { keyProblem } from "../configs/storageSettings";
 import { LocalAcmeServer } from "./localAcmeServer";
 import { secretOutput } from "./secretOutput";
@@ -91,14 +100,25 @@ interface ContainerParts {
     image: docker.RemoteImage;
 }
 
+/** Redis' password as a secret Output, when it has one. */
+export function redisPassword(settings: Settings): pulumi.Output<string> | undefined {
+    const password = settings.redis?.password;
+    return password && secretOutput(password, "redis.password", redisPasswordProblem);
+}
+
+/** The files of the containers that talk to Redis: the private CA of its certificate. */
+function redisCaUploads(settings: Settings): docker.types.input.ContainerUpload[] {
+    const ca = settings.redis?.tls ? settings.redis.caCertificate : undefined;
+    return ca ? [{ file: REDIS_CA_PATH, content: ca }] : [];
+}
+
 /** The registry: the supervisor that serves it and runs garbage collection safely (configs/registry.ts). */
 export function registryContainer(
     name: string,
     settings: Settings,
-    parts: ContainerParts,
+    parts: ContainerParts & { httpSecret: pulumi.Output<string>; after: pulumi.Resource[] },
     childOpts: pulumi.CustomResourceOptions,
 ): docker.Container {
-    const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: childOpts.parent });
     // S3 keys reach the registry as a root-only file (a secret in state); config.yml names no key.
     const files = storageFiles(settings.storage);
     const keys = files.keys;
@@ -120,7 +140,11 @@ export function registryContainer(
               ]
             : []),
         ...(files.ca ? [{ file: files.ca.path, content: files.ca.content }] : []),
+        ...redisCaUploads(settings),
     ];
+    const secrets = pulumi.all([parts.httpSecret, redisPassword(settings)]);
+    const config = (mode: "read-write" | "read-only") =>
+        pulumi.secret(secrets.apply(([secret, redis]) => renderRegistryConfig(settings, secret, mode, redis)));
     return new docker.Container(
         `${name}-registry`,
         {
@@ -129,14 +153,8 @@ export function registryContainer(
             entrypoints: ["/bin/sh", "-c"],
             command: [renderRegistrySupervisor(settings)],
             uploads: [
-                {
-                    file: REGISTRY_CONFIG_PATH,
-                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(settings, secret))),
-                },
-                {
-                    file: REGISTRY_READONLY_CONFIG_PATH,
-                    content: pulumi.secret(httpSecret.result.apply((secret) => renderRegistryConfig(settings, secret, "read-only"))),
-                },
+                { file: REGISTRY_CONFIG_PATH, content: config("read-write") },
+                { file: REGISTRY_READONLY_CONFIG_PATH, content: config("read-only") },
                 ...storageUploads,
             ],
             // It listens on no TCP port, only on sockets in a volume nginx alone shares. With
@@ -153,7 +171,9 @@ export function registryContainer(
             restart: "unless-stopped",
             labels: parts.labels,
         },
-        replaced(childOpts),
+        // Several hosts: this host's turn comes once the one before it serves again (a rolling
+        // update), and once its Redis is proven.
+        { ...replaced(childOpts), ...(parts.after.length ? { dependsOn: parts.after } : {}) },
     );
 }
 
@@ -258,5 +278,70 @@ export function certbotContainer(
             labels: parts.labels,
         },
         { ...replaced(childOpts), dependsOn: parts.acme ? [parts.acme] : [] },
+    );
+}
+
+/**
+ * The GC coordinator (configs/gc.ts): beside the registry, sharing its control volume, talking
+ * to Redis. `node` is the host's name. Redis' password is a root-only file (a secret in state).
+ */
+export function gcCoordinatorContainer(
+    name: string,
+    settings: Settings,
+    node: string,
+    parts: ContainerParts & { redis?: docker.Container },
+    childOpts: pulumi.CustomResourceOptions,
+): docker.Container {
+    const password = redisPassword(settings);
+    return new docker.Container(
+        `${name}-gc-coordinator`,
+        {
+            name: `${settings.namePrefix}-gc-coordinator`,
+            image: parts.image.imageId,
+            entrypoints: ["python3", "-u", GC_COORDINATOR_PATH],
+            uploads: [
+                { file: GC_COORDINATOR_PATH, content: renderGcCoordinator(settings, node) },
+                ...(password ? [{ file: GC_REDIS_PASSWORD_PATH, permissions: "0400", content: password }] : []),
+                ...redisCaUploads(settings),
+            ],
+            networksAdvanced: [{ name: parts.network.name }],
+            volumes: [{ volumeName: parts.volumes.control.name, containerPath: REGISTRY_CONTROL_DIR }],
+            restart: "unless-stopped",
+            labels: parts.labels,
+        },
+        { ...replaced(childOpts), dependsOn: parts.redis ? [parts.redis] : [] },
+    );
+}
+
+/**
+ * The Redis this program runs (redis.runOn) on `host`: a cache behind a password, published on
+ * redis.address's IP (or the host's bindAddress). Nothing kept on disk: losing it loses a
+ * cache and, mid-GC, the GC's lock (the hosts then resume writes).
+ */
+export function redisContainer(
+    name: string,
+    settings: Settings,
+    host: HostSettings,
+    labels: Labels,
+    childOpts: pulumi.CustomResourceOptions,
+): docker.Container {
+    const redis = settings.redis!;
+    const password = redisPassword(settings)!;
+    const image = new docker.RemoteImage(`${name}-redis-image`, { name: settings.images.redis, keepLocally: true }, childOpts);
+    return new docker.Container(
+        `${name}-redis`,
+        {
+            name: `${host.namePrefix}-redis`,
+            image: image.imageId,
+            entrypoints: ["redis-server"],
+            command: [REDIS_SERVER_CONF],
+            user: "redis",
+            // Readable by the redis user it runs as, inside this container only.
+            uploads: [{ file: REDIS_SERVER_CONF, permissions: "0444", content: pulumi.secret(password.apply(renderRedisServerConf)) }],
+            ports: [{ internal: REDIS_CONTAINER_PORT, external: redis.port, ip: redisPublishAddress(redis, host) }],
+            restart: "unless-stopped",
+            labels,
+        },
+        replaced(childOpts),
     );
 }

@@ -1,21 +1,26 @@
 // PrivateRegistry: a Docker registry behind nginx with ACME TLS and basic auth, on one Docker
 // host you own; only nginx reaches the registry (through a socket volume). Use it from any
 // Pulumi program: `new PrivateRegistry("registry", { domain: "registry.example.com" })`.
-// The constructor reads like the architecture: host, network, volumes, images, registry,
-// nginx, (Pebble), certbot, then the storage check, the certificate bootstrap and the users.
+// The constructor declares one host's stack (components/registryHost.ts) for its Docker host,
+// or one per host of `hosts`, sharing the http.secret, the users and Redis.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { hostSettings } from "../configs/hosts";
 import { publicHost } from "../configs/nginx";
-import { renderStorageCheck } from "../configs/registry";
 import { ARGS_NAMING, ConfigError, parseSettings, Settings } from "../configs/settings";
-import { certbotContainer, declareImages, declareVolumes, Labels, nginxContainer, registryContainer } from "./containers";
-import { containerScript } from "./containerScript";
-import { RegistryUsers } from "./registryUsers";
-import { LocalAcmeServer } from "./localAcmeServer";
+import { Labels, redisContainer } from "./containers";
 import { PrivateRegistryArgs } from "./privateRegistryArgs";
-import { TlsCertificate } from "./tlsCertificate";
+import { DeclaredHost, declareHost } from "./registryHost";
+import { userPasswords } from "./registryUsers";
 
-export type { PrivateRegistryArgs, RegistryStorageArgs, RegistryUserArgs } from "./privateRegistryArgs";
+export type {
+    PrivateRegistryArgs,
+    RegistryHostArgs,
+    RegistryRedisArgs,
+    RegistryStorageArgs,
+    RegistryUserArgs,
+} from "./privateRegistryArgs";
 
 export class PrivateRegistry extends pulumi.ComponentResource {
     /** `https://<host>`: the registry's address. */
@@ -34,6 +39,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     /** Names of the data and certificate volumes. */
     public readonly volumes: pulumi.Output<{ data: string; certificates: string }>;
 
+    /** Several hosts: each host's name, its own address (`<name>.<domain>[:port]`) and Docker host. Undefined with one. */
+    public readonly hosts: pulumi.Output<{ name: string; host: string; url: string; dockerHost: string }[] | undefined>;
+
     constructor(name: string, args: PrivateRegistryArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("registry:index:PrivateRegistry", name, {}, opts);
         const settings = this.settings(args);
@@ -42,57 +50,68 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             { label: "private-registry.stack", value: settings.stack },
             ...Object.entries(settings.labels).map(([label, value]) => ({ label, value })),
         ];
-        const provider = new docker.Provider(`${name}-docker`, { host: settings.dockerHost }, { parent: this });
-        const childOpts = { parent: this, provider };
+        // One http.secret for every host: an upload begun on one host goes on at another.
+        const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result;
+        const provider = (prefix: string, dockerHost: string) =>
+            new docker.Provider(`${prefix}-docker`, { host: dockerHost }, { parent: this });
 
-        const network = new docker.Network(
-            `${name}-network`,
-            { name: `${settings.namePrefix}-net`, driver: "bridge", labels },
-            { ...childOpts, ignoreChanges: ["labels"] },
-        );
-        const volumes = declareVolumes(name, settings, labels, childOpts);
-        const images = declareImages(name, settings, childOpts);
-        const registry = registryContainer(name, settings, { labels, network, volumes, image: images.registry }, childOpts);
-        const nginx = nginxContainer(name, settings, { labels, network, volumes, image: images.nginx, registry }, childOpts);
-        const acme =
-            settings.acme.kind === "pebble"
-                ? new LocalAcmeServer(`${name}-pebble`, { settings, network: network.name, labels }, childOpts)
-                : undefined;
-        const certbot = certbotContainer(name, settings, { labels, network, volumes, image: images.certbot, acme }, childOpts);
-
-        // Fails the deploy with the driver's message when the registry cannot use its storage
-        // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
-        const storageCheck = containerScript(
-            `${name}-storage-check`,
-            { dockerHost: settings.dockerHost, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
-            { parent: this },
-        );
-        const tls = new TlsCertificate(
-            `${name}-tls`,
-            { settings, nginxContainer: nginx.name, certbotContainer: certbot.name, certbotId: certbot.id },
-            { parent: this },
-        );
-        // Passwords are handed out once the registry can store what is pushed with them.
-        const users = new RegistryUsers(
-            `${name}-htpasswd`,
-            { settings, nginxContainer: nginx.name },
-            { parent: this, dependsOn: [tls, storageCheck] },
-        );
+        let declared: DeclaredHost[];
+        if (settings.hosts.length === 0) {
+            const parts = { settings, node: "", labels, provider: provider(name, settings.dockerHost), httpSecret };
+            declared = [declareHost(name, parts, this)];
+        } else {
+            // Several hosts: the same users and passwords everywhere; one at a time on updates.
+            const passwords = userPasswords(`${name}-users`, settings.users, this);
+            const providers = new Map(settings.hosts.map((h) => [h.name, provider(`${name}-${h.name}`, h.dockerHost)]));
+            const runOn = settings.hosts.find((h) => h.name === settings.redis?.runOn);
+            const redis =
+                runOn &&
+                redisContainer(`${name}-${runOn.name}`, settings, runOn, labels, { parent: this, provider: providers.get(runOn.name)! });
+            declared = [];
+            for (const [i, h] of settings.hosts.entries()) {
+                // No host waits for the last one: no pause after it.
+                const last = i === settings.hosts.length - 1;
+                const parts = {
+                    settings: { ...hostSettings(settings, h), ...(last ? { rolloutPauseSeconds: 0 } : {}) },
+                    node: h.name,
+                    labels,
+                    provider: providers.get(h.name)!,
+                    httpSecret,
+                    passwords,
+                    redis,
+                    after: declared[declared.length - 1]?.ready,
+                };
+                declared.push(declareHost(`${name}-${h.name}`, parts, this));
+            }
+        }
+        const [first] = declared;
 
         const host = publicHost(settings);
-        const first = settings.users[0].name;
+        const firstUser = settings.users[0].name;
         this.host = pulumi.output(host);
         this.url = pulumi.output(`https://${host}`);
         this.userNames = pulumi.output(settings.users.map((u) => u.name));
-        this.passwords = users.passwords;
+        this.passwords = first.users.passwords;
         this.dockerConfigJson = pulumi.secret(
-            users.passwords.apply((pw) =>
-                JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${first}:${pw[first]}`).toString("base64") } } }),
+            first.users.passwords.apply((pw) =>
+                JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${firstUser}:${pw[firstUser]}`).toString("base64") } } }),
             ),
         );
-        this.caRoot = tls.caRoot;
-        this.certificateExpiry = tls.expiry;
-        this.volumes = pulumi.output({ data: volumes.data.name, certificates: volumes.certs.name });
+        // Each host's CA root (one per local Pebble), once each.
+        this.caRoot = pulumi
+            .all(declared.map((d) => d.tls.caRoot))
+            .apply((roots) => (roots[0] === undefined ? undefined : [...new Set(roots)].join("")));
+        // The soonest expiry of any host's certificate.
+        this.certificateExpiry = pulumi.all(declared.map((d) => d.tls.expiry)).apply((dates) => [...dates].sort()[0]);
+        this.volumes = pulumi.output({ data: first.volumes.data.name, certificates: first.volumes.certs.name });
+        this.hosts = pulumi.output(
+            settings.hosts.length === 0
+                ? undefined
+                : settings.hosts.map((h) => {
+                      const own = publicHost({ domain: h.fqdn, publish: h.publish });
+                      return { name: h.name, host: own, url: `https://${own}`, dockerHost: h.dockerHost };
+                  }),
+        );
         this.registerOutputs({
             url: this.url,
             host: this.host,
@@ -102,6 +121,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
             caRoot: this.caRoot,
             certificateExpiry: this.certificateExpiry,
             volumes: this.volumes,
+            hosts: this.hosts,
         });
     }
 

@@ -101,4 +101,42 @@ export interface PrivateRegistryArgs {
     storage?: RegistryStorageArgs;
     /** Extra Docker labels on every container, network and volume. Default: `{}`. */
     labels?: Record<string, string>;
+    /** Several Docker hosts serving one registry (S3, DNS-01 and redis needed for two or more). Default: `[]`, one host at `dockerHost`. */
+    hosts?: RegistryHostArgs[];
+    /** The hosts' shared blob descriptor cache and GC coordination. Default: `{}`, none. */
+    redis?: RegistryRedisArgs;
+    /** Used with `redis.runOn`. Default: `redis:7-alpine`. */
+    redisImage?: string;
+    /** With `hosts`: seconds between a host serving again and the next host's turn (0-600). Default: `10`. */
+    rolloutPauseSeconds?: number;
+}
+
+/** One of several Docker hosts serving the registry. */
+export interface RegistryHostArgs {
+    /** A DNS label: the host's own name is `<name>.<domain>`, on its certificate. Required. */
+    name: string;
+    /** Its Docker daemon: `unix://...` or `ssh://user@host[:port]`. Required. */
+    dockerHost: string;
+    /** Default: the top-level `bindAddress`. */
+    bindAddress?: string;
+    /** Default: the top-level `httpPort`. */
+    httpPort?: number;
+    /** Default: the top-level `httpsPort`. */
+    httpsPort?: number;
+}
+
+/** Redis: external, or run by this program on one of the hosts (`runOn`). */
+export interface RegistryRedisArgs {
+    /** `host:port` every host's containers reach it at. Required. */
+    address: string;
+    /** 16-512 printable characters. Required with `runOn`. Kept secret. */
+    password?: pulumi.Input<string>;
+    /** Default: `false`. */
+    tls?: boolean;
+    /** PEM of a private CA that signed Redis' certificate (with `tls`). Default: the system's roots. */
+    caCertificate?: string;
+    /** Default: `0`. */
+    db?: number;
+    /** The name of the host (of `hosts`) that runs Redis as a container. Default: none, an external Redis. */
+    runOn?: string;
 }

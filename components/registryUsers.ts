@@ -15,6 +15,17 @@ export interface RegistryUsersArgs {
     settings: Pick<Settings, "users" | "bcryptCost" | "dockerHost">;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
+    /** Every user's password, in settings.users' order, when several hosts share them; else made here (userPasswords). */
+    passwords?: pulumi.Output<string>[];
+}
+
+/** Each user's password, in order: the one configured, or a generated one kept in the state. */
+export function userPasswords(name: string, users: Settings["users"], parent: pulumi.Resource): pulumi.Output<string>[] {
+    return users.map((u) =>
+        u.password
+            ? secretOutput(u.password, `users.${u.name}.password`, passwordProblem)
+            : new random.RandomPassword(`${name}-${u.name}-password`, { length: 32, special: false }, { parent }).result,
+    );
 }
 
 export class RegistryUsers extends pulumi.ComponentResource {
@@ -35,11 +46,7 @@ export class RegistryUsers extends pulumi.ComponentResource {
         // not RandomBytes: RandomBytes uses its value as the resource id, which state keeps in clear.
         const saltKey = new random.RandomPassword(`${name}-salt-key`, { length: 64, special: false }, { parent: this });
 
-        const passwords: pulumi.Output<string>[] = settings.users.map((u) =>
-            u.password
-                ? secretOutput(u.password, `users.${u.name}.password`, passwordProblem)
-                : new random.RandomPassword(`${name}-${u.name}-password`, { length: 32, special: false }, { parent: this }).result,
-        );
+        const passwords = args.passwords ?? userPasswords(name, settings.users, this);
 
         const users = pulumi
             .all(passwords)

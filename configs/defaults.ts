@@ -44,6 +44,10 @@ export const DEFAULTS = {
     gcDeleteUntagged: false,
     storage: { driver: "filesystem" },
     labels: {},
+    hosts: [],
+    redis: {},
+    redisImage: "redis:7-alpine",
+    rolloutPauseSeconds: 10,
 } as const;
 
 /** certbot's image for HTTP-01 (an empty certbotImage); DNS-01 uses the plugin's (configs/dns.ts). */
@@ -87,6 +91,10 @@ export const CONFIG_KEYS = [
     "gcDeleteUntagged",
     "storage",
     "labels",
+    "hosts",
+    "redis",
+    "redisImage",
+    "rolloutPauseSeconds",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 

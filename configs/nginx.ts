@@ -118,3 +118,17 @@ export function renderNginxEntrypoint(): string {
         pollSeconds: DEPLOY_POLL_SECONDS,
     });
 }
+
+/** How long a host has to serve /v2/ (401) after its containers change, before the next host's turn. */
+export const READINESS_SECONDS = 120;
+
+/** The readiness check of a host (configs/templates/readiness.sh.mustache), run in its nginx container. */
+export function renderReadinessCheck(s: Pick<Settings, "domain" | "rolloutPauseSeconds">): string {
+    return renderTemplate("readiness.sh.mustache", {
+        seconds: READINESS_SECONDS,
+        pauseSeconds: s.rolloutPauseSeconds,
+        socket: REGISTRY_SOCKET,
+        domain: s.domain,
+        port: NGINX_HTTPS_PORT,
+    });
+}

@@ -1,5 +1,6 @@
 // The distribution registry: its config.yml, the S3 keys file, the storage check and the
 // supervisor that runs it and its garbage collection. Pure: settings (and secrets) in, text out.
+import { registryRedisView } from "./redis";
 import { Settings, StorageSettings } from "./settings";
 import { SecretValue } from "./secret";
 import { S3_KEY_CHARS } from "./storageSettings";
@@ -13,6 +14,19 @@ export const REGISTRY_CONTROL_DIR = "/var/lib/registry-control";
 export const GC_FLAG = "gc-in-progress";
 /** When the last GC ended (epoch seconds), in the control volume: the schedule survives container replacement. */
 export const GC_LAST = "last-gc";
+/**
+ * Several hosts: the files through which the registry's supervisor and the GC coordinator
+ * (configs/gc.ts) talk, in the control volume. The supervisor asks (request), the coordinator
+ * says go read-only (readonly, a GC id), the supervisor acknowledges (ack), the coordinator
+ * says collect here (run), the supervisor says collected (done).
+ */
+export const GC_FILES = {
+    request: "gc-request",
+    readonly: "gc-readonly",
+    ack: "gc-readonly-ack",
+    run: "gc-run",
+    done: "gc-done",
+} as const;
 /**
  * The S3 keys: a root-only file the supervisor reads into the registry's own environment
  * (distribution's REGISTRY_STORAGE_S3_ACCESSKEY/SECRETKEY overrides) just before it starts
@@ -37,7 +51,13 @@ export const DRAIN_SECONDS = 60;
 /** How long Docker waits for the registry and nginx to stop before it kills them. */
 export const STOP_GRACE_SECONDS = DRAIN_SECONDS + 15;
 
-export function renderRegistryConfig(s: Settings, httpSecret: string, mode: "read-write" | "read-only" = "read-write"): string {
+/** `redisPassword`: Redis' password when it has one (the result is then a secret either way). */
+export function renderRegistryConfig(
+    s: Settings,
+    httpSecret: string,
+    mode: "read-write" | "read-only" = "read-write",
+    redisPassword?: string,
+): string {
     if (!/^[A-Za-z0-9]+$/.test(httpSecret)) throw new Error("registry http secret must be alphanumeric");
     const readonly = mode === "read-only";
     const st = s.storage;
@@ -52,6 +72,7 @@ export function renderRegistryConfig(s: Settings, httpSecret: string, mode: "rea
         readonly,
         socket,
         drainSeconds: DRAIN_SECONDS,
+        redis: s.redis ? registryRedisView(s.redis, redisPassword) : false,
     });
 }
 
@@ -132,5 +153,11 @@ export function renderRegistrySupervisor(s: Settings): string {
         s3KeysPath: hasS3Keys(s.storage) ? S3_KEYS_PATH : false,
         s3CaPath: hasS3Ca(s.storage) ? S3_CA_PATH : false,
         s3CaDir: S3_CA_DIR,
+        coordinated: s.redis !== undefined,
+        gcRequest: GC_FILES.request,
+        gcReadonly: GC_FILES.readonly,
+        gcAck: GC_FILES.ack,
+        gcRun: GC_FILES.run,
+        gcDone: GC_FILES.done,
     });
 }

@@ -10,6 +10,8 @@ import { isIP } from "node:net";
 import { ACME_DIRECTORIES, CERTBOT_IMAGE, ConfigKey, DEFAULTS, PROJECT, SettingsValues } from "./defaults";
 import { AcmeChallenge, parseChallenge, PLUGINS } from "./dns";
 import { Fields, FieldNaming } from "./fields";
+import { HostSettings, parseHosts, severalHostsProblems } from "./hosts";
+import { parseRedis, RedisSettings } from "./redis";
 import { pemCertificates } from "./pem";
 import { passwordProblem, SecretValue } from "./secret";
 import { SecretPaths } from "./secretPaths";
@@ -31,6 +33,8 @@ export type { S3Storage, StorageSettings } from "./storageSettings";
 export { ACME_DIRECTORIES, CONFIG_KEYS, DEFAULTS, PROJECT, qualified } from "./defaults";
 export type { ConfigKey, RawConfig, SettingsValues } from "./defaults";
 export type { AcmeChallenge, DnsChallenge, DnsPlugin } from "./dns";
+export type { HostSettings } from "./hosts";
+export type { RedisSettings } from "./redis";
 
 export type Access = "push" | "pull";
 export type AcmeKind = "production" | "staging" | "pebble" | "custom";
@@ -69,7 +73,7 @@ export interface Settings {
     };
     /** httpPort undefined: port 80 is not published (DNS-01 only). */
     publish: { bindAddress: string; httpPort?: number; httpsPort: number };
-    images: { registry: string; nginx: string; certbot: string; pebble: string };
+    images: { registry: string; nginx: string; certbot: string; pebble: string; redis: string };
     users: UserSettings[];
     bcryptCost: number;
     /** How often the certbot container checks whether the certificate is due. */
@@ -86,6 +90,12 @@ export interface Settings {
     gc: { intervalHours: number; deleteUntagged: boolean };
     /** Where the registry keeps blobs and manifests: the data volume, or an S3 bucket. */
     storage: StorageSettings;
+    /** Several Docker hosts serving the registry (configs/hosts.ts); empty: one, at dockerHost. */
+    hosts: HostSettings[];
+    /** The shared blob descriptor cache and GC coordination (configs/redis.ts); undefined: none. */
+    redis?: RedisSettings;
+    /** With hosts: seconds between a host serving again and the next host's turn (a load balancer takes it back). */
+    rolloutPauseSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -119,9 +129,11 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
     const domain = parseDomain(f);
     const acme = parseAcme(f);
     const publish = parsePublish(f, acme.challenge);
+    const namePrefix = parseNamePrefix(f, stack);
+    const hosts = parseHosts(f, { domain, namePrefix, publish });
     const settings: Settings = {
         stack,
-        namePrefix: parseNamePrefix(f, stack),
+        namePrefix,
         dockerHost: parseDockerHost(f),
         domain,
         domains: parseDomains(f, domain, acme.challenge),
@@ -132,6 +144,7 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
             nginx: parseImage(f, "nginxImage", DEFAULTS.nginxImage),
             certbot: parseImage(f, "certbotImage", acme.challenge.kind === "dns" ? PLUGINS[acme.challenge.plugin].image : CERTBOT_IMAGE),
             pebble: parseImage(f, "pebbleImage", DEFAULTS.pebbleImage),
+            redis: parseImage(f, "redisImage", DEFAULTS.redisImage),
         },
         users: parseUsers(f),
         bcryptCost: f.int("bcryptCost", DEFAULTS.bcryptCost, BCRYPT_COST_MIN, BCRYPT_COST_MAX),
@@ -145,7 +158,20 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
             deleteUntagged: f.flag("gcDeleteUntagged", DEFAULTS.gcDeleteUntagged),
         },
         storage: parseStorage(f),
+        hosts,
+        redis: parseRedis(f, hosts),
+        rolloutPauseSeconds: f.int("rolloutPauseSeconds", DEFAULTS.rolloutPauseSeconds, 0, 600),
     };
+    for (const [key, problem] of severalHostsProblems(settings)) f.problem(key, problem);
+    if (hosts.length > 0 && f.text("dockerHost") !== undefined && f.text("dockerHost") !== DEFAULTS.dockerHost)
+        f.problem("dockerHost", "not used with hosts: set each host's dockerHost (hosts[i].dockerHost)");
+    if (hosts.length > 0 && settings.domains.length > 98)
+        f.problem(
+            "domains",
+            `expected at most 98 extra names with hosts (each host's own name is on its certificate too), got ${settings.domains.length}`,
+        );
+    for (const h of hosts)
+        if (settings.domains.includes(h.fqdn)) f.problem("domains", `${show(h.fqdn)} is a host's own name, on its certificate already`);
     if (f.problems.length > 0) throw new ConfigError(f.problems, what);
     return settings;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the five local Docker images of the test bed without pulling anything
+# Build the six local Docker images of the test bed without pulling anything
 # from a container registry (none is reachable):
 #
 #   registry-test/nginx:<hash>     stand-in for nginx:stable-alpine      (Debian's nginx)
@@ -8,6 +8,7 @@
 #                                  (certbot and certbot-dns-rfc2136 from PyPI in a venv)
 #   registry-test/pebble:<hash>    stand-in for ghcr.io/letsencrypt/pebble (pebble, go install)
 #   registry-test/bind9:<hash>     Debian's bind9: the DNS server of the DNS-01 tests
+#   registry-test/redis:<hash>     stand-in for redis:7-alpine            (Debian's redis-server)
 #
 # and one host binary: versitygw (go install), the S3-compatible server the S3 storage tests
 # run on the host (test/live/s3server.ts). It has no Debian fallback: without the Go module
@@ -33,8 +34,8 @@
 # BED_FALLBACK=registry,pebble,certbot forces them.
 #
 # Output: $IMAGES_ENV gets NGINX_IMAGE=..., REGISTRY_IMAGE=..., CERTBOT_IMAGE=...,
-# PEBBLE_IMAGE=..., BIND9_IMAGE=... and NGINX_VERSION=..., REGISTRY_VERSION=..., CERTBOT_VERSION=...,
-# PEBBLE_VERSION=..., BIND9_VERSION=..., S3_SERVER_BIN=..., S3_SERVER_VERSION=... (versitygw's; both empty
+# PEBBLE_IMAGE=..., BIND9_IMAGE=..., REDIS_IMAGE=... and NGINX_VERSION=..., REGISTRY_VERSION=..., CERTBOT_VERSION=...,
+# PEBBLE_VERSION=..., BIND9_VERSION=..., REDIS_VERSION=..., S3_SERVER_BIN=..., S3_SERVER_VERSION=... (versitygw's; both empty
 # without it); the file is sourced by shell scripts, so no value has spaces. The last line on stdout
 # names the versions under test.
 #
@@ -229,7 +230,7 @@ make_rootfs_tarball() {
   {
     printf 'registry-bed.suite=%s\n' "$suite"
     printf 'registry-bed.packages=%s\n' "$pkgs"
-    for pkg in libc6 openssl nginx python3 certbot docker-registry pebble bind9; do
+    for pkg in libc6 openssl nginx python3 certbot docker-registry pebble bind9 redis-server; do
       ver=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' "$pkg" 2>/dev/null || true)
       [ -n "$ver" ] && printf 'registry-bed.deb.%s=%s\n' "$pkg" "$ver"
     done
@@ -346,6 +347,7 @@ nginx_pkgs=$base_pkgs,nginx,libnginx-mod-http-js,gettext-base # njs, as in the o
 certbot_pkgs=$base_pkgs,python3,python3-venv
 certbot_deb_pkgs=$base_pkgs,python3,python3-cffi-backend,certbot,python3-certbot-dns-rfc2136 # debootstrap does not resolve virtual packages
 bind9_pkgs=$base_pkgs,bind9,bind9-dnsutils
+redis_pkgs=$base_pkgs,redis-server
 bins_pkgs=docker-registry,pebble
 
 base_img=$(rootfs_image base "$base_pkgs")
@@ -353,6 +355,7 @@ nginx_base=$(rootfs_image nginx "$nginx_pkgs")
 certbot_base=$(rootfs_image certbot "$certbot_pkgs")
 certbot_deb_base=$(rootfs_image certbot-deb "$certbot_deb_pkgs")
 bind9_base=$(rootfs_image bind9 "$bind9_pkgs")
+redis_base=$(rootfs_image redis "$redis_pkgs")
 bins_img=$(rootfs_image bins "$bins_pkgs")   # never imported: only its tarball key is used
 bins_key=${bins_img##*:}
 
@@ -368,6 +371,7 @@ pebble_deb_tag=$repo/pebble:$(recipe_hash pebble "base=$base_img" "bin=debian:$s
 certbot_pip_tag=$repo/certbot:$(recipe_hash certbot "base=$certbot_base" "certbot=pypi:$certbot_version")
 certbot_deb_tag=$repo/certbot:$(recipe_hash certbot "base=$certbot_deb_base" "certbot=debian")
 bind9_tag=$repo/bind9:$(recipe_hash bind9 "base=$bind9_base")
+redis_tag=$repo/redis:$(recipe_hash redis "base=$redis_base")
 
 if forced registry; then registry_tag=$registry_deb_tag; else registry_tag=$registry_go_tag; fi
 if forced pebble; then pebble_tag=$pebble_deb_tag; else pebble_tag=$pebble_go_tag; fi
@@ -442,6 +446,14 @@ if ! image_exists "$bind9_tag"; then
   ctx=$(new_ctx bind9)
   build_image bind9 "$bind9_tag" "$bind9_base" "$(upstream_version "$(image_label "$bind9_base" registry-bed.deb.bind9)")" "$ctx"
   built+=(bind9)
+fi
+
+# Redis (the multi-host tests' shared cache)
+if ! image_exists "$redis_tag"; then
+  ensure_rootfs redis "$redis_pkgs"
+  ctx=$(new_ctx redis)
+  build_image redis "$redis_tag" "$redis_base" "$(upstream_version "$(image_label "$redis_base" registry-bed.deb.redis-server)")" "$ctx"
+  built+=(redis)
 fi
 
 # registry and pebble share the base rootfs
@@ -521,7 +533,7 @@ fi
 # Drop rootfs tarballs of older recipes (same suite and kind, other key).
 if [ ${#built[@]} -gt 0 ]; then
   for kind_img in "base=$base_img" "nginx=$nginx_base" "certbot=$certbot_base" \
-    "certbot-deb=$certbot_deb_base" "bind9=$bind9_base" "bins=$bins_img"; do
+    "certbot-deb=$certbot_deb_base" "bind9=$bind9_base" "redis=$redis_base" "bins=$bins_img"; do
     kind=${kind_img%%=*} key=${kind_img##*:}
     for f in "$BED_CACHE/rootfs/$suite-$kind-"*.tar; do
       [ -e "$f" ] || continue
@@ -532,7 +544,7 @@ if [ ${#built[@]} -gt 0 ]; then
 fi
 
 # ---------------------------------------------------------------------- output
-for name in nginx registry certbot pebble bind9; do
+for name in nginx registry certbot pebble bind9 redis; do
   tag_var=${name}_tag
   image_exists "${!tag_var}" || die "image ${!tag_var} missing after the build"
 done
@@ -541,6 +553,7 @@ registry_out=$(image_label "$registry_tag" registry-bed.version)
 certbot_out=$(image_label "$certbot_tag" registry-bed.version)
 pebble_out=$(image_label "$pebble_tag" registry-bed.version)
 bind9_out=$(image_label "$bind9_tag" registry-bed.version)
+redis_out=$(image_label "$redis_tag" registry-bed.version)
 
 mkdir -p "$(dirname "$IMAGES_ENV")"
 tmp_env=$(mktemp "$IMAGES_ENV.XXXXXX")
@@ -551,11 +564,13 @@ REGISTRY_IMAGE=$registry_tag
 CERTBOT_IMAGE=$certbot_tag
 PEBBLE_IMAGE=$pebble_tag
 BIND9_IMAGE=$bind9_tag
+REDIS_IMAGE=$redis_tag
 NGINX_VERSION=$nginx_out
 REGISTRY_VERSION=$registry_out
 CERTBOT_VERSION=$certbot_out
 PEBBLE_VERSION=$pebble_out
 BIND9_VERSION=$bind9_out
+REDIS_VERSION=$redis_out
 S3_SERVER_BIN=$versitygw_bin
 S3_SERVER_VERSION=$s3_out
 EOF
@@ -568,4 +583,4 @@ else
   say "all images cached ($(($(date +%s) - start_time))s); wrote $IMAGES_ENV"
 fi
 s3_desc=${s3_out:+versitygw $s3_out}
-echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out, bind9 $bind9_out; S3 server: ${s3_desc:-none}"
+echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out, bind9 $bind9_out, redis $redis_out; S3 server: ${s3_desc:-none}"

@@ -36,6 +36,8 @@ export const BED_SLOTS = {
     lifecycle: 7,
     auth: 8,
     dns: 9,
+    hosts: 10,
+    hostsBench: 11,
 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
@@ -83,17 +85,22 @@ export class Bed {
     changes: Record<string, number> = {};
     private liveStack?: LiveStack;
     private hostsLine?: string;
+    private extraHostsLines: string[] = [];
     private certsDirs: string[] = [];
 
-    /** Ports nginx is published on, and the DNS server of the DNS-01 test (test/live/bind9.ts). */
-    readonly ports: { http: number; https: number; dns: number };
+    /**
+     * Ports nginx is published on, the DNS server of the DNS-01 test (test/live/bind9.ts), and
+     * spare ones (more hosts, a load balancer, Redis) for the tests that need them.
+     */
+    readonly ports: { http: number; https: number; dns: number; spare: number[] };
 
     constructor(
         readonly label: string,
         readonly engine: Engine,
         readonly slot: number,
     ) {
-        this.ports = { http: 18080 + 10 * slot, https: 18443 + 10 * slot, dns: 18053 + 10 * slot };
+        const spare = Array.from({ length: 6 }, (_, i) => 19000 + 10 * slot + i);
+        this.ports = { http: 18080 + 10 * slot, https: 18443 + 10 * slot, dns: 18053 + 10 * slot, spare };
     }
 
     get prefix(): string {
@@ -196,6 +203,13 @@ export class Bed {
         this.hostsLine = line;
     }
 
+    /** Resolves more names (a multi-host stack's own names) to the bed's address. */
+    async addHostNames(names: string[]): Promise<void> {
+        const line = `${await bedHostAddress()} ${names.join(" ")} # ${BED_LABEL} ${this.label}`;
+        await withHostsLock(() => addHostsLine(line));
+        this.extraHostsLines.push(line);
+    }
+
     /** Makes the Docker daemon trust `pem` for host:port (certs.d). */
     trustRoot(hostPort: string, pem: string): void {
         const dir = `/etc/docker/certs.d/${hostPort}`;
@@ -214,7 +228,7 @@ export class Bed {
         await removeLabelled(this.label);
         if (this.liveStack) await this.liveStack.remove().catch(() => undefined);
         const line = this.hostsLine;
-        if (line) await withHostsLock(() => removeHostsLine(line));
+        for (const l of [...(line ? [line] : []), ...this.extraHostsLines]) await withHostsLock(() => removeHostsLine(l));
         for (const dir of this.certsDirs) fs.rmSync(dir, { recursive: true, force: true });
     }
 }

@@ -246,6 +246,27 @@ export class DockerClient {
         }
     }
 
+    /** A fresh image of one layer per size in `layerBytes` (random bytes each), tagged `ref`; returns its id. */
+    async makeLayeredImage(ref: string, layerBytes: number[]): Promise<string> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-image-"));
+        try {
+            const files = layerBytes.map((bytes, i) => {
+                fs.writeFileSync(path.join(dir, `layer${i}.bin`), randomBytes(bytes));
+                return `COPY layer${i}.bin /layer${i}.bin`;
+            });
+            fs.writeFileSync(path.join(dir, "Dockerfile"), ["FROM scratch", ...files, ""].join("\n"));
+            // The classic builder: one layer per COPY, no BuildKit daemon needed.
+            const r = await run("docker", ["build", "--quiet", "--tag", ref, dir], {
+                env: { ...process.env, DOCKER_CONFIG: this.configDir, DOCKER_BUILDKIT: "0" },
+                timeoutMs: 300_000,
+            });
+            if (r.code !== 0) throw new Error(`docker build failed: ${r.stderr.trim()}`);
+            return r.stdout.trim();
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
     cleanup(): void {
         fs.rmSync(this.configDir, { recursive: true, force: true });
     }

@@ -7,7 +7,20 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { ROOT } from "../harness/program";
 
-const MODULES = ["auth", "certbot", "certificates", "defaults", "htpasswd", "install", "nginx", "pebble", "ports", "registry"];
+const MODULES = [
+    "auth",
+    "certbot",
+    "certificates",
+    "defaults",
+    "gc",
+    "htpasswd",
+    "install",
+    "nginx",
+    "pebble",
+    "ports",
+    "redis",
+    "registry",
+];
 
 /** The program's sources: TypeScript and templates. */
 function sources(): { file: string; text: string }[] {

@@ -324,12 +324,20 @@ describe("registry and certbot", () => {
             /while kill -0 "\$1" 2>\/dev\/null; do wait "\$1" 2>\/dev\/null; done/,
             "stop() waits until the process is gone, not until a signal interrupts wait",
         );
-        const gc = supervisor.slice(supervisor.indexOf("gc() {"), supervisor.indexOf("\n}\n", supervisor.indexOf("gc() {")));
-        assert.ok(gc.indexOf('stop "$rw_pid"') < gc.indexOf("registry garbage-collect"), "the writer has exited before GC starts");
+        const body = (fn: string) => {
+            const at = supervisor.indexOf(`\n${fn}() {`);
+            assert.ok(at >= 0, `${fn}() is defined`);
+            return supervisor.slice(at, supervisor.indexOf("\n}\n", at));
+        };
+        assert.match(body("readonly_on"), /stop "\$rw_pid"/, "read-only means the writer has exited");
+        assert.match(body("collect"), /registry garbage-collect/);
+        const gc = body("gc");
         assert.ok(
-            gc.lastIndexOf("gc_now=0") > gc.indexOf("registry garbage-collect"),
-            "requests that came during this GC are served by it",
+            gc.indexOf("readonly_on") >= 0 && gc.indexOf("readonly_on") < gc.indexOf("collect"),
+            "the writer has exited before GC starts",
         );
+        assert.ok(gc.indexOf("collect") < gc.indexOf("readonly_off"), "writes resume only after GC");
+        assert.ok(gc.lastIndexOf("gc_now=0") > gc.indexOf("collect"), "requests that came during this GC are served by it");
     });
 
     test("certonly is webroot, non-interactive, with the configured CA and key type", () => {

@@ -51,6 +51,7 @@ describe("parseSettings", () => {
             nginx: "nginx:stable-alpine",
             certbot: "certbot/certbot:latest",
             pebble: "ghcr.io/letsencrypt/pebble:latest",
+            redis: "redis:7-alpine",
         });
         assert.deepEqual(s.users, [{ name: "admin", access: "push", password: undefined }]);
         assert.equal(s.bcryptCost, 10);

@@ -1,0 +1,120 @@
+// One Docker host's part of the registry, as PrivateRegistry declares it for its one host or
+// for each of `hosts`: provider, network, volumes, images, registry, nginx, (Pebble), certbot,
+// (the GC coordinator), then the storage check, the certificate bootstrap and the users; with
+// several hosts, a readiness check the next host's containers wait for (a rolling update).
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { renderReadinessCheck } from "../configs/nginx";
+import { renderStorageCheck } from "../configs/registry";
+import { GC_COORDINATOR_PATH } from "../configs/gc";
+import { Settings } from "../configs/settings";
+import {
+    certbotContainer,
+    declareImages,
+    declareVolumes,
+    gcCoordinatorContainer,
+    Labels,
+    nginxContainer,
+    registryContainer,
+    Volumes,
+} from "./containers";
+import { containerScript } from "./containerScript";
+import { LocalAcmeServer } from "./localAcmeServer";
+import { RegistryUsers } from "./registryUsers";
+import { TlsCertificate } from "./tlsCertificate";
+
+export interface HostParts {
+    /** This host's settings (configs/hosts.ts hostSettings, or the settings of a single host). */
+    settings: Settings;
+    /** The host's name in `hosts` ("" for a single host). */
+    node: string;
+    labels: Labels;
+    provider: docker.Provider;
+    /** The registry's http.secret, one for every host. */
+    httpSecret: pulumi.Output<string>;
+    /** Every user's password when several hosts share them (else RegistryUsers makes them). */
+    passwords?: pulumi.Output<string>[];
+    /** The Redis container this program runs, which the coordinators wait for. */
+    redis?: docker.Container;
+    /** What this host's containers wait for: the host before it serving again. */
+    after?: pulumi.Resource;
+}
+
+export interface DeclaredHost {
+    tls: TlsCertificate;
+    users: RegistryUsers;
+    volumes: Volumes;
+    /** With several hosts: done once this host serves /v2/ again after a change. */
+    ready?: pulumi.Resource;
+}
+
+export function declareHost(name: string, parts: HostParts, parent: pulumi.Resource): DeclaredHost {
+    const { settings, labels, provider } = parts;
+    const childOpts = { parent, provider };
+
+    const network = new docker.Network(
+        `${name}-network`,
+        { name: `${settings.namePrefix}-net`, driver: "bridge", labels },
+        { ...childOpts, ignoreChanges: ["labels"] },
+    );
+    const volumes = declareVolumes(name, settings, labels, childOpts);
+    const images = declareImages(name, settings, childOpts);
+    const base = { labels, network, volumes };
+    // GC across hosts, through Redis; the deploy fails with Redis' own reason when it cannot be
+    // used, before this host's registry is given the new Redis settings.
+    let redisCheck: pulumi.Resource | undefined;
+    if (settings.redis) {
+        const node = parts.node || settings.namePrefix;
+        const coordinator = gcCoordinatorContainer(name, settings, node, { ...base, image: images.certbot, redis: parts.redis }, childOpts);
+        redisCheck = containerScript(
+            `${name}-redis-check`,
+            {
+                dockerHost: settings.dockerHost,
+                container: coordinator.name,
+                script: `python3 ${GC_COORDINATOR_PATH} --check\n`,
+                triggers: [coordinator.id],
+            },
+            { parent },
+        );
+    }
+    const after = [...(parts.after ? [parts.after] : []), ...(redisCheck ? [redisCheck] : [])];
+    const registry = registryContainer(name, settings, { ...base, image: images.registry, httpSecret: parts.httpSecret, after }, childOpts);
+    const nginx = nginxContainer(name, settings, { ...base, image: images.nginx, registry }, childOpts);
+    const acme =
+        settings.acme.kind === "pebble"
+            ? new LocalAcmeServer(`${name}-pebble`, { settings, network: network.name, labels }, childOpts)
+            : undefined;
+    const certbot = certbotContainer(name, settings, { ...base, image: images.certbot, acme }, childOpts);
+
+    // Fails the deploy with the driver's message when the registry cannot use its storage
+    // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
+    const storageCheck = containerScript(
+        `${name}-storage-check`,
+        { dockerHost: settings.dockerHost, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
+        { parent },
+    );
+    const tls = new TlsCertificate(
+        `${name}-tls`,
+        { settings, nginxContainer: nginx.name, certbotContainer: certbot.name, certbotId: certbot.id },
+        { parent },
+    );
+    // Passwords are handed out once the registry can store what is pushed with them.
+    const users = new RegistryUsers(
+        `${name}-htpasswd`,
+        { settings, nginxContainer: nginx.name, passwords: parts.passwords },
+        { parent, dependsOn: [tls, storageCheck] },
+    );
+    const ready = parts.node
+        ? containerScript(
+              `${name}-ready`,
+              {
+                  dockerHost: settings.dockerHost,
+                  container: nginx.name,
+                  script: renderReadinessCheck(settings),
+                  triggers: [registry.id, nginx.id],
+              },
+              { parent, dependsOn: [users] },
+          )
+        : undefined;
+    return { tls, users, volumes, ready };
+}

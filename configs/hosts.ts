@@ -1,0 +1,110 @@
+// Several Docker hosts serving one registry: the `hosts` list, parsed and validated, and each
+// host's own settings (the same stack on its own engine, its own names and ports). Pure.
+//
+// Every host runs nginx, the registry and certbot against the shared S3 bucket, with one
+// http.secret and one Redis. Each host's certificate carries the shared name plus the host's
+// own (`node-1.registry.example.com`), so no two hosts ask the CA for the same set of names.
+import { isIP } from "node:net";
+import type { Fields } from "./fields";
+import type { Settings } from "./settings";
+import { show } from "./show";
+import { dockerHostProblem, DOCKER_NAME, isValidDomain } from "./validators";
+
+export interface HostSettings {
+    /** The host's name in the list: a DNS label, e.g. `node-1`. */
+    name: string;
+    /** Its own name on its certificate: `<name>.<domain>`. */
+    fqdn: string;
+    dockerHost: string;
+    /** Prefix of its containers, networks and volumes: `<namePrefix>-<name>`. */
+    namePrefix: string;
+    publish: Settings["publish"];
+}
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const HOST_FIELDS = ["name", "dockerHost", "bindAddress", "httpPort", "httpsPort"];
+const HOSTS_EXPECTED =
+    "a list of { name, dockerHost, bindAddress?, httpPort?, httpsPort? }, e.g. `pulumi config set --path 'hosts[0].name' node-1`";
+
+/**
+ * The `hosts` list (empty: one host, the top-level dockerHost). Each host's bindAddress and
+ * ports default to the top-level ones. Two hosts on one engine must not publish the same port.
+ */
+export function parseHosts(f: Fields, base: Pick<Settings, "domain" | "namePrefix" | "publish">): HostSettings[] {
+    const list = f.list("hosts", [], HOSTS_EXPECTED) ?? [];
+    const hosts: HostSettings[] = [];
+    list.forEach((given, i) => {
+        const at = `hosts[${i}]`;
+        if (typeof given !== "object" || given === null || Array.isArray(given)) {
+            f.problem(at, `expected { name, dockerHost, bindAddress?, httpPort?, httpsPort? }`);
+            return;
+        }
+        const h = f.within(at, given as Record<string, unknown>);
+        for (const k of Object.keys(given)) if (!HOST_FIELDS.includes(k)) h.problem(k, `unknown field; expected ${HOST_FIELDS.join(", ")}`);
+        const name = h.text("name") ?? "";
+        const namePrefix = `${base.namePrefix}-${name}`;
+        if (!HOST_NAME.test(name)) h.bad("name", name, "a DNS label of 1-32 lower-case letters, digits or '-', such as node-1");
+        else if (hosts.some((o) => o.name === name)) h.problem("name", `${show(name)} is listed twice`);
+        else if (!isValidDomain(`${name}.${base.domain}`)) h.problem("name", `${show(`${name}.${base.domain}`)} is not a valid host name`);
+        else if (!DOCKER_NAME.test(namePrefix))
+            h.problem("name", `${show(namePrefix)} (namePrefix-name) must be at most 41 characters: shorten namePrefix or the name`);
+        const dockerHost = h.text("dockerHost");
+        if (dockerHost === undefined)
+            h.problem("dockerHost", "required: the host's Docker daemon, unix:///var/run/docker.sock or ssh://user@host");
+        else {
+            const wrong = dockerHostProblem(dockerHost);
+            if (wrong) h.bad("dockerHost", dockerHost, wrong);
+        }
+        const bindAddress = h.text("bindAddress", base.publish.bindAddress);
+        if (isIP(bindAddress) === 0) h.bad("bindAddress", bindAddress, "an IP address such as 0.0.0.0 or 10.0.0.5");
+        const httpPort = h.int("httpPort", base.publish.httpPort ?? 0, 0, 65535);
+        const httpsPort = h.int("httpsPort", base.publish.httpsPort, 1, 65535);
+        if (httpPort === httpsPort) h.bad("httpsPort", String(httpsPort), `a port different from httpPort (${httpPort})`);
+        if (httpPort !== 0 && base.publish.httpPort === undefined)
+            h.problem("httpPort", "expected 0 while the top-level httpPort is 0 (port 80 unpublished)");
+        hosts.push({
+            name,
+            fqdn: `${name}.${base.domain}`,
+            dockerHost: dockerHost ?? "",
+            namePrefix,
+            publish: { bindAddress, httpPort: httpPort === 0 ? undefined : httpPort, httpsPort },
+        });
+    });
+    hosts.forEach((a, i) => {
+        const other = hosts.slice(0, i).find((b) => b.dockerHost === a.dockerHost && sharesPort(a.publish, b.publish));
+        if (other)
+            f.problem(
+                `hosts[${i}]`,
+                `publishes a port ${show(other.name)} publishes on the same Docker host; give it other ports or another bindAddress`,
+            );
+    });
+    return hosts;
+}
+
+function sharesPort(a: Settings["publish"], b: Settings["publish"]): boolean {
+    const sameAddress = a.bindAddress === b.bindAddress || [a.bindAddress, b.bindAddress].some((x) => x === "0.0.0.0" || x === "::");
+    const ports = (p: Settings["publish"]) => [p.httpPort, p.httpsPort].filter((x) => x !== undefined);
+    return sameAddress && ports(a).some((p) => ports(b).includes(p));
+}
+
+/**
+ * What several hosts need (about/deploying.md in distribution): one bucket, one Redis for the
+ * descriptor cache and GC's coordination, and DNS-01 (HTTP-01 would reach whichever host the
+ * name points at, not the one asking).
+ */
+export function severalHostsProblems(s: Pick<Settings, "hosts" | "storage" | "acme" | "redis">): [string, string][] {
+    if (s.hosts.length < 2) return [];
+    const problems: [string, string][] = [];
+    const why = `with ${s.hosts.length} hosts`;
+    if (s.storage.driver !== "s3") problems.push(["storage", `expected driver s3 ${why}: every host must serve the same blobs`]);
+    if (s.acme.challenge.kind !== "dns")
+        problems.push(["acmeChallenge", `expected dns ${why}: an HTTP-01 challenge reaches whichever host the name points at`]);
+    if (!s.redis)
+        problems.push(["redis", `required ${why}: the hosts share the blob descriptor cache and coordinate garbage collection there`]);
+    return problems;
+}
+
+/** One host's settings: the shared ones, with its engine, names and ports. */
+export function hostSettings(s: Settings, h: HostSettings): Settings {
+    return { ...s, dockerHost: h.dockerHost, namePrefix: h.namePrefix, publish: h.publish, domains: [...s.domains, h.fqdn] };
+}

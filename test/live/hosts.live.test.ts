@@ -1,0 +1,414 @@
+// Several hosts, live (test/live/multiHostBed.ts): one stack of the program with two hosts (a
+// and b) on this machine's Docker engine, each with its own ports, sharing a real S3 bucket, a
+// Redis the stack runs on host a, and one http.secret; certificates by DNS-01; a load balancer
+// in front. The tests run in order against one deployment.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { NGINX_CONTROL_DIR } from "../../configs/nginx";
+import { GC_FLAG } from "../../configs/registry";
+import { BED_LABEL, BED_SLOTS, DeployError } from "./bed";
+import { basic, Endpoint, httpsRequest, peerCertificate, slowPatch } from "./client";
+import { requestsDuring } from "./load";
+import { LOCAL_ENGINE, MultiHostBed } from "./multiHostBed";
+import { docker, run } from "./proc";
+import { leaksIn, secretAtoms } from "./secrets";
+
+const MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+describe("live: one registry on two hosts sharing S3, Redis and one secret, behind a load balancer", { timeout: 1_800_000 }, () => {
+    const m = new MultiHostBed(`hosts-${randomBytes(3).toString("hex")}`, BED_SLOTS.hosts);
+    const { bed, client, hosts, lb, ep } = m;
+    const ALICE = m.user;
+    const REDIS_PASSWORD = m.redisPassword;
+    const auth = basic(ALICE.name, ALICE.password);
+    const fqdn = (node: string) => m.fqdn(node);
+    const prefix = (node: string) => m.prefix(node);
+    const shared = m.shared();
+    const config = (redis?: Record<string, unknown>) => m.config(redis);
+    const local: string[] = [];
+    const tempDirs: string[] = [];
+    /** Whether host `node` flags a GC (its nginx refuses writes). */
+    const flagged = async (node: string) =>
+        (await run("docker", ["exec", `${prefix(node)}-nginx`, "test", "-f", `${NGINX_CONTROL_DIR}/${GC_FLAG}`])).code === 0;
+    const logs = async (container: string, since: string) => {
+        const r = await run("docker", ["logs", "--since", since, container]);
+        return `${r.stdout}${r.stderr}`;
+    };
+    /** Asks host `node` for a GC (USR1) and returns its coordinator's log once the GC has ended (at most 60 s). */
+    const gcAskedOn = async (node: string) => {
+        const since = new Date(Date.now() - 1000).toISOString();
+        await docker(["kill", "--signal", "USR1", `${prefix(node)}-registry`]);
+        let coordinator = "";
+        for (let i = 0; i < 300 && !/writes resume/.test(coordinator); i++) {
+            await sleep(200);
+            coordinator = await logs(`${prefix(node)}-gc-coordinator`, since);
+        }
+        return coordinator;
+    };
+    /** A blob uploaded whole (POST, then PUT with its digest) through `e`; returns its digest. */
+    const putBlob = async (e: Endpoint, repo: string, body: Buffer) => {
+        const started = await httpsRequest(e, `/v2/${repo}/blobs/uploads/`, { auth, method: "POST" });
+        assert.equal(started.status, 202, started.body);
+        const loc = new URL(String(started.headers.location), "https://registry");
+        const put = await httpsRequest(e, `${loc.pathname}${loc.search}&digest=${sha256(body)}`, { auth, method: "PUT", body });
+        assert.equal(put.status, 201, put.body);
+        return sha256(body);
+    };
+    const pushAndPullEverywhere = async (repo: string, layers: number[]) => {
+        const viaLb = `${shared}/${repo}`;
+        const id = await client.makeLayeredImage(viaLb, layers);
+        local.push(viaLb);
+        await client.must(["push", viaLb]);
+        for (const h of hosts) {
+            const ref = `${m.own(h.name)}/${repo}`;
+            local.push(ref);
+            await client.exec(["image", "rm", ref]);
+            await client.must(["pull", ref]);
+            assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id, `host ${h.name} serves ${repo}`);
+        }
+        return id;
+    };
+
+    before(async () => {
+        await m.start();
+    });
+
+    after(async () => {
+        for (const ref of local) await run("docker", ["image", "rm", "--force", ref]);
+        for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+        await m.cleanup();
+        assert.deepEqual(m.engine.leftovers(), [], "no language host or provider process outlives the tests");
+    });
+
+    test("1. each host's certificate names the shared name and its own; the outputs list every host; Redis runs allkeys-lru with a password", async () => {
+        for (const h of hosts) {
+            const cert = await peerCertificate(ep[h.name]);
+            assert.deepEqual(String(cert.subjectaltname).split(", ").sort(), [`DNS:${bed.domain}`, `DNS:${fqdn(h.name)}`].sort());
+            // The same certificate under the shared name (what a load balancer or DNS round-robin reaches).
+            const byShared = await peerCertificate({ ...ep[h.name], domain: bed.domain });
+            assert.equal(byShared.serialNumber, cert.serialNumber);
+        }
+        const outputs = await bed.outputs();
+        assert.equal(outputs.url.value, `https://${shared}`);
+        assert.deepEqual(
+            outputs.hosts.value,
+            hosts.map((h) => ({
+                name: h.name,
+                host: `${fqdn(h.name)}:${h.port}`,
+                url: `https://${fqdn(h.name)}:${h.port}`,
+                dockerHost: LOCAL_ENGINE,
+            })),
+        );
+        const redis = `${prefix("a")}-redis`;
+        const cli = (args: string[]) =>
+            docker(["exec", "-i", redis, "sh", "-c", `REDISCLI_AUTH=$(cat) redis-cli ${args.join(" ")}`], { input: REDIS_PASSWORD });
+        assert.equal(await cli(["CONFIG", "GET", "maxmemory-policy"]), "maxmemory-policy\nallkeys-lru");
+        const noAuth = await run("docker", ["exec", redis, "redis-cli", "PING"]);
+        assert.match(noAuth.stdout + noAuth.stderr, /NOAUTH/);
+        // The password is nowhere in plain sight: container configs, process arguments, plain state.
+        for (const c of [
+            redis,
+            `${prefix("a")}-registry`,
+            `${prefix("b")}-registry`,
+            `${prefix("a")}-gc-coordinator`,
+            `${prefix("b")}-gc-coordinator`,
+        ]) {
+            assert.ok(!(await docker(["inspect", c])).includes(REDIS_PASSWORD), `docker inspect ${c}`);
+            const args = await docker(["exec", c, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]);
+            assert.ok(!args.includes(REDIS_PASSWORD), `process arguments in ${c}`);
+        }
+        const stack = await bed.stack();
+        const atoms = secretAtoms(await stack.exportText(true), [REDIS_PASSWORD]);
+        assert.deepEqual(leaksIn(atoms, await stack.exportText()), [], "secrets readable in `pulumi stack export`");
+    });
+
+    test("2. an upload begun on host a is finished through host b; a multi-layer push through the load balancer pulls from each host", async () => {
+        const body = randomBytes(256 * 1024);
+        const started = await httpsRequest(ep.a, "/v2/cross/blob/blobs/uploads/", { auth, method: "POST" });
+        assert.equal(started.status, 202, started.body);
+        const loc = new URL(String(started.headers.location), "https://registry");
+        const half = body.length / 2;
+        // First half on a, second half and the commit on b: the upload's state token is signed with the shared secret.
+        const first = await httpsRequest(ep.a, `${loc.pathname}${loc.search}`, { auth, method: "PATCH", body: body.subarray(0, half) });
+        assert.equal(first.status, 202, first.body);
+        const next = new URL(String(first.headers.location), "https://registry");
+        const second = await httpsRequest(ep.b, `${next.pathname}${next.search}`, { auth, method: "PATCH", body: body.subarray(half) });
+        assert.equal(second.status, 202, `PATCH on b: ${second.body}`);
+        const last = new URL(String(second.headers.location), "https://registry");
+        const put = await httpsRequest(ep.b, `${last.pathname}${last.search}&digest=${sha256(body)}`, { auth, method: "PUT" });
+        assert.equal(put.status, 201, `PUT on b: ${put.body}`);
+        for (const h of hosts) {
+            const head = await httpsRequest(ep[h.name], `/v2/cross/blob/blobs/${sha256(body)}`, { auth, method: "HEAD" });
+            assert.equal(head.status, 200, `host ${h.name} has the blob`);
+            assert.equal(head.headers["content-length"], String(body.length));
+        }
+        await pushAndPullEverywhere("multi/app:1", [512 * 1024, 1024 * 1024, 256 * 1024]);
+        const served = (await lb.log()).split("\n").filter((l) => / (PUT|PATCH) \/v2\/multi\/app\//.test(l));
+        assert.ok(served.length > 0, "the push went through the load balancer");
+    });
+
+    test("3. GC on host b while an upload through host a is in flight: one GC for both hosts, writes 503 everywhere, the upload completes, nothing of it deleted, a deleted image re-pushes", async () => {
+        const since = new Date(Date.now() - 1000).toISOString();
+        // An image whose manifest is then deleted: GC reclaims its layer.
+        const dropId = await pushAndPullEverywhere("gc/drop:1", [3 * 1024 * 1024]);
+        const head = await httpsRequest(ep.a, "/v2/gc/drop/manifests/1", { auth, method: "HEAD", accept: MANIFEST_TYPES });
+        const dropManifest = String(head.headers["docker-content-digest"]);
+        assert.equal((await httpsRequest(ep.a, `/v2/gc/drop/manifests/${dropManifest}`, { auth, method: "DELETE" })).status, 202);
+
+        // The upload in flight on a: 12 chunks of 64 KiB, one every 250 ms.
+        const started = await httpsRequest(ep.a, "/v2/gc/live/blobs/uploads/", { auth, method: "POST" });
+        assert.equal(started.status, 202);
+        const chunks = 12;
+        const chunkBytes = 64 * 1024;
+        const inFlight = slowPatch(ep.a, String(started.headers.location), auth, chunks, chunkBytes, 250);
+        await sleep(300);
+        await docker(["kill", "--signal", "USR1", `${prefix("b")}-registry`]);
+        for (let i = 0; i < 100 && !((await flagged("a")) && (await flagged("b"))); i++) await sleep(100);
+        assert.ok((await flagged("a")) && (await flagged("b")), "both hosts flag the GC");
+        for (const h of hosts) {
+            const refused = await httpsRequest(ep[h.name], "/v2/gc/other/blobs/uploads/", { auth, method: "POST" });
+            assert.equal(refused.status, 503, `a new write on ${h.name} during GC is refused`);
+            assert.ok(Number(refused.headers["retry-after"]) > 0, "with Retry-After");
+            assert.equal((await httpsRequest(ep[h.name], "/v2/multi/app/tags/list", { auth })).status, 200, `reads go on at ${h.name}`);
+        }
+        const patched = await inFlight;
+        assert.equal(patched.status, 202, `the in-flight upload finished: ${patched.body}`);
+        for (let i = 0; i < 600 && ((await flagged("a")) || (await flagged("b"))); i++) await sleep(100);
+        assert.equal((await flagged("a")) || (await flagged("b")), false, "the GC ended on both hosts");
+
+        const logA = await logs(`${prefix("a")}-registry`, since);
+        const logB = await logs(`${prefix("b")}-registry`, since);
+        const coordinatorB = await logs(`${prefix("b")}-gc-coordinator`, since);
+        console.log(`# coordinator b:\n# ${coordinatorB.trim().split("\n").join("\n# ")}`);
+        assert.match(logA, /registry-gc: GC b-\w+: read-only on this host/);
+        assert.match(logB, /registry-gc: GC b-\w+: collecting for every host/);
+        const finished = (logA + logB).match(/registry-gc: garbage-collect finished/g) ?? [];
+        assert.equal(finished.length, 1, "exactly one GC ran, on b");
+        assert.match(coordinatorB, /leading GC b-\w+/);
+        assert.match(coordinatorB, /collected; \d+ blob descriptor cache keys deleted; writes resume/);
+
+        // The upload in flight completes on a, and becomes an image: nothing of it was deleted.
+        const layer = Buffer.concat(Array.from({ length: chunks }, (_, i) => Buffer.alloc(chunkBytes, i)));
+        const loc = new URL(String(patched.headers.location), "https://registry");
+        const put = await httpsRequest(ep.a, `${loc.pathname}${loc.search}&digest=${sha256(layer)}`, { auth, method: "PUT" });
+        assert.equal(put.status, 201, put.body);
+        const configBlob = Buffer.from(
+            JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [sha256(layer)] } }),
+        );
+        await putBlob(ep.a, "gc/live", configBlob);
+        const manifest = JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.manifest.v1+json",
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(configBlob), size: configBlob.length },
+            layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: sha256(layer), size: layer.length }],
+        });
+        const mput = await new Promise<number>((resolve, reject) => {
+            // A manifest PUT, with its media type.
+            const req = https.request(
+                {
+                    host: m.address,
+                    port: ep.a.httpsPort,
+                    servername: ep.a.domain,
+                    path: "/v2/gc/live/manifests/1",
+                    method: "PUT",
+                    ca: m.roots,
+                    agent: false,
+                    headers: {
+                        Host: `${ep.a.domain}:${ep.a.httpsPort}`,
+                        Authorization: auth,
+                        "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+                    },
+                },
+                (res) => {
+                    res.resume();
+                    res.on("end", () => resolve(res.statusCode ?? 0));
+                },
+            );
+            req.on("error", reject);
+            req.end(manifest);
+        });
+        assert.equal(mput, 201, "the image of the upload in flight is complete");
+        for (const h of hosts) {
+            const blob = await httpsRequest(ep[h.name], `/v2/gc/live/blobs/${sha256(layer)}`, { auth, method: "HEAD" });
+            assert.equal(blob.status, 200, `host ${h.name} serves the layer uploaded during GC`);
+            const m = await httpsRequest(ep[h.name], "/v2/gc/live/manifests/1", {
+                auth,
+                accept: "application/vnd.oci.image.manifest.v1+json",
+            });
+            assert.equal(m.status, 200);
+        }
+        // The deleted image's layer is gone from the bucket and from every cache: a re-push uploads it again.
+        const repush = await client.must(["push", `${shared}/gc/drop:1`]);
+        assert.doesNotMatch(repush, /Layer already exists/, `the re-push uploaded the collected layer:\n${repush}`);
+        for (const h of hosts) {
+            const ref = `${fqdn(h.name)}:${h.port}/gc/drop:1`;
+            await client.exec(["image", "rm", ref]);
+            await client.must(["pull", ref]);
+            assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), dropId);
+        }
+    });
+
+    test("4. host a stopped mid-way: pushes and pulls through the load balancer go on via b, with the client's retries, nothing lost", async () => {
+        const repo = "failover/app:1";
+        const viaLb = `${shared}/${repo}`;
+        const id = await client.makeLayeredImage(viaLb, [32 * 1024 * 1024, 32 * 1024 * 1024, 32 * 1024 * 1024]);
+        local.push(viaLb);
+        const upstream = (node: string) => `${m.address}:${hosts.find((h) => h.name === node)!.port}`;
+        /** The load balancer's lines for this push: [seconds, method, status, upstreams]. */
+        const pushLines = async () =>
+            (await lb.log())
+                .split("\n")
+                .map((l) => l.split(" "))
+                .filter((f) => f[3]?.startsWith("/v2/failover/app/"))
+                .map((f) => ({ at: Number(f[0]), method: f[2], status: f[4], upstreams: f.slice(5).join(" ") }));
+        const push = client.exec(["push", viaLb]);
+        // Mid-way: once an upload of this push has begun on a.
+        for (let i = 0; i < 200 && !(await pushLines()).some((l) => l.method === "POST" && l.upstreams.startsWith(upstream("a"))); i++)
+            await sleep(25);
+        // At once, and for good (a killed container would be restarted by its policy).
+        await docker(["stop", "--time", "0", `${prefix("a")}-nginx`]);
+        const stoppedAt = Date.now() / 1000;
+        let result = await push;
+        console.log(`# first push with a stopped mid-way: exit ${result.code}${result.code ? `: ${result.stderr.trim()}` : ""}`);
+        // The client's retries: docker retries layers itself; a push cut at the manifest is run again.
+        for (let i = 0; i < 3 && result.code !== 0; i++) result = await client.exec(["push", viaLb]);
+        assert.equal(result.code, 0, result.stderr);
+        const lines = await pushLines();
+        assert.ok(
+            lines.some((l) => l.at < stoppedAt && l.upstreams.startsWith(upstream("a"))),
+            "a took part in the push before it stopped",
+        );
+        assert.ok(
+            lines.some((l) => l.at > stoppedAt && l.upstreams.endsWith(`${upstream("b")} 201`)),
+            "b finished it (an upload or the manifest: 201)",
+        );
+        await client.must(["image", "rm", viaLb]);
+        await client.must(["pull", viaLb]);
+        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", viaLb]), id, "pulled back whole via b");
+        const refB = `${m.own("b")}/${repo}`;
+        local.push(refB);
+        await client.must(["pull", refB]);
+        // Back: a serves again, with what was pushed while it was away.
+        await docker(["start", `${prefix("a")}-nginx`]);
+        for (let i = 0; i < 60; i++) {
+            const r = await httpsRequest(ep.a, "/v2/", {}).catch(() => undefined);
+            if (r?.status === 401) break;
+            await sleep(500);
+        }
+        const refA = `${m.own("a")}/${repo}`;
+        local.push(refA);
+        await client.must(["pull", refA]);
+        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", refA]), id);
+    });
+
+    test("5. a rolling replacement of both hosts' registries: a request loop through the load balancer sees no failure", async () => {
+        const before = await Promise.all(hosts.map((h) => docker(["inspect", "--format", "{{.Id}}", `${prefix(h.name)}-registry`])));
+        m.kept = { gcIntervalHours: 720 };
+        const { load, result } = await requestsDuring(ep.lb, ALICE, () => bed.up(config()), {
+            maxRequests: 20_000,
+            maxMs: 600_000,
+            tailMs: 2000,
+        });
+        const after = await Promise.all(hosts.map((h) => docker(["inspect", "--format", "{{.Id}}", `${prefix(h.name)}-registry`])));
+        const counts = new Map<string, number>();
+        for (const f of load.failed) counts.set(f, (counts.get(f) ?? 0) + 1);
+        const failures = [...counts].map(([f, n]) => `${n} × ${f}`);
+        console.log(`# rolling replacement: ${load.served} requests served, ${load.failed.length} failed (${failures.join("; ")})`);
+        if (load.failed.length) {
+            const odd = (await lb.log()).split("\n").filter((l) => /\/v2\/ (?!200)\d{3}/.test(l));
+            console.log(`# load balancer, requests not answered 200:\n# ${odd.slice(-20).join("\n# ")}`);
+        }
+        assert.ok(
+            before.every((id, i) => id !== after[i]),
+            "both registries were replaced",
+        );
+        const order = result.steps.map((s) => `${s.op} ${s.name}`);
+        const first = (name: string) =>
+            order.findIndex((s) => new RegExp(`^(replace|create-replacement|delete-replaced) ${name}$`).test(s));
+        const readyA = first("registry-a-ready");
+        const registryB = first("registry-b-registry");
+        assert.ok(readyA >= 0 && registryB > readyA, `b's registry waits for a to serve again: ${order.join(", ")}`);
+        assert.deepEqual(load.failed, [], "no request failed");
+        assert.ok(load.served > 50, `requests ran through the update (${load.served})`);
+    });
+
+    test("6. an external Redis with a wrong password, or unreachable, fails pulumi up with the reason and no secret; with the right one it coordinates GC", async () => {
+        const externalPassword = `ext-${randomBytes(12).toString("hex")}`;
+        const wrong = `wrong-${randomBytes(12).toString("hex")}`;
+        const redis = `bed-${m.label}-external-redis`;
+        // The test's own Redis, as a team's would be: its config (and password) in a file it mounts.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-redis-"));
+        fs.writeFileSync(
+            path.join(dir, "redis.conf"),
+            `bind * -::*\nprotected-mode no\nrequirepass ${externalPassword}\nmaxmemory-policy allkeys-lru\nsave ""\n`,
+        );
+        // Readable by the redis user the container runs as.
+        fs.chmodSync(dir, 0o755);
+        fs.chmodSync(path.join(dir, "redis.conf"), 0o644);
+        const redisLabel = `${BED_LABEL}=${m.label}`;
+        await docker([
+            "run",
+            "--detach",
+            "--name",
+            redis,
+            "--label",
+            redisLabel,
+            "--publish",
+            `${m.address}:${m.redisPorts.external}:6379`,
+            "--user",
+            "redis",
+            "--volume",
+            `${dir}:/etc/bed-redis:ro`,
+            bed.images.REDIS_IMAGE,
+            "redis-server",
+            "/etc/bed-redis/redis.conf",
+        ]);
+        tempDirs.push(dir);
+        const answers = async () => (await run("docker", ["exec", redis, "redis-cli", "PING"])).stdout.includes("NOAUTH");
+        for (let i = 0; i < 50 && !(await answers()); i++) await sleep(100);
+        assert.ok(await answers(), "the test's Redis is up");
+        const external = (password: string, port = m.redisPorts.external) => ({ address: `${m.address}:${port}`, password });
+        await assert.rejects(bed.up(config(external(wrong))), (e: Error) => {
+            assert.ok(e instanceof DeployError);
+            assert.match(e.message, /redis: cannot use Redis at [\d.]+:\d+: WRONGPASS/);
+            for (const secret of [wrong, externalPassword, REDIS_PASSWORD])
+                assert.ok(!e.message.includes(secret), "no secret in the error");
+            return true;
+        });
+        await assert.rejects(bed.up(config(external(externalPassword, m.redisPorts.closed))), (e: Error) => {
+            assert.match(e.message, /redis: cannot use Redis at [\d.]+:\d+: .*(refused|Connection)/i);
+            assert.ok(!e.message.includes(externalPassword));
+            return true;
+        });
+        await bed.up(config(external(externalPassword)));
+        const coordinator = await gcAskedOn("a");
+        const started = (await run("docker", ["logs", `${prefix("a")}-gc-coordinator`])).stderr;
+        assert.match(
+            started,
+            new RegExp(`coordinating with a, b through Redis at ${m.address.replace(/\./g, "\\.")}:${m.redisPorts.external}`),
+        );
+        assert.match(coordinator, /leading GC a-\w+: every host goes read-only/);
+        assert.match(coordinator, /every host is read-only \(a, b\): collecting here/);
+        assert.match(coordinator, /writes resume/);
+        await pushAndPullEverywhere("external/app:1", [256 * 1024]);
+    });
+
+    test("7. with Redis down, pushes and pulls go on (from storage); Redis back, GC works again", async () => {
+        const redis = `bed-${m.label}-external-redis`;
+        await docker(["stop", redis]);
+        try {
+            await pushAndPullEverywhere("noredis/app:1", [512 * 1024, 256 * 1024]);
+        } finally {
+            await docker(["start", redis]);
+        }
+        const coordinator = await gcAskedOn("b");
+        assert.match(coordinator, /GC b-\w+ collected; \d+ blob descriptor cache keys deleted; writes resume/);
+    });
+});

@@ -1,0 +1,136 @@
+// The bed of a multi-host stack, shared by its live test and its benchmark: one stack of the
+// program with hosts a and b on this machine's Docker engine (their own ports), a real S3
+// bucket (versitygw), Redis run by the stack on host a, certificates by DNS-01 (bind9, each
+// host's own Pebble), and nginx load balancers in front (test/live/loadBalancer.ts).
+import { randomBytes } from "node:crypto";
+import { Bed } from "./bed";
+import { Bind9 } from "./bind9";
+import { DockerClient, Endpoint } from "./client";
+import { Deployed, Engine } from "./engine";
+import { LoadBalancer } from "./loadBalancer";
+import { S3Server } from "./s3server";
+
+const ZONE = "registry.test";
+const BUCKET = "registry-hosts";
+export const LOCAL_ENGINE = "unix:///var/run/docker.sock";
+
+export class MultiHostBed {
+    readonly engine = new Engine();
+    readonly bed: Bed;
+    readonly bind9: Bind9;
+    readonly s3 = new S3Server();
+    readonly client = new DockerClient();
+    readonly user = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
+    readonly redisPassword = `redis-${randomBytes(12).toString("hex")}`;
+    readonly hosts: { name: string; port: number }[];
+    /** The load balancer in front of every host, and one in front of host a alone (the benchmark's baseline). */
+    readonly lb: LoadBalancer;
+    readonly lbOne: LoadBalancer;
+    /** Spare ports of the bed for Redis: the stack's, a test's own, and one nothing listens on. */
+    readonly redisPorts: { stack: number; external: number; closed: number };
+    /** Settings later `up`s keep (a change of them replaces the registries). */
+    kept: Record<string, unknown> = {};
+    address = "";
+    /** The hosts' certificates' roots (each host's Pebble). */
+    roots = "";
+    readonly ep: Record<string, Endpoint> = {};
+
+    constructor(
+        readonly label: string,
+        slot: number,
+    ) {
+        this.bed = new Bed(label, this.engine, slot);
+        this.bind9 = new Bind9(label, this.bed.images.BIND9_IMAGE, ZONE, this.bed.ports.dns);
+        const [portB, lbPort, lbOnePort, redisPort, externalRedisPort, closedPort] = this.bed.ports.spare;
+        this.hosts = [
+            { name: "a", port: this.bed.ports.https },
+            { name: "b", port: portB },
+        ];
+        this.lb = new LoadBalancer(label, "lb", this.bed.images.NGINX_IMAGE, this.bed.domain, lbPort);
+        this.lbOne = new LoadBalancer(label, "lb-one", this.bed.images.NGINX_IMAGE, this.bed.domain, lbOnePort);
+        this.redisPorts = { stack: redisPort, external: externalRedisPort, closed: closedPort };
+    }
+
+    fqdn(node: string): string {
+        return `${node}.${this.bed.domain}`;
+    }
+
+    /** Container name prefix of host `node`. */
+    prefix(node: string): string {
+        return `${this.bed.prefix}-${node}`;
+    }
+
+    /** host:port of the shared name at a load balancer. */
+    shared(lb = this.lb): string {
+        return `${this.bed.domain}:${lb.port}`;
+    }
+
+    /** host:port of a host's own name. */
+    own(node: string): string {
+        return `${this.fqdn(node)}:${this.hosts.find((h) => h.name === node)!.port}`;
+    }
+
+    /** The stack config: `redis` (default: run by the stack on host a) and more settings. */
+    config(redis?: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+        return this.bed.config({
+            users: { [this.user.name]: { access: "push", password: this.user.password } },
+            acmeChallenge: "dns",
+            dnsPlugin: "rfc2136",
+            dnsCredentials: { server: this.bind9.address, port: this.bind9.port, name: this.bind9.key.name, secret: this.bind9.key.secret },
+            dnsPropagationSeconds: 1,
+            pebbleDnsServer: this.bind9.server,
+            httpPort: 0,
+            httpsPort: this.lb.port,
+            storage: {
+                driver: "s3",
+                bucket: BUCKET,
+                endpoint: this.s3.endpoint,
+                accessKey: this.s3.accessKey,
+                secretKey: this.s3.secretKey,
+                caCertificate: this.s3.caPem,
+            },
+            hosts: this.hosts.map((h) => ({ name: h.name, dockerHost: LOCAL_ENGINE, httpsPort: h.port })),
+            redis: redis ?? { address: `${this.address}:${this.redisPorts.stack}`, password: this.redisPassword, runOn: "a" },
+            redisImage: this.bed.images.REDIS_IMAGE,
+            ...this.kept,
+            ...extra,
+        });
+    }
+
+    /** bind9 and the bucket, the stack, the load balancers, and a client logged in everywhere. */
+    async start(): Promise<Deployed> {
+        await this.bind9.start();
+        this.address = this.bind9.address;
+        await this.s3.start();
+        this.s3.createBucket(BUCKET);
+        await this.bed.addHostNames(this.hosts.map((h) => this.fqdn(h.name)));
+        const up = await this.bed.up(this.config());
+        this.roots = up.outputs.caRoot.value as string;
+        for (const h of this.hosts) {
+            this.ep[h.name] = { domain: this.fqdn(h.name), address: this.address, httpPort: 0, httpsPort: h.port, ca: this.roots };
+            this.bed.trustRoot(this.own(h.name), this.roots);
+        }
+        const backend = (node: string) => `${this.address}:${this.hosts.find((h) => h.name === node)!.port}`;
+        await this.lb.start([backend("a"), backend("b")], this.roots);
+        await this.lbOne.start([backend("a")], this.roots);
+        for (const lb of [this.lb, this.lbOne]) {
+            this.ep[lb.name] = { domain: this.bed.domain, address: this.address, httpPort: 0, httpsPort: lb.port, ca: lb.ca };
+            this.bed.trustRoot(this.shared(lb), lb.ca);
+        }
+        for (const host of [this.shared(), this.shared(this.lbOne), ...this.hosts.map((h) => this.own(h.name))]) {
+            const login = await this.client.login(host, this.user.name, this.user.password);
+            if (login.code !== 0) throw new Error(`docker login ${host}: ${login.stderr}`);
+        }
+        return up;
+    }
+
+    async cleanup(): Promise<void> {
+        this.client.cleanup();
+        await this.bed.cleanup();
+        this.bind9.cleanup();
+        this.lb.cleanup();
+        this.lbOne.cleanup();
+        await this.s3.stop();
+        await this.engine.close();
+    }
+}

@@ -1,0 +1,266 @@
+// Several hosts: the `hosts` and `redis` settings (what is accepted, what is refused and how it
+// is named), what each host gets, the registry's Redis config, the supervisor's coordinated
+// GC, the coordinator script, and the program's graph under mocks (one set per host, shared
+// secrets, one host at a time).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import { renderGcCoordinator } from "../../configs/gc";
+import { hostSettings } from "../../configs/hosts";
+import { REDIS_CA_PATH, renderRedisServerConf } from "../../configs/redis";
+import { GC_FILES, renderRegistryConfig, renderRegistrySupervisor } from "../../configs/registry";
+import { ConfigError, parseSettings, stackNaming } from "../../configs/settings";
+import { SecretPaths } from "../../configs/secretPaths";
+import { makeCa } from "../harness/certs";
+import { isSecretWrapper, runProgram, unwrapSecrets } from "../harness/program";
+import { Recorder } from "../harness/recorder";
+import { tempDir } from "../harness/tempDir";
+
+const REDIS_PASSWORD = "redis-password-0123456789";
+const SEVERAL = {
+    domain: "registry.example.com",
+    acmeChallenge: "dns",
+    dnsPlugin: "rfc2136",
+    dnsCredentials: { server: "10.0.0.53", name: "update", secret: "c2VjcmV0c2VjcmV0c2VjcmV0" },
+    storage: { driver: "s3", bucket: "images", region: "eu-west-1" },
+    hosts: [
+        { name: "node-1", dockerHost: "ssh://ops@10.0.0.11" },
+        { name: "node-2", dockerHost: "ssh://ops@10.0.0.12", httpsPort: 8443 },
+    ],
+    redis: { address: "10.0.0.11:6379", password: REDIS_PASSWORD, runOn: "node-1" },
+};
+const SECRET_LEAVES = ["dnsCredentials.secret", "redis.password"];
+/** Parsed as stack config with the secret leaves stored encrypted. */
+const parse = (values: Record<string, unknown>, secrets = SECRET_LEAVES) =>
+    parseSettings(values, "prod", stackNaming(new SecretPaths(secrets)));
+const problems = (values: Record<string, unknown>, secrets = SECRET_LEAVES) => {
+    try {
+        parse(values, secrets);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError);
+        return e.problems;
+    }
+    assert.fail("expected a ConfigError");
+};
+
+/** `found` has a problem starting with `prefix`. */
+function hasProblem(found: string[], prefix: string): void {
+    assert.ok(
+        found.some((p) => p.startsWith(prefix)),
+        `${prefix}\nin:\n${found.join("\n")}`,
+    );
+}
+
+describe("hosts and redis settings", () => {
+    test("each host gets its name, its own name on the certificate, its prefix and its ports (the top-level ones by default)", () => {
+        const s = parse(SEVERAL);
+        assert.deepEqual(
+            s.hosts.map((h) => [h.name, h.fqdn, h.dockerHost, h.namePrefix, h.publish.httpsPort, h.publish.httpPort]),
+            [
+                ["node-1", "node-1.registry.example.com", "ssh://ops@10.0.0.11", "registry-prod-node-1", 443, 80],
+                ["node-2", "node-2.registry.example.com", "ssh://ops@10.0.0.12", "registry-prod-node-2", 8443, 80],
+            ],
+        );
+        const two = hostSettings(s, s.hosts[1]);
+        assert.deepEqual(
+            [two.dockerHost, two.namePrefix, two.domain, two.domains],
+            ["ssh://ops@10.0.0.12", "registry-prod-node-2", "registry.example.com", ["node-2.registry.example.com"]],
+        );
+        assert.equal(s.redis?.runOn, "node-1");
+        assert.equal(s.redis?.port, 6379);
+        assert.equal(parse({ domain: "registry.example.com" }).hosts.length, 0, "no hosts: one, at dockerHost");
+        assert.equal(parse({ domain: "registry.example.com" }).redis, undefined);
+    });
+
+    test("two hosts need S3, DNS-01 and Redis: each missing one is refused, naming its key", () => {
+        const { storage: _s, acmeChallenge: _a, dnsPlugin: _p, dnsCredentials: _c, redis: _r, ...bare } = SEVERAL;
+        const found = problems(bare);
+        assert.ok(
+            found.includes("private-registry:storage: expected driver s3 with 2 hosts: every host must serve the same blobs"),
+            found.join("\n"),
+        );
+        assert.ok(found.some((p) => p.startsWith("private-registry:acmeChallenge: expected dns with 2 hosts")));
+        assert.ok(found.some((p) => p.startsWith("private-registry:redis: required with 2 hosts")));
+        // One host in the list needs none of them.
+        assert.equal(parse({ domain: "registry.example.com", hosts: [SEVERAL.hosts[0]] }).hosts.length, 1);
+    });
+
+    test("bad hosts are refused before anything is created, each naming the field", () => {
+        const found = problems({
+            ...SEVERAL,
+            dockerHost: "ssh://ops@10.0.0.99",
+            hosts: [
+                { name: "Node_1", dockerHost: "ssh://ops@10.0.0.11" },
+                { name: "b", dockerHost: "tcp://10.0.0.12:2375" },
+                { name: "b", dockerHost: "ssh://ops@10.0.0.13" },
+                { name: "c" },
+                { name: "d", dockerHost: "unix:///var/run/docker.sock", colour: "red" },
+                { name: "e", dockerHost: "unix:///var/run/docker.sock", httpsPort: 99999 },
+                { name: "f", dockerHost: "unix:///var/run/docker.sock" },
+                "node-g",
+            ],
+        });
+        const has = (prefix: string) => hasProblem(found, prefix);
+        has(
+            "private-registry:hosts[0].name: expected a DNS label of 1-32 lower-case letters, digits or '-', such as node-1, got \"Node_1\"",
+        );
+        has("private-registry:hosts[1].dockerHost: expected unix:///path/to/docker.sock or ssh://user@host[:port]; tcp:// is refused");
+        has('private-registry:hosts[2].name: "b" is listed twice');
+        has("private-registry:hosts[3].dockerHost: required");
+        has("private-registry:hosts[4].colour: unknown field");
+        has('private-registry:hosts[5].httpsPort: expected an integer from 1 to 65535, got "99999"');
+        has('private-registry:hosts[6]: publishes a port "d" publishes on the same Docker host');
+        has("private-registry:hosts[7]: expected { name, dockerHost");
+        has("private-registry:dockerHost: not used with hosts");
+    });
+
+    test("redis: a bad address, a plain-text password, runOn a host not listed or with TLS, a CA without TLS are refused", () => {
+        const ca = makeCa("redis test CA").pem;
+        const found = problems(
+            {
+                ...SEVERAL,
+                redis: { address: "redis:none", password: REDIS_PASSWORD, runOn: "node-9", tls: true, caCertificate: ca, colour: 1 },
+            },
+            ["dnsCredentials.secret"],
+        );
+        const has = (prefix: string) => hasProblem(found, prefix);
+        has(
+            'private-registry:redis.address: expected host:port of the Redis server, such as redis.internal.example.com:6379 or 10.0.0.5:6379, got "redis:none"',
+        );
+        has("private-registry:redis.password: must be stored as a secret: `pulumi config set --secret --path redis.password ...`");
+        has('private-registry:redis.runOn: expected the name of one of hosts ("node-1", "node-2"), got "node-9"');
+        has("private-registry:redis.tls: expected false with runOn");
+        has("private-registry:redis.colour: unknown field");
+        for (const p of found) assert.ok(!p.includes(REDIS_PASSWORD), "the password is not echoed");
+        const noPassword = problems({ ...SEVERAL, redis: { address: "10.0.0.11:6379", runOn: "node-1" } });
+        assert.ok(noPassword.some((p) => p.startsWith("private-registry:redis.password: required with runOn")));
+        const caWithoutTls = problems({ ...SEVERAL, redis: { address: "redis.example.com:6380", caCertificate: ca } });
+        assert.ok(caWithoutTls.some((p) => p.startsWith("private-registry:redis.caCertificate: only used with tls: true")));
+        const short = problems({ ...SEVERAL, redis: { ...SEVERAL.redis, password: "short" } });
+        assert.ok(short.some((p) => p === "private-registry:redis.password: expected 16 to 512 characters, got 5"));
+    });
+});
+
+describe("hosts and redis rendered", () => {
+    const s = parse(SEVERAL);
+
+    test("the registry config uses Redis for the blob descriptor cache, with its password and (with TLS) its CA; without Redis, nothing changes", () => {
+        const config = renderRegistryConfig(s, "abc123", "read-write", REDIS_PASSWORD);
+        assert.match(config, /^ {4}blobdescriptor: redis$/m);
+        assert.match(config, /^redis:\n {2}addrs: \[10\.0\.0\.11:6379\]\n {2}password: "redis-password-0123456789"\n {2}db: 0\n/m);
+        assert.doesNotMatch(config, /tls:/);
+        const ca = makeCa("redis test CA").pem;
+        const tls = parse({ ...SEVERAL, redis: { address: "redis.example.com:6380", tls: true, caCertificate: ca } });
+        assert.match(renderRegistryConfig(tls, "abc123"), new RegExp(`^ {2}tls:\\n {4}rootcas: \\[${REDIS_CA_PATH}\\]$`, "m"));
+        const single = renderRegistryConfig(parse({ domain: "registry.example.com" }), "abc123");
+        assert.match(single, /^ {4}blobdescriptor: inmemory$/m);
+        assert.doesNotMatch(single, /redis/);
+    });
+
+    test("with Redis the supervisor asks the coordinator for GC and follows its files; without, it runs GC itself as before", () => {
+        const coordinated = renderRegistrySupervisor(s);
+        assert.match(coordinated, new RegExp(`date \\+%s > "\\$ctl/${GC_FILES.request}"; gc_now=0`));
+        assert.match(coordinated, new RegExp(`want=\\$\\(cat "\\$ctl/${GC_FILES.readonly}"`));
+        assert.match(coordinated, new RegExp(`collect; echo "\\$run" > "\\$ctl/${GC_FILES.done}"`));
+        assert.doesNotMatch(coordinated, /^ {4}gc; next=/m, "no local GC");
+        // Read-only for a while (the writer stopped): the container lives as long as the read-only registry.
+        assert.match(coordinated, /pid=\$\{ro_pid:-\$rw_pid\}\n {2}if ! kill -0 "\$pid"/);
+        const single = renderRegistrySupervisor(parse({ domain: "registry.example.com" }));
+        assert.match(single, /^ {4}gc; next=/m);
+        for (const f of Object.values(GC_FILES)) assert.ok(!single.includes(f), `a single host never touches ${f}`);
+        for (const text of [coordinated, single]) {
+            const dir = tempDir("registry-supervisor-");
+            fs.writeFileSync(path.join(dir, "s.sh"), text);
+            execFileSync("sh", ["-n", path.join(dir, "s.sh")]);
+        }
+    });
+
+    test("the coordinator knows every host and reads the password from its file; it compiles", () => {
+        const script = renderGcCoordinator(s, "node-2");
+        assert.match(script, /^NODES = \["node-1","node-2"\]$/m);
+        assert.match(script, /^NODE = "node-2"$/m);
+        assert.match(script, /^PASSWORD_FILE = "\/etc\/registry-redis\/password"$/m);
+        assert.ok(!script.includes(REDIS_PASSWORD));
+        const dir = tempDir("registry-coordinator-");
+        fs.writeFileSync(path.join(dir, "c.py"), script);
+        execFileSync("python3", ["-m", "py_compile", path.join(dir, "c.py")]);
+    });
+
+    test("the Redis this program runs: allkeys-lru, a password, nothing on disk", () => {
+        const conf = renderRedisServerConf(REDIS_PASSWORD);
+        assert.match(conf, /^maxmemory-policy allkeys-lru$/m);
+        assert.match(conf, new RegExp(`^requirepass "${REDIS_PASSWORD}"$`, "m"));
+        assert.match(conf, /^save ""$/m);
+        assert.throws(() => renderRedisServerConf('bad"password-0123456789'));
+    });
+});
+
+describe("two hosts under mocks", () => {
+    const deploy = async () => {
+        const mocks = new Recorder();
+        const run = await runProgram({ config: SEVERAL, secretKeys: SECRET_LEAVES, mocks, stack: "prod" });
+        return { mocks, run };
+    };
+
+    test("each host gets its provider and containers; Redis runs on node-1 only; one http.secret and one password per user for both", async () => {
+        const { mocks, run } = await deploy();
+        const containers = mocks.ofType("docker:index/container:Container").map((c) => c.inputs.name as string);
+        for (const node of ["node-1", "node-2"]) {
+            for (const role of ["registry", "nginx", "certbot", "gc-coordinator"])
+                assert.ok(containers.includes(`registry-prod-${node}-${role}`), `${node} ${role}`);
+        }
+        assert.deepEqual(
+            containers.filter((c) => c.endsWith("-redis")),
+            ["registry-prod-node-1-redis"],
+        );
+        assert.deepEqual(
+            mocks.ofType("pulumi:providers:docker").map((p) => p.inputs.host),
+            ["ssh://ops@10.0.0.11", "ssh://ops@10.0.0.12"],
+        );
+        const passwords = mocks.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name);
+        assert.equal(passwords.filter((n) => n === "registry-http-secret").length, 1);
+        assert.deepEqual(
+            passwords.filter((n) => n.endsWith("-admin-password")),
+            ["registry-users-admin-password"],
+        );
+        // Both registries get the same http.secret.
+        const secretOf = (node: string) => {
+            const uploads = unwrapSecrets(mocks.byName(`registry-${node}-registry`).inputs.uploads) as { content: string }[];
+            return /secret: "(\w+)"/.exec(uploads[0].content)?.[1];
+        };
+        assert.ok(secretOf("node-1"));
+        assert.equal(secretOf("node-1"), secretOf("node-2"));
+        // Each host's certificate asks for the shared name and its own.
+        assert.ok((mocks.byName("registry-node-2-tls-certonly").inputs.triggers as string[]).includes("node-2.registry.example.com"));
+        assert.deepEqual(
+            (run.outputs.hosts.value as { name: string; host: string }[]).map((h) => h.host),
+            ["node-1.registry.example.com", "node-2.registry.example.com:8443"],
+        );
+    });
+
+    test("the Redis password is only in secrets: the registries' config, the coordinators' 0400 file, Redis' own config", async () => {
+        const { mocks } = await deploy();
+        for (const r of mocks.resources) {
+            const plain = JSON.stringify(r.inputs, (_k, v) => (isSecretWrapper(v) ? "[secret]" : v));
+            assert.ok(!plain.includes(REDIS_PASSWORD), `${r.name} holds the Redis password in plain text`);
+        }
+        const coordinator = mocks.byName("registry-node-2-gc-coordinator");
+        const files = unwrapSecrets(coordinator.inputs.uploads) as { file: string; permissions?: string; content: string }[];
+        assert.deepEqual(
+            files.filter((f) => f.content === REDIS_PASSWORD).map((f) => [f.file, f.permissions]),
+            [["/etc/registry-redis/password", "0400"]],
+        );
+    });
+
+    test("one host at a time: node-2's registry is declared only once node-1 serves again", async () => {
+        const { mocks } = await deploy();
+        const order = (name: string) => mocks.byName(name).order;
+        assert.ok(order("registry-node-1-ready") < order("registry-node-2-registry"));
+        assert.ok(order("registry-node-1-htpasswd-install") < order("registry-node-1-ready"), "ready once the users are in");
+        assert.match(mocks.byName("registry-node-1-ready").inputs.stdin as string, /ready: the registry answers, \/v2\/ answers 401/);
+        // A host's registry gets new Redis settings only once its coordinator has proven them.
+        assert.ok(order("registry-node-2-redis-check") < order("registry-node-2-registry"));
+    });
+});
