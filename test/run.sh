@@ -66,13 +66,13 @@ stale=$(docker network ls -q --filter label=registry-bed)
 [ -z "$stale" ] || docker network rm $stale >/dev/null
 stale=$(docker volume ls -q --filter label=registry-bed)
 [ -z "$stale" ] || docker volume rm -f $stale >/dev/null
-# The S3 test server of a killed run (its PID file names it; only a versitygw is ended).
-s3_pid_file=${TMPDIR:-/tmp}/registry-bed-s3.pid
-if [ -f "$s3_pid_file" ]; then
+# The S3 test servers of a killed run (a PID file names each; only a versitygw is ended).
+for s3_pid_file in "${TMPDIR:-/tmp}"/registry-bed-s3.*.pid; do
+  [ -f "$s3_pid_file" ] || continue
   s3_pid=$(cat "$s3_pid_file")
   if [ -r "/proc/$s3_pid/cmdline" ] && tr '\0' ' ' < "/proc/$s3_pid/cmdline" | grep -q versitygw; then kill "$s3_pid" || true; fi
   rm -f "$s3_pid_file"
-fi
+done
 # Stack files of a killed run's test stacks (the stacks lived in its temporary backend).
 rm -f Pulumi.bed-*.yaml
 # Processes a killed run's Pulumi CLI left (they carry its marker in their environment).

@@ -15,8 +15,8 @@ import { bedHostAddress } from "./hostAddress";
 import { loadImages } from "./bed";
 import { canConnect } from "./client";
 
-/** Records the server's PID so that test/run.sh can end it if a killed run left it behind. */
-export const S3_PID_FILE = path.join(os.tmpdir(), "registry-bed-s3.pid");
+/** Records a server's PID so that test/run.sh can end it if a killed run left it behind (one file per server: several run at once). */
+const pidFile = (pid: number | undefined) => path.join(os.tmpdir(), `registry-bed-s3.${pid}.pid`);
 
 export class S3Server {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-s3-"));
@@ -57,7 +57,7 @@ export class S3Server {
         });
         this.child.stdout!.on("data", (b) => (this.log += b));
         this.child.stderr!.on("data", (b) => (this.log += b));
-        fs.writeFileSync(S3_PID_FILE, String(this.child.pid));
+        fs.writeFileSync(pidFile(this.child.pid), String(this.child.pid));
         for (let i = 0; i < 100; i++) {
             if (await canConnect(this.host, this.port)) return;
             if (this.child.exitCode !== null) break;
@@ -95,7 +95,7 @@ export class S3Server {
             child.kill("SIGTERM");
             await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
         }
-        if (fs.existsSync(S3_PID_FILE) && fs.readFileSync(S3_PID_FILE, "utf8") === String(child?.pid)) fs.rmSync(S3_PID_FILE);
+        if (child) fs.rmSync(pidFile(child.pid), { force: true });
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }
