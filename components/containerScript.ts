@@ -2,13 +2,18 @@
 //
 // The script travels on stdin (`docker exec -i <container> sh -s`), so file contents and
 // secrets stay out of process arguments, and the resource's `create` string is short and
-// constant. The docker CLI talks to the same host as the provider (DOCKER_HOST).
+// constant. The docker CLI talks to the same host as the provider (DOCKER_HOST); over
+// tcp:// with TLS, the host's client certificate goes to a private temporary directory for
+// that one command (DOCKER_CERT_PATH), from the command's environment (a secret in state).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { Settings } from "../configs/settings";
+import { secretOutput } from "./secretOutput";
+import { keyPemProblem } from "../configs/hosts";
 
 export interface ContainerScriptArgs {
-    /** Docker daemon address (unix:// or ssh://). */
-    dockerHost: string;
+    /** The Docker daemon (unix://, ssh://, or tcp:// with its TLS client material). */
+    docker: Pick<Settings, "dockerHost" | "dockerTls">;
     /** Name of the running container the script runs in. */
     container: pulumi.Input<string>;
     /** The shell script. Mark it secret when it carries secrets. */
@@ -17,15 +22,29 @@ export interface ContainerScriptArgs {
     triggers?: pulumi.Input<unknown>[];
 }
 
+/** Writes the client certificate where the docker CLI reads it, for this command only. */
+const WITH_CERTS =
+    'd=$(mktemp -d) && trap \'rm -rf "$d"\' EXIT && (umask 077 && printf "%s" "$REGISTRY_DOCKER_CA" > "$d/ca.pem" && printf "%s" "$REGISTRY_DOCKER_CERT" > "$d/cert.pem" && printf "%s" "$REGISTRY_DOCKER_KEY" > "$d/key.pem") && DOCKER_CERT_PATH="$d"';
+
 export function containerScript(name: string, args: ContainerScriptArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
-    const run = pulumi.interpolate`docker exec -i ${args.container} sh -s`;
+    const tls = args.docker.dockerTls;
+    const run = tls
+        ? pulumi.interpolate`${WITH_CERTS} docker exec -i ${args.container} sh -s`
+        : pulumi.interpolate`docker exec -i ${args.container} sh -s`;
+    const environment: Record<string, pulumi.Input<string>> = { DOCKER_HOST: args.docker.dockerHost };
+    if (tls) {
+        environment.DOCKER_TLS_VERIFY = "1";
+        environment.REGISTRY_DOCKER_CA = tls.caCertificate;
+        environment.REGISTRY_DOCKER_CERT = tls.certificate;
+        environment.REGISTRY_DOCKER_KEY = secretOutput(tls.key, "hosts[].tls.key", keyPemProblem);
+    }
     return new command.local.Command(
         name,
         {
             create: run,
             update: run,
             stdin: args.script,
-            environment: { DOCKER_HOST: args.dockerHost },
+            environment,
             triggers: args.triggers,
         },
         opts,

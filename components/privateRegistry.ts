@@ -6,13 +6,14 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hostSettings } from "../configs/hosts";
+import { hostSettings, keyPemProblem } from "../configs/hosts";
 import { publicHost } from "../configs/nginx";
 import { ARGS_NAMING, ConfigError, parseSettings, Settings } from "../configs/settings";
 import { Labels, redisContainer } from "./containers";
 import { PrivateRegistryArgs } from "./privateRegistryArgs";
 import { DeclaredHost, declareHost } from "./registryHost";
 import { userPasswords } from "./registryUsers";
+import { secretOutput } from "./secretOutput";
 
 export type {
     PrivateRegistryArgs,
@@ -52,17 +53,35 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         ];
         // One http.secret for every host: an upload begun on one host goes on at another.
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result;
-        const provider = (prefix: string, dockerHost: string) =>
-            new docker.Provider(`${prefix}-docker`, { host: dockerHost }, { parent: this });
+        // The Docker daemon of a host: over tcp://, with its TLS client material (the key a secret).
+        const provider = (prefix: string, target: Pick<Settings, "dockerHost" | "dockerTls">) => {
+            const tls = target.dockerTls;
+            return new docker.Provider(
+                `${prefix}-docker`,
+                {
+                    host: target.dockerHost,
+                    ...(tls
+                        ? {
+                              caMaterial: tls.caCertificate,
+                              certMaterial: tls.certificate,
+                              keyMaterial: secretOutput(tls.key, "hosts[].tls.key", keyPemProblem),
+                          }
+                        : {}),
+                },
+                { parent: this },
+            );
+        };
 
         let declared: DeclaredHost[];
         if (settings.hosts.length === 0) {
-            const parts = { settings, node: "", labels, provider: provider(name, settings.dockerHost), httpSecret };
+            const parts = { settings, node: "", labels, provider: provider(name, settings), httpSecret };
             declared = [declareHost(name, parts, this)];
         } else {
             // Several hosts: the same users and passwords everywhere; one at a time on updates.
             const passwords = userPasswords(`${name}-users`, settings.users, this);
-            const providers = new Map(settings.hosts.map((h) => [h.name, provider(`${name}-${h.name}`, h.dockerHost)]));
+            const providers = new Map(
+                settings.hosts.map((h) => [h.name, provider(`${name}-${h.name}`, { dockerHost: h.dockerHost, dockerTls: h.tls })]),
+            );
             const runOn = settings.hosts.find((h) => h.name === settings.redis?.runOn);
             const redis =
                 runOn &&

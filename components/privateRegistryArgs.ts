@@ -115,8 +115,10 @@ export interface PrivateRegistryArgs {
 export interface RegistryHostArgs {
     /** A DNS label: the host's own name is `<name>.<domain>`, on its certificate. Required. */
     name: string;
-    /** Its Docker daemon: `unix://...` or `ssh://user@host[:port]`. Required. */
+    /** Its Docker daemon: `unix://...`, `ssh://user@host[:port]`, or `tcp://host:port` with `tls`. Required. */
     dockerHost: string;
+    /** With a `tcp://` dockerHost (`dockerd --tlsverify`): the daemon's CA, this client's certificate (PEM) and key (PEM, kept secret). Default: none. */
+    tls?: { caCertificate: string; certificate: string; key: pulumi.Input<string> };
     /** Default: the top-level `bindAddress`. */
     bindAddress?: string;
     /** Default: the top-level `httpPort`. */

@@ -69,7 +69,7 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
         redisCheck = containerScript(
             `${name}-redis-check`,
             {
-                dockerHost: settings.dockerHost,
+                docker: settings,
                 container: coordinator.name,
                 script: `python3 ${GC_COORDINATOR_PATH} --check\n`,
                 triggers: [coordinator.id],
@@ -90,7 +90,7 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
     // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
     const storageCheck = containerScript(
         `${name}-storage-check`,
-        { dockerHost: settings.dockerHost, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
+        { docker: settings, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
         { parent },
     );
     const tls = new TlsCertificate(
@@ -108,7 +108,7 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
         ? containerScript(
               `${name}-ready`,
               {
-                  dockerHost: settings.dockerHost,
+                  docker: settings,
                   container: nginx.name,
                   script: renderReadinessCheck(settings),
                   triggers: [registry.id, nginx.id],

@@ -12,7 +12,7 @@ import { containerScript } from "./containerScript";
 import { secretOutput } from "./secretOutput";
 
 export interface RegistryUsersArgs {
-    settings: Pick<Settings, "users" | "bcryptCost" | "dockerHost">;
+    settings: Pick<Settings, "users" | "bcryptCost" | "dockerHost" | "dockerTls">;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
     /** Every user's password, in settings.users' order, when several hosts share them; else made here (userPasswords). */
@@ -61,11 +61,7 @@ export class RegistryUsers extends pulumi.ComponentResource {
                 ),
         );
 
-        const install = containerScript(
-            `${name}-install`,
-            { dockerHost: settings.dockerHost, container: args.nginxContainer, script },
-            { parent: this },
-        );
+        const install = containerScript(`${name}-install`, { docker: settings, container: args.nginxContainer, script }, { parent: this });
 
         // Handed out only once nginx has them: a consumer never gets a password that fails.
         this.passwords = pulumi.secret(

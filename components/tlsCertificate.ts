@@ -48,7 +48,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
         ) =>
             containerScript(
                 `${name}-${suffix}`,
-                { dockerHost: settings.dockerHost, container, script, triggers },
+                { docker: settings, container, script, triggers },
                 { parent: this, dependsOn: after ? [after] : [] },
             );
 

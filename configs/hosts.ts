@@ -6,9 +6,25 @@
 // own (`node-1.registry.example.com`), so no two hosts ask the CA for the same set of names.
 import { isIP } from "node:net";
 import type { Fields } from "./fields";
+import { pemCertificates } from "./pem";
+import type { SecretValue } from "./secret";
 import type { Settings } from "./settings";
 import { show } from "./show";
-import { dockerHostProblem, DOCKER_NAME, isValidDomain } from "./validators";
+import { dockerHostProblem, DOCKER_NAME, isPort, isValidDomain } from "./validators";
+
+/** A Docker daemon's TLS (tcp://, `dockerd --tlsverify`): its CA, and this client's certificate and key. */
+export interface DockerTls {
+    caCertificate: string;
+    certificate: string;
+    key: SecretValue;
+}
+
+/** What is wrong with a PEM private key, or undefined. */
+export function keyPemProblem(text: string): string | undefined {
+    return /^-----BEGIN (EC |RSA )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END (EC |RSA )?PRIVATE KEY-----\s*$/.test(text.trim())
+        ? undefined
+        : "expected a PEM private key (-----BEGIN PRIVATE KEY----- ...)";
+}
 
 export interface HostSettings {
     /** The host's name in the list: a DNS label, e.g. `node-1`. */
@@ -19,10 +35,14 @@ export interface HostSettings {
     /** Prefix of its containers, networks and volumes: `<namePrefix>-<name>`. */
     namePrefix: string;
     publish: Settings["publish"];
+    /** With a tcp:// dockerHost: the daemon's TLS. */
+    tls?: DockerTls;
 }
 
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
-const HOST_FIELDS = ["name", "dockerHost", "bindAddress", "httpPort", "httpsPort"];
+const HOST_FIELDS = ["name", "dockerHost", "bindAddress", "httpPort", "httpsPort", "tls"];
+const TLS_FIELDS = ["caCertificate", "certificate", "key"];
+const TCP_HOST = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:@[\]]+):(\d+)$/;
 const HOSTS_EXPECTED =
     "a list of { name, dockerHost, bindAddress?, httpPort?, httpsPort? }, e.g. `pulumi config set --path 'hosts[0].name' node-1`";
 
@@ -49,11 +69,24 @@ export function parseHosts(f: Fields, base: Pick<Settings, "domain" | "namePrefi
         else if (!DOCKER_NAME.test(namePrefix))
             h.problem("name", `${show(namePrefix)} (namePrefix-name) must be at most 41 characters: shorten namePrefix or the name`);
         const dockerHost = h.text("dockerHost");
+        const tls = parseDockerTls(h, (given as Record<string, unknown>).tls);
         if (dockerHost === undefined)
-            h.problem("dockerHost", "required: the host's Docker daemon, unix:///var/run/docker.sock or ssh://user@host");
-        else {
+            h.problem(
+                "dockerHost",
+                "required: the host's Docker daemon, unix:///var/run/docker.sock, ssh://user@host or tcp://host:2376 with tls",
+            );
+        else if (dockerHost.startsWith("tcp://")) {
+            const m = TCP_HOST.exec(dockerHost);
+            if (!m || !isPort(m[2])) h.bad("dockerHost", dockerHost, "tcp://host:port (the daemon's TLS port, usually 2376)");
+            else if (!tls)
+                h.problem(
+                    "dockerHost",
+                    "tcp:// needs tls { caCertificate, certificate, key }: without it the Docker API (and this stack's secrets) would travel unauthenticated and in clear",
+                );
+        } else {
             const wrong = dockerHostProblem(dockerHost);
             if (wrong) h.bad("dockerHost", dockerHost, wrong);
+            if (tls) h.problem("tls", "only used with a tcp:// dockerHost");
         }
         const bindAddress = h.text("bindAddress", base.publish.bindAddress);
         if (isIP(bindAddress) === 0) h.bad("bindAddress", bindAddress, "an IP address such as 0.0.0.0 or 10.0.0.5");
@@ -68,6 +101,7 @@ export function parseHosts(f: Fields, base: Pick<Settings, "domain" | "namePrefi
             dockerHost: dockerHost ?? "",
             namePrefix,
             publish: { bindAddress, httpPort: httpPort === 0 ? undefined : httpPort, httpsPort },
+            tls,
         });
     });
     hosts.forEach((a, i) => {
@@ -79,6 +113,32 @@ export function parseHosts(f: Fields, base: Pick<Settings, "domain" | "namePrefi
             );
     });
     return hosts;
+}
+
+/** A host's `tls`: the daemon's CA and this client's certificate (PEM), and its key (PEM, a secret). */
+function parseDockerTls(h: Fields, value: unknown): DockerTls | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "object" || Array.isArray(value)) {
+        h.problem("tls", "expected { caCertificate, certificate, key }");
+        return undefined;
+    }
+    const t = h.within("tls", value as Record<string, unknown>);
+    for (const k of Object.keys(value)) if (!TLS_FIELDS.includes(k)) t.problem(k, `unknown field; expected ${TLS_FIELDS.join(", ")}`);
+    const pem = (field: string) => {
+        const text = pemCertificates(t.text(field));
+        if (text === undefined) t.problem(field, "expected a PEM certificate (-----BEGIN CERTIFICATE----- ...)");
+        return text ?? "";
+    };
+    const caCertificate = pem("caCertificate");
+    const certificate = pem("certificate");
+    const key = t.secret(
+        "key",
+        (value as Record<string, unknown>).key,
+        keyPemProblem,
+        "pulumi config set --secret --path 'hosts[i].tls.key' < key.pem",
+    );
+    if (key === undefined) t.problem("key", "required: the client's private key (PEM), stored as a secret");
+    return key ? { caCertificate, certificate, key } : undefined;
 }
 
 function sharesPort(a: Settings["publish"], b: Settings["publish"]): boolean {
@@ -106,5 +166,12 @@ export function severalHostsProblems(s: Pick<Settings, "hosts" | "storage" | "ac
 
 /** One host's settings: the shared ones, with its engine, names and ports. */
 export function hostSettings(s: Settings, h: HostSettings): Settings {
-    return { ...s, dockerHost: h.dockerHost, namePrefix: h.namePrefix, publish: h.publish, domains: [...s.domains, h.fqdn] };
+    return {
+        ...s,
+        dockerHost: h.dockerHost,
+        dockerTls: h.tls,
+        namePrefix: h.namePrefix,
+        publish: h.publish,
+        domains: [...s.domains, h.fqdn],
+    };
 }

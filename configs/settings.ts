@@ -10,7 +10,7 @@ import { isIP } from "node:net";
 import { ACME_DIRECTORIES, CERTBOT_IMAGE, ConfigKey, DEFAULTS, PROJECT, SettingsValues } from "./defaults";
 import { AcmeChallenge, parseChallenge, PLUGINS } from "./dns";
 import { Fields, FieldNaming } from "./fields";
-import { HostSettings, parseHosts, severalHostsProblems } from "./hosts";
+import { DockerTls, HostSettings, parseHosts, severalHostsProblems } from "./hosts";
 import { parseRedis, RedisSettings } from "./redis";
 import { pemCertificates } from "./pem";
 import { passwordProblem, SecretValue } from "./secret";
@@ -33,7 +33,7 @@ export type { S3Storage, StorageSettings } from "./storageSettings";
 export { ACME_DIRECTORIES, CONFIG_KEYS, DEFAULTS, PROJECT, qualified } from "./defaults";
 export type { ConfigKey, RawConfig, SettingsValues } from "./defaults";
 export type { AcmeChallenge, DnsChallenge, DnsPlugin } from "./dns";
-export type { HostSettings } from "./hosts";
+export type { DockerTls, HostSettings } from "./hosts";
 export type { RedisSettings } from "./redis";
 
 export type Access = "push" | "pull";
@@ -53,6 +53,8 @@ export interface Settings {
     namePrefix: string;
     /** Docker daemon address used by the provider and by every command. */
     dockerHost: string;
+    /** With a tcp:// dockerHost (a host of `hosts`): the daemon's TLS. */
+    dockerTls?: DockerTls;
     domain: string;
     /** More names on the certificate (SANs), besides domain. */
     domains: string[];

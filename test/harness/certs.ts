@@ -15,8 +15,8 @@ export interface TestCa {
     dir: string;
     /** PEM of the CA's certificate. */
     pem: string;
-    /** Makes a server certificate for `subjectAltName` (e.g. `IP:10.0.0.1`): returns the cert and key paths. */
-    issue(name: string, subjectAltName: string): { cert: string; key: string };
+    /** Makes a server (or client) certificate for `subjectAltName` (e.g. `IP:10.0.0.1`): returns the cert and key paths. */
+    issue(name: string, subjectAltName: string, usage?: "serverAuth" | "clientAuth"): { cert: string; key: string };
 }
 
 /** A new CA in `dir` (by default a temporary directory, removed when the process exits). */
@@ -43,13 +43,13 @@ export function makeCa(commonName: string, dir = tempDir("registry-test-ca-")): 
     return {
         dir,
         pem: fs.readFileSync(caCert, "utf8"),
-        issue(name, subjectAltName) {
+        issue(name, subjectAltName, usage = "serverAuth") {
             const key = path.join(dir, `${name}.key`);
             const csr = path.join(dir, `${name}.csr`);
             const cert = path.join(dir, `${name}.crt`);
             const ext = path.join(dir, `${name}.ext`);
             openssl(["req", ...EC, "-keyout", key, "-out", csr, "-subj", `/CN=${name}`]);
-            fs.writeFileSync(ext, `subjectAltName=${subjectAltName}\nextendedKeyUsage=serverAuth\n`);
+            fs.writeFileSync(ext, `subjectAltName=${subjectAltName}\nextendedKeyUsage=${usage}\n`);
             openssl([
                 "x509",
                 "-req",

@@ -42,7 +42,7 @@ export const BED_SLOTS = {
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
 /** Config leaves a user sets with --secret. */
-const SECRET_LEAF = /(^|\.)(password|accessKey|secretKey|secret)$/;
+const SECRET_LEAF = /(^|\.)(password|accessKey|secretKey|secret|key)$/;
 
 export function loadImages(): BedImages {
     const file = process.env.IMAGES_ENV ?? path.join(ROOT, "test", "bed", ".images.env");
@@ -99,7 +99,7 @@ export class Bed {
         readonly engine: Engine,
         readonly slot: number,
     ) {
-        const spare = Array.from({ length: 6 }, (_, i) => 19000 + 10 * slot + i);
+        const spare = Array.from({ length: 8 }, (_, i) => 19000 + 10 * slot + i);
         this.ports = { http: 18080 + 10 * slot, https: 18443 + 10 * slot, dns: 18053 + 10 * slot, spare };
     }
 

@@ -103,9 +103,12 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
                 name: h.name,
                 host: `${fqdn(h.name)}:${h.port}`,
                 url: `https://${fqdn(h.name)}:${h.port}`,
-                dockerHost: LOCAL_ENGINE,
+                dockerHost: h.name === "b" ? m.daemonB!.dockerHost : LOCAL_ENGINE,
             })),
         );
+        // Host b's provider and commands went through tcp:// with TLS and a client certificate.
+        assert.match(m.daemonB!.dockerHost, /^tcp:\/\//);
+        assert.ok(m.daemonB!.accepted > 10, `connections to b's daemon over TLS: ${m.daemonB!.accepted}`);
         const redis = `${prefix("a")}-redis`;
         const cli = (args: string[]) =>
             docker(["exec", "-i", redis, "sh", "-c", `REDISCLI_AUTH=$(cat) redis-cli ${args.join(" ")}`], { input: REDIS_PASSWORD });
@@ -126,7 +129,13 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         }
         const stack = await bed.stack();
         const atoms = secretAtoms(await stack.exportText(true), [REDIS_PASSWORD]);
-        assert.deepEqual(leaksIn(atoms, await stack.exportText()), [], "secrets readable in `pulumi stack export`");
+        const plain = await stack.exportText();
+        assert.deepEqual(leaksIn(atoms, plain), [], "secrets readable in `pulumi stack export`");
+        // Nor the TLS client key of b's daemon, in any line of it.
+        const keyLines = m.daemonB!.client.key.split("\n").filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l));
+        assert.ok(keyLines.length > 0);
+        for (const line of keyLines)
+            assert.ok(!plain.includes(line) && !plain.includes(JSON.stringify(line).slice(1, -1)), "the client key in plain state");
     });
 
     test("2. an upload begun on host a is finished through host b; a multi-layer push through the load balancer pulls from each host", async () => {

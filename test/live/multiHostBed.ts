@@ -1,11 +1,13 @@
 // The bed of a multi-host stack, shared by its live test and its benchmark: one stack of the
-// program with hosts a and b on this machine's Docker engine (their own ports), a real S3
+// program with hosts a and b on this machine's Docker engine (their own ports; b reached over
+// tcp:// with TLS, test/live/dockerTlsProxy.ts), a real S3
 // bucket (versitygw), Redis run by the stack on host a, certificates by DNS-01 (bind9, each
 // host's own Pebble), and nginx load balancers in front (test/live/loadBalancer.ts).
 import { randomBytes } from "node:crypto";
 import { Bed } from "./bed";
 import { Bind9 } from "./bind9";
 import { DockerClient, Endpoint } from "./client";
+import { DockerTlsProxy } from "./dockerTlsProxy";
 import { Deployed, Engine } from "./engine";
 import { LoadBalancer } from "./loadBalancer";
 import { S3Server } from "./s3server";
@@ -34,6 +36,9 @@ export class MultiHostBed {
     /** The hosts' certificates' roots (each host's Pebble). */
     roots = "";
     readonly ep: Record<string, Endpoint> = {};
+    /** Host b's Docker daemon: this engine over tcp:// with TLS (client certificates). */
+    daemonB?: DockerTlsProxy;
+    private readonly daemonPort: number;
 
     constructor(
         readonly label: string,
@@ -41,7 +46,8 @@ export class MultiHostBed {
     ) {
         this.bed = new Bed(label, this.engine, slot);
         this.bind9 = new Bind9(label, this.bed.images.BIND9_IMAGE, ZONE, this.bed.ports.dns);
-        const [portB, lbPort, lbOnePort, redisPort, externalRedisPort, closedPort] = this.bed.ports.spare;
+        const [portB, lbPort, lbOnePort, redisPort, externalRedisPort, closedPort, daemonPort] = this.bed.ports.spare;
+        this.daemonPort = daemonPort;
         this.hosts = [
             { name: "a", port: this.bed.ports.https },
             { name: "b", port: portB },
@@ -89,7 +95,12 @@ export class MultiHostBed {
                 secretKey: this.s3.secretKey,
                 caCertificate: this.s3.caPem,
             },
-            hosts: this.hosts.map((h) => ({ name: h.name, dockerHost: LOCAL_ENGINE, httpsPort: h.port })),
+            // Host a through the engine's socket, host b through tcp:// with TLS.
+            hosts: this.hosts.map((h) =>
+                h.name === "b" && this.daemonB
+                    ? { name: h.name, dockerHost: this.daemonB.dockerHost, httpsPort: h.port, tls: this.daemonB.client }
+                    : { name: h.name, dockerHost: LOCAL_ENGINE, httpsPort: h.port },
+            ),
             redis: redis ?? { address: `${this.address}:${this.redisPorts.stack}`, password: this.redisPassword, runOn: "a" },
             redisImage: this.bed.images.REDIS_IMAGE,
             ...this.kept,
@@ -103,6 +114,8 @@ export class MultiHostBed {
         this.address = this.bind9.address;
         await this.s3.start();
         this.s3.createBucket(BUCKET);
+        this.daemonB = new DockerTlsProxy(this.address, this.daemonPort);
+        await this.daemonB.start();
         await this.bed.addHostNames(this.hosts.map((h) => this.fqdn(h.name)));
         const up = await this.bed.up(this.config());
         this.roots = up.outputs.caRoot.value as string;
@@ -131,6 +144,7 @@ export class MultiHostBed {
         this.lb.cleanup();
         this.lbOne.cleanup();
         await this.s3.stop();
+        await this.daemonB?.stop();
         await this.engine.close();
     }
 }

@@ -229,6 +229,50 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.match(stackFile, /secret:\s*\n?\s*secure: /, "stored encrypted");
     });
 
+    test("the several-hosts block, with S3 and DNS-01 set, passes pulumi preview: both hosts' stacks, Redis on node-1, the password encrypted", async () => {
+        // No host of the README exists here, and nothing may leave this machine: an `ssh` that
+        // would record where it was asked to go and fail, as an unreachable host would.
+        const shim = path.join(work, "ssh-shim");
+        const calls = path.join(work, "ssh-calls");
+        fs.mkdirSync(shim, { recursive: true });
+        fs.writeFileSync(
+            path.join(shim, "ssh"),
+            `#!/bin/sh\necho "$*" >> ${calls}\necho "ssh: not reachable from the tests" >&2\nexit 255\n`,
+            {
+                mode: 0o755,
+            },
+        );
+        const script = [
+            `export PATH=${shim}:$PATH`,
+            "export PULUMI_CONFIG_PASSPHRASE=...",
+            "pulumi stack init hosts",
+            "pulumi config set domain registry.example.com",
+            // What the section says more than one host needs: S3 and DNS-01 (their own sections).
+            "pulumi config set acmeChallenge dns",
+            "pulumi config set dnsPlugin rfc2136",
+            "pulumi config set --path dnsCredentials.server 192.0.2.53",
+            "pulumi config set --path dnsCredentials.name registry-key",
+            "echo c2VjcmV0LWtleS1mb3ItdGhlLXRlc3Q= | pulumi config set --secret --path dnsCredentials.secret",
+            "pulumi config set --path storage.driver s3",
+            "pulumi config set --path storage.bucket images",
+            "pulumi config set --path storage.region eu-west-1",
+            readmeBlock("several-hosts"),
+            "pulumi preview --stack hosts",
+        ].join("\n");
+        const r = await shell(script, checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        for (const node of ["node-1", "node-2"]) {
+            assert.match(r.stdout, new RegExp(`pulumi:providers:docker registry-${node}-docker create`));
+            assert.match(r.stdout, new RegExp(`docker:index:Container registry-${node}-gc-coordinator create`));
+            assert.match(r.stdout, new RegExp(`command:local:Command registry-${node}-ready create`));
+        }
+        assert.match(r.stdout, /docker:index:Container registry-node-1-redis create/);
+        assert.doesNotMatch(r.stdout, /registry-node-2-redis create/);
+        assert.equal(fs.existsSync(calls), false, "a preview contacts no host");
+        const stackFile = fs.readFileSync(path.join(checkout, "Pulumi.hosts.yaml"), "utf8");
+        assert.match(stackFile, /password:\s*\n?\s*secure: /, "the Redis password stored encrypted");
+    });
+
     test("a production stack with only domain and acmeEmail set passes pulumi preview", async () => {
         const script = [
             "export PULUMI_CONFIG_PASSPHRASE=...",

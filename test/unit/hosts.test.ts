@@ -106,7 +106,7 @@ describe("hosts and redis settings", () => {
         has(
             "private-registry:hosts[0].name: expected a DNS label of 1-32 lower-case letters, digits or '-', such as node-1, got \"Node_1\"",
         );
-        has("private-registry:hosts[1].dockerHost: expected unix:///path/to/docker.sock or ssh://user@host[:port]; tcp:// is refused");
+        has("private-registry:hosts[1].dockerHost: tcp:// needs tls { caCertificate, certificate, key }");
         has('private-registry:hosts[2].name: "b" is listed twice');
         has("private-registry:hosts[3].dockerHost: required");
         has("private-registry:hosts[4].colour: unknown field");
@@ -140,6 +140,68 @@ describe("hosts and redis settings", () => {
         assert.ok(caWithoutTls.some((p) => p.startsWith("private-registry:redis.caCertificate: only used with tls: true")));
         const short = problems({ ...SEVERAL, redis: { ...SEVERAL.redis, password: "short" } });
         assert.ok(short.some((p) => p === "private-registry:redis.password: expected 16 to 512 characters, got 5"));
+    });
+});
+
+describe("a host over tcp:// with TLS", () => {
+    const ca = makeCa("docker daemon test CA");
+    const client = ca.issue("client", "DNS:client", "clientAuth");
+    const tls = { caCertificate: ca.pem, certificate: fs.readFileSync(client.cert, "utf8"), key: fs.readFileSync(client.key, "utf8") };
+    const withTls = { ...SEVERAL, hosts: [SEVERAL.hosts[0], { name: "node-2", dockerHost: "tcp://10.0.0.12:2376", tls }] };
+    const leaves = [...SECRET_LEAVES, "hosts[1].tls.key"];
+
+    test("is accepted with the daemon's CA and this client's certificate and key (a secret); refused without, or with a plain key", () => {
+        const s = parse(withTls, leaves);
+        assert.equal(s.hosts[1].dockerHost, "tcp://10.0.0.12:2376");
+        assert.equal(hostSettings(s, s.hosts[1]).dockerTls?.certificate, tls.certificate);
+        assert.equal(hostSettings(s, s.hosts[0]).dockerTls, undefined);
+        const without = problems({ ...SEVERAL, hosts: [SEVERAL.hosts[0], { name: "node-2", dockerHost: "tcp://10.0.0.12:2376" }] });
+        hasProblem(without, "private-registry:hosts[1].dockerHost: tcp:// needs tls { caCertificate, certificate, key }");
+        hasProblem(problems(withTls), "private-registry:hosts[1].tls.key: must be stored as a secret");
+        const wrongPlace = problems({ ...SEVERAL, hosts: [{ ...SEVERAL.hosts[0], tls }, SEVERAL.hosts[1]] }, [
+            ...SECRET_LEAVES,
+            "hosts[0].tls.key",
+        ]);
+        hasProblem(wrongPlace, "private-registry:hosts[0].tls: only used with a tcp:// dockerHost");
+        const badPem = problems(
+            { ...withTls, hosts: [SEVERAL.hosts[0], { ...withTls.hosts[1], tls: { ...tls, certificate: "nope" } }] },
+            leaves,
+        );
+        hasProblem(badPem, "private-registry:hosts[1].tls.certificate: expected a PEM certificate");
+        // A single host's dockerHost still refuses tcp:// (a host of `hosts` carries its TLS).
+        hasProblem(
+            problems({ domain: "registry.example.com", dockerHost: "tcp://10.0.0.12:2376" }),
+            "private-registry:dockerHost: expected",
+        );
+    });
+
+    test("its provider gets the TLS material (the key secret); its commands write it for the docker CLI, the key only from a secret variable", async () => {
+        const mocks = new Recorder();
+        await runProgram({ config: withTls, secretKeys: leaves, mocks, stack: "prod" });
+        const providers = mocks.ofType("pulumi:providers:docker");
+        const tcp = providers.find((p) => p.inputs.host === "tcp://10.0.0.12:2376")!;
+        assert.equal(tcp.inputs.caMaterial, ca.pem);
+        assert.equal(tcp.inputs.certMaterial, tls.certificate);
+        assert.ok(isSecretWrapper(tcp.inputs.keyMaterial), "the key is a secret");
+        const ssh = providers.find((p) => p.inputs.host === "ssh://ops@10.0.0.11")!;
+        assert.equal(ssh.inputs.caMaterial, undefined);
+        for (const r of mocks.resources) {
+            const plain = JSON.stringify(r.inputs, (_k, v) => (isSecretWrapper(v) ? "[secret]" : v));
+            assert.ok(!plain.includes(tls.key.split("\n")[1]), `${r.name} holds the client key in plain text`);
+        }
+        const install = mocks.byName("registry-node-2-htpasswd-install");
+        assert.match(
+            install.inputs.create as string,
+            /^d=\$\(mktemp -d\) && trap .* DOCKER_CERT_PATH="\$d" docker exec -i registry-prod-node-2-nginx sh -s$/,
+        );
+        // The environment carries the key: it is kept secret as a whole.
+        assert.ok(isSecretWrapper(install.inputs.environment), "the command's environment is a secret");
+        const env = unwrapSecrets(install.inputs.environment) as Record<string, string>;
+        assert.equal(env.DOCKER_HOST, "tcp://10.0.0.12:2376");
+        assert.equal(env.DOCKER_TLS_VERIFY, "1");
+        assert.equal(env.REGISTRY_DOCKER_KEY, tls.key);
+        // The other host's commands (and a single host's) are as before: DOCKER_HOST alone.
+        assert.deepEqual(Object.keys(mocks.byName("registry-node-1-htpasswd-install").inputs.environment), ["DOCKER_HOST"]);
     });
 });
 
