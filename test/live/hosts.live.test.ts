@@ -17,6 +17,7 @@ import { requestsDuring } from "./load";
 import { LOCAL_ENGINE, MultiHostBed } from "./multiHostBed";
 import { docker, run } from "./proc";
 import { leaksIn, secretAtoms } from "./secrets";
+import { makeCa } from "../harness/certs";
 
 const MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -348,19 +349,36 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         assert.ok(load.served > 50, `requests ran through the update (${load.served})`);
     });
 
-    test("6. an external Redis with a wrong password, or unreachable, fails pulumi up with the reason and no secret; with the right one it coordinates GC", async () => {
+    test("6. an external Redis over TLS: a wrong password, or an unreachable one, fails pulumi up with the reason and no secret; with the right one it coordinates GC", async () => {
         const externalPassword = `ext-${randomBytes(12).toString("hex")}`;
         const wrong = `wrong-${randomBytes(12).toString("hex")}`;
         const redis = `bed-${m.label}-external-redis`;
-        // The test's own Redis, as a team's would be: its config (and password) in a file it mounts.
+        // The test's own Redis, as a team's would be: TLS only (a certificate from a private CA
+        // for its address), a password, its config in a file it mounts.
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-redis-"));
+        const ca = makeCa("registry-bed Redis CA", fs.mkdtempSync(path.join(dir, "ca-")));
+        const server = ca.issue("redis", `IP:${m.address}`);
+        fs.copyFileSync(server.cert, path.join(dir, "server.crt"));
+        fs.copyFileSync(server.key, path.join(dir, "server.key"));
         fs.writeFileSync(
             path.join(dir, "redis.conf"),
-            `bind * -::*\nprotected-mode no\nrequirepass ${externalPassword}\nmaxmemory-policy allkeys-lru\nsave ""\n`,
+            [
+                "bind * -::*",
+                "protected-mode no",
+                "port 0",
+                "tls-port 6379",
+                "tls-cert-file /etc/bed-redis/server.crt",
+                "tls-key-file /etc/bed-redis/server.key",
+                "tls-auth-clients no",
+                `requirepass ${externalPassword}`,
+                "maxmemory-policy allkeys-lru",
+                'save ""',
+                "",
+            ].join("\n"),
         );
         // Readable by the redis user the container runs as.
         fs.chmodSync(dir, 0o755);
-        fs.chmodSync(path.join(dir, "redis.conf"), 0o644);
+        for (const f of ["redis.conf", "server.crt", "server.key"]) fs.chmodSync(path.join(dir, f), 0o644);
         const redisLabel = `${BED_LABEL}=${m.label}`;
         await docker([
             "run",
@@ -380,10 +398,16 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
             "/etc/bed-redis/redis.conf",
         ]);
         tempDirs.push(dir);
-        const answers = async () => (await run("docker", ["exec", redis, "redis-cli", "PING"])).stdout.includes("NOAUTH");
+        const answers = async () =>
+            (await run("docker", ["exec", redis, "redis-cli", "--tls", "--insecure", "PING"])).stdout.includes("NOAUTH");
         for (let i = 0; i < 50 && !(await answers()); i++) await sleep(100);
         assert.ok(await answers(), "the test's Redis is up");
-        const external = (password: string, port = m.redisPorts.external) => ({ address: `${m.address}:${port}`, password });
+        const external = (password: string, port = m.redisPorts.external) => ({
+            address: `${m.address}:${port}`,
+            password,
+            tls: true,
+            caCertificate: ca.pem,
+        });
         await assert.rejects(bed.up(config(external(wrong))), (e: Error) => {
             assert.ok(e instanceof DeployError);
             assert.match(e.message, /redis: cannot use Redis at [\d.]+:\d+: WRONGPASS/);
@@ -407,6 +431,12 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         assert.match(coordinator, /every host is read-only \(a, b\): collecting here/);
         assert.match(coordinator, /writes resume/);
         await pushAndPullEverywhere("external/app:1", [256 * 1024]);
+        // The registries cache in it, over TLS (it has no other port).
+        const cached = await docker(
+            ["exec", "-i", redis, "sh", "-c", 'REDISCLI_AUTH=$(cat) redis-cli --tls --insecure --scan --pattern "blobs::*"'],
+            { input: externalPassword },
+        );
+        assert.match(cached, /^blobs::sha256:[0-9a-f]{64}$/m, "the registries' blob descriptors are in the TLS Redis");
     });
 
     test("7. with Redis down, pushes and pulls go on (from storage); Redis back, GC works again", async () => {
