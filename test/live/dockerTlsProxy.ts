@@ -37,7 +37,14 @@ export class DockerTlsProxy {
         this.server = tls.createServer(
             // Half-open both ways, as the daemon is: `docker exec -i` closes its writing side
             // once stdin is sent (TLS close_notify) and still reads the output.
-            { key: read(server.key), cert: read(server.cert), ca: ca.pem, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true },
+            {
+                key: read(server.key),
+                cert: read(server.cert),
+                ca: ca.pem,
+                requestCert: true,
+                rejectUnauthorized: true,
+                allowHalfOpen: true,
+            },
             (socket) => {
                 this.accepted++;
                 const engine = net.connect({ path: ENGINE_SOCKET, allowHalfOpen: true });
