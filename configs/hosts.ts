@@ -43,8 +43,8 @@ const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const HOST_FIELDS = ["name", "dockerHost", "bindAddress", "httpPort", "httpsPort", "tls"];
 const TLS_FIELDS = ["caCertificate", "certificate", "key"];
 const TCP_HOST = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:@[\]]+):(\d+)$/;
-const HOSTS_EXPECTED =
-    "a list of { name, dockerHost, bindAddress?, httpPort?, httpsPort? }, e.g. `pulumi config set --path 'hosts[0].name' node-1`";
+const HOST_SHAPE = "{ name, dockerHost, bindAddress?, httpPort?, httpsPort?, tls? }";
+const HOSTS_EXPECTED = `a list of ${HOST_SHAPE}, e.g. \`pulumi config set --path 'hosts[0].name' node-1\``;
 
 /**
  * The `hosts` list (empty: one host, the top-level dockerHost). Each host's bindAddress and
@@ -56,7 +56,7 @@ export function parseHosts(f: Fields, base: Pick<Settings, "domain" | "namePrefi
     list.forEach((given, i) => {
         const at = `hosts[${i}]`;
         if (typeof given !== "object" || given === null || Array.isArray(given)) {
-            f.problem(at, `expected { name, dockerHost, bindAddress?, httpPort?, httpsPort? }`);
+            f.problem(at, `expected ${HOST_SHAPE}`);
             return;
         }
         const h = f.within(at, given as Record<string, unknown>);
@@ -131,13 +131,10 @@ function parseDockerTls(h: Fields, value: unknown): DockerTls | undefined {
     };
     const caCertificate = pem("caCertificate");
     const certificate = pem("certificate");
-    const key = t.secret(
-        "key",
-        (value as Record<string, unknown>).key,
-        keyPemProblem,
-        "pulumi config set --secret --path 'hosts[i].tls.key' < key.pem",
-    );
-    if (key === undefined) t.problem("key", "required: the client's private key (PEM), stored as a secret");
+    const given = (value as Record<string, unknown>).key;
+    const key = t.secret("key", given, keyPemProblem, "pulumi config set --secret --path 'hosts[i].tls.key' < key.pem");
+    if (given === undefined || given === null || given === "")
+        t.problem("key", "required: the client's private key (PEM), stored as a secret");
     return key ? { caCertificate, certificate, key } : undefined;
 }
 
