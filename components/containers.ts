@@ -1,5 +1,6 @@
-// The registry's Docker resources, one named function each, as PrivateRegistry's constructor
-// calls them: volumes, images, and the registry, nginx and certbot containers.
+// The registry's Docker resources, one named function each, as a host's declaration
+// (components/registryHost.ts) calls them: volumes, images, and the registry, nginx and
+// certbot containers; with Redis, the GC coordinator, and the Redis a host may run.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ACME_CA_PATH, certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
