@@ -316,6 +316,29 @@ describe("two hosts under mocks", () => {
         );
     });
 
+    test("one host with an external Redis: the cache there, GC through its coordinator alone; no readiness chain", async () => {
+        const mocks = new Recorder();
+        await runProgram({
+            config: {
+                domain: "registry.example.com",
+                redis: { address: "redis.internal.example.com:6380", password: REDIS_PASSWORD, tls: true },
+            },
+            secretKeys: ["redis.password"],
+            mocks,
+            stack: "prod",
+        });
+        const names = mocks.ofType("docker:index/container:Container").map((c) => c.inputs.name as string);
+        assert.ok(names.includes("registry-prod-gc-coordinator"));
+        assert.ok(!names.some((n) => n.endsWith("-redis")), "no Redis of its own");
+        const config = (unwrapSecrets(mocks.byName("registry-registry").inputs.uploads) as { content: string }[])[0].content;
+        assert.match(config, /blobdescriptor: redis/);
+        assert.match(config, /rootcas: \[\/etc\/ssl\/certs\/ca-certificates\.crt\]/, "TLS with the system's roots");
+        const coordinator = unwrapSecrets(mocks.byName("registry-gc-coordinator").inputs.uploads) as { file: string; content: string }[];
+        assert.match(coordinator[0].content, /^NODES = \["registry-prod"\]$/m);
+        assert.match(coordinator[0].content, /^TLS = True$/m);
+        assert.ok(mocks.resources.every((r) => !r.name.endsWith("-ready")));
+    });
+
     test("one host at a time: node-2's registry is declared only once node-1 serves again", async () => {
         const { mocks } = await deploy();
         const order = (name: string) => mocks.byName(name).order;
