@@ -7,13 +7,11 @@
 // that one command (DOCKER_CERT_PATH), from the command's environment (a secret in state).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { Settings } from "../configs/settings";
-import { secretOutput } from "./secretOutput";
-import { keyPemProblem } from "../configs/hosts";
+import { DockerTarget, dockerTlsKey } from "./dockerTarget";
 
 export interface ContainerScriptArgs {
     /** The Docker daemon (unix://, ssh://, or tcp:// with its TLS client material). */
-    docker: Pick<Settings, "dockerHost" | "dockerTls">;
+    docker: DockerTarget;
     /** Name of the running container the script runs in. */
     container: pulumi.Input<string>;
     /** The shell script. Mark it secret when it carries secrets. */
@@ -36,7 +34,7 @@ export function containerScript(name: string, args: ContainerScriptArgs, opts: p
         environment.DOCKER_TLS_VERIFY = "1";
         environment.REGISTRY_DOCKER_CA = tls.caCertificate;
         environment.REGISTRY_DOCKER_CERT = tls.certificate;
-        environment.REGISTRY_DOCKER_KEY = secretOutput(tls.key, "hosts[].tls.key", keyPemProblem);
+        environment.REGISTRY_DOCKER_KEY = dockerTlsKey(tls);
     }
     return new command.local.Command(
         name,

@@ -3,17 +3,16 @@
 // Pulumi program: `new PrivateRegistry("registry", { domain: "registry.example.com" })`.
 // The constructor declares one host's stack (components/registryHost.ts) for its Docker host,
 // or one per host of `hosts`, sharing the http.secret, the users and Redis.
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hostSettings, keyPemProblem } from "../configs/hosts";
+import { hostSettings } from "../configs/hosts";
 import { publicHost } from "../configs/nginx";
 import { ARGS_NAMING, ConfigError, parseSettings, Settings } from "../configs/settings";
 import { Labels, redisContainer } from "./containers";
 import { PrivateRegistryArgs } from "./privateRegistryArgs";
 import { DeclaredHost, declareHost } from "./registryHost";
 import { userPasswords } from "./registryUsers";
-import { secretOutput } from "./secretOutput";
+import { dockerProvider } from "./dockerTarget";
 
 export type {
     PrivateRegistryArgs,
@@ -53,54 +52,43 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         ];
         // One http.secret for every host: an upload begun on one host goes on at another.
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result;
-        // The Docker daemon of a host: over tcp://, with its TLS client material (the key a secret).
-        const provider = (prefix: string, target: Pick<Settings, "dockerHost" | "dockerTls">) => {
-            const tls = target.dockerTls;
-            return new docker.Provider(
-                `${prefix}-docker`,
-                {
-                    host: target.dockerHost,
-                    ...(tls
-                        ? {
-                              caMaterial: tls.caCertificate,
-                              certMaterial: tls.certificate,
-                              keyMaterial: secretOutput(tls.key, "hosts[].tls.key", keyPemProblem),
-                          }
-                        : {}),
-                },
-                { parent: this },
-            );
-        };
 
         let declared: DeclaredHost[];
         if (settings.hosts.length === 0) {
-            const parts = { settings, node: "", labels, provider: provider(name, settings), httpSecret };
+            const parts = {
+                settings,
+                node: "",
+                labels,
+                provider: dockerProvider(`${name}-docker`, settings, { parent: this }),
+                httpSecret,
+            };
             declared = [declareHost(name, parts, this)];
         } else {
             // Several hosts: the same users and passwords everywhere; one at a time on updates.
             const passwords = userPasswords(`${name}-users`, settings.users, this);
-            const providers = new Map(
-                settings.hosts.map((h) => [h.name, provider(`${name}-${h.name}`, { dockerHost: h.dockerHost, dockerTls: h.tls })]),
-            );
-            const runOn = settings.hosts.find((h) => h.name === settings.redis?.runOn);
+            // Each host's own settings and provider, once.
+            const perHost = settings.hosts.map((h, i) => {
+                // No host waits for the last one: no pause after it.
+                const own = { ...hostSettings(settings, h), ...(i === settings.hosts.length - 1 ? { rolloutPauseSeconds: 0 } : {}) };
+                return { host: h, settings: own, provider: dockerProvider(`${name}-${h.name}-docker`, own, { parent: this }) };
+            });
+            const runOn = perHost.find((p) => p.host.name === settings.redis?.runOn);
             const redis =
                 runOn &&
-                redisContainer(`${name}-${runOn.name}`, settings, runOn, labels, { parent: this, provider: providers.get(runOn.name)! });
+                redisContainer(`${name}-${runOn.host.name}`, settings, runOn.host, labels, { parent: this, provider: runOn.provider });
             declared = [];
-            for (const [i, h] of settings.hosts.entries()) {
-                // No host waits for the last one: no pause after it.
-                const last = i === settings.hosts.length - 1;
+            for (const p of perHost) {
                 const parts = {
-                    settings: { ...hostSettings(settings, h), ...(last ? { rolloutPauseSeconds: 0 } : {}) },
-                    node: h.name,
+                    settings: p.settings,
+                    node: p.host.name,
                     labels,
-                    provider: providers.get(h.name)!,
+                    provider: p.provider,
                     httpSecret,
                     passwords,
                     redis,
                     after: declared[declared.length - 1]?.ready,
                 };
-                declared.push(declareHost(`${name}-${h.name}`, parts, this));
+                declared.push(declareHost(`${name}-${p.host.name}`, parts, this));
             }
         }
         const [first] = declared;

@@ -10,7 +10,8 @@ import { pemCertificates } from "./pem";
 import type { SecretValue } from "./secret";
 import type { Settings } from "./settings";
 import { show } from "./show";
-import { dockerHostProblem, DOCKER_NAME, isPort, isValidDomain } from "./validators";
+import { DEFAULTS } from "./defaults";
+import { dockerHostProblem, DOCKER_NAME, isValidDomain, splitHostPort } from "./validators";
 
 /** A Docker daemon's TLS (tcp://, `dockerd --tlsverify`): its CA, and this client's certificate and key. */
 export interface DockerTls {
@@ -42,7 +43,6 @@ export interface HostSettings {
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const HOST_FIELDS = ["name", "dockerHost", "bindAddress", "httpPort", "httpsPort", "tls"];
 const TLS_FIELDS = ["caCertificate", "certificate", "key"];
-const TCP_HOST = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:@[\]]+):(\d+)$/;
 const HOST_SHAPE = "{ name, dockerHost, bindAddress?, httpPort?, httpsPort?, tls? }";
 const HOSTS_EXPECTED = `a list of ${HOST_SHAPE}, e.g. \`pulumi config set --path 'hosts[0].name' node-1\``;
 
@@ -76,8 +76,8 @@ export function parseHosts(f: Fields, base: Pick<Settings, "domain" | "namePrefi
                 "required: the host's Docker daemon, unix:///var/run/docker.sock, ssh://user@host or tcp://host:2376 with tls",
             );
         else if (dockerHost.startsWith("tcp://")) {
-            const m = TCP_HOST.exec(dockerHost);
-            if (!m || !isPort(m[2])) h.bad("dockerHost", dockerHost, "tcp://host:port (the daemon's TLS port, usually 2376)");
+            if (!splitHostPort(dockerHost.slice("tcp://".length)))
+                h.bad("dockerHost", dockerHost, "tcp://host:port (the daemon's TLS port, usually 2376)");
             else if (!tls)
                 h.problem(
                     "dockerHost",
@@ -145,13 +145,25 @@ function sharesPort(a: Settings["publish"], b: Settings["publish"]): boolean {
 }
 
 /**
- * What several hosts need (about/deploying.md in distribution): one bucket, one Redis for the
- * descriptor cache and GC's coordination, and DNS-01 (HTTP-01 would reach whichever host the
- * name points at, not the one asking).
+ * What `hosts` asks of the other settings, as [key, problem]: each host's own name is on its
+ * certificate (so not in `domains`, and one fewer extra name fits), its dockerHost replaces the
+ * top-level one; and what several hosts need (about/deploying.md in distribution): one bucket,
+ * one Redis for the descriptor cache and GC's coordination, and DNS-01 (HTTP-01 would reach
+ * whichever host the name points at, not the one asking).
  */
-export function severalHostsProblems(s: Pick<Settings, "hosts" | "storage" | "acme" | "redis">): [string, string][] {
-    if (s.hosts.length < 2) return [];
+export function hostsProblems(s: Pick<Settings, "hosts" | "storage" | "acme" | "redis" | "dockerHost" | "domains">): [string, string][] {
+    if (s.hosts.length === 0) return [];
     const problems: [string, string][] = [];
+    if (s.dockerHost !== DEFAULTS.dockerHost)
+        problems.push(["dockerHost", "not used with hosts: set each host's dockerHost (hosts[i].dockerHost)"]);
+    if (s.domains.length > 98)
+        problems.push([
+            "domains",
+            `expected at most 98 extra names with hosts (each host's own name is on its certificate too), got ${s.domains.length}`,
+        ]);
+    for (const h of s.hosts)
+        if (s.domains.includes(h.fqdn)) problems.push(["domains", `${show(h.fqdn)} is a host's own name, on its certificate already`]);
+    if (s.hosts.length < 2) return problems;
     const why = `with ${s.hosts.length} hosts`;
     if (s.storage.driver !== "s3") problems.push(["storage", `expected driver s3 ${why}: every host must serve the same blobs`]);
     if (s.acme.challenge.kind !== "dns")

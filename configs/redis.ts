@@ -8,7 +8,7 @@ import { pemCertificates } from "./pem";
 import { SecretValue } from "./secret";
 import { show } from "./show";
 import { renderTemplate } from "./template";
-import { isPort, isValidDomain } from "./validators";
+import { isValidDomain, splitHostPort } from "./validators";
 
 export interface RedisSettings {
     /** host:port every host's containers reach Redis at. */
@@ -40,9 +40,9 @@ export function parseRedis(f: Fields, hosts: HostSettings[]): RedisSettings | un
     const r = f.within("redis", value);
     for (const k of Object.keys(value)) if (!REDIS_FIELDS.includes(k)) r.problem(k, `unknown field; expected ${REDIS_FIELDS.join(", ")}`);
     const address = r.text("address") ?? "";
-    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d+)$/.exec(address);
-    const host = m ? (m[1] ?? m[2]) : "";
-    if (!m || !isPort(m[3]) || (isIP(host) === 0 && !isValidDomain(host.toLowerCase())))
+    const server = splitHostPort(address);
+    const host = server?.host ?? "";
+    if (!server || (isIP(host) === 0 && !isValidDomain(host.toLowerCase())))
         r.bad("address", address, "host:port of the Redis server, such as redis.internal.example.com:6379 or 10.0.0.5:6379");
     const password = r.secret("password", value.password, redisPasswordProblem, "pulumi config set --secret --path redis.password ...");
     const tls = r.flag("tls", false);
@@ -62,7 +62,7 @@ export function parseRedis(f: Fields, hosts: HostSettings[]): RedisSettings | un
         if (tls) r.problem("tls", "expected false with runOn: the Redis this program runs serves plain TCP (keep it on a private network)");
         if (password === undefined) r.problem("password", "required with runOn: the Redis this program runs always asks for one");
     }
-    return { address, host, port: m ? Number(m[3]) : 0, password, tls, caCertificate, db, runOn };
+    return { address, host, port: server?.port ?? 0, password, tls, caCertificate, db, runOn };
 }
 
 /** Where Redis' CA (or the system roots) and password are, in the containers that talk to it. */

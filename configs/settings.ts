@@ -10,7 +10,7 @@ import { isIP } from "node:net";
 import { ACME_DIRECTORIES, CERTBOT_IMAGE, ConfigKey, DEFAULTS, PROJECT, SettingsValues } from "./defaults";
 import { AcmeChallenge, parseChallenge, PLUGINS } from "./dns";
 import { Fields, FieldNaming } from "./fields";
-import { DockerTls, HostSettings, parseHosts, severalHostsProblems } from "./hosts";
+import { DockerTls, HostSettings, hostsProblems, parseHosts } from "./hosts";
 import { parseRedis, RedisSettings } from "./redis";
 import { pemCertificates } from "./pem";
 import { passwordProblem, SecretValue } from "./secret";
@@ -24,7 +24,7 @@ import {
     DOCKER_NAME,
     EMAIL,
     IMAGE_REF,
-    isPort,
+    splitHostPort,
     isValidDomain,
     USER_NAME,
 } from "./validators";
@@ -164,16 +164,7 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
         redis: parseRedis(f, hosts),
         rolloutPauseSeconds: f.int("rolloutPauseSeconds", DEFAULTS.rolloutPauseSeconds, 0, 600),
     };
-    for (const [key, problem] of severalHostsProblems(settings)) f.problem(key, problem);
-    if (hosts.length > 0 && f.text("dockerHost") !== undefined && f.text("dockerHost") !== DEFAULTS.dockerHost)
-        f.problem("dockerHost", "not used with hosts: set each host's dockerHost (hosts[i].dockerHost)");
-    if (hosts.length > 0 && settings.domains.length > 98)
-        f.problem(
-            "domains",
-            `expected at most 98 extra names with hosts (each host's own name is on its certificate too), got ${settings.domains.length}`,
-        );
-    for (const h of hosts)
-        if (settings.domains.includes(h.fqdn)) f.problem("domains", `${show(h.fqdn)} is a host's own name, on its certificate already`);
+    for (const [key, problem] of hostsProblems(settings)) f.problem(key, problem);
     if (f.problems.length > 0) throw new ConfigError(f.problems, what);
     return settings;
 }
@@ -271,8 +262,8 @@ function parseAcme(f: Fields): Settings["acme"] {
 function parsePebbleDnsServer(f: Fields, kind: AcmeKind, challenge: AcmeChallenge): string | undefined {
     const given = f.text("pebbleDnsServer", DEFAULTS.pebbleDnsServer);
     if (given === "") return undefined;
-    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d+)$/.exec(given);
-    if (!m || isIP(m[1] ?? m[2]) === 0 || !isPort(m[3]))
+    const server = splitHostPort(given);
+    if (!server || isIP(server.host) === 0)
         f.bad("pebbleDnsServer", given, "ip:port of a DNS server, such as 10.0.0.53:53 or [fd00::53]:53");
     else if (kind !== "pebble" || challenge.kind !== "dns")
         f.problem("pebbleDnsServer", "only used with acmeServer pebble and acmeChallenge dns (Pebble checks the TXT records there)");

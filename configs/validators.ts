@@ -22,6 +22,12 @@ export function isValidDomain(domain: string): boolean {
 
 export const isPort = (value: string) => /^\d{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535;
 
+/** `host:port` (or `[v6]:port`) split, with a port from 1 to 65535; undefined for any other shape. */
+export function splitHostPort(text: string): { host: string; port: number } | undefined {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s/:@[\]]+)):(\d+)$/.exec(text);
+    return m && isPort(m[3]) ? { host: m[1] ?? m[2], port: Number(m[3]) } : undefined;
+}
+
 /** What is wrong with a Docker host address, or undefined when it is fine. */
 export function dockerHostProblem(value: string): string | undefined {
     const expected = "unix:///path/to/docker.sock or ssh://user@host[:port]";
