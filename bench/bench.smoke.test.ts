@@ -34,6 +34,18 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
                 for (const p of ["a", "b", "c"]) assert.ok(result.throughput[kind][op][p] > 0, `${kind} ${op} ${p}`);
             }
         }
+        // The CPU of each process on each path is counted: a name that matched no process would read 0.
+        const cpuOf = (p: string, worker: string) =>
+            ["large", "small"].reduce(
+                (sum, kind) => sum + ["push", "pull"].reduce((acc, op) => acc + result.throughput[kind].cpuSecondsPerGB[p][op][worker], 0),
+                0,
+            );
+        for (const p of ["a_ours", "b_direct", "c_seed"]) {
+            assert.ok(cpuOf(p, "client") > 0, `${p} client CPU`);
+            assert.ok(cpuOf(p, "registry") > 0, `${p} registry CPU`);
+        }
+        for (const p of ["a_ours", "c_seed"]) assert.ok(cpuOf(p, "proxy") > 0, `${p} proxy CPU`);
+        assert.equal(cpuOf("b_direct", "proxy"), 0, "no proxy on the direct path");
         assert.ok(result.coldDeploy.totalToFirstPushS > 0);
         for (const k of [
             "preview",
@@ -62,6 +74,7 @@ test("the benchmark runs end to end and reports every section", { timeout: 600_0
         assert.ok(attack.nginxCpuS > 0);
         const md = fs.readFileSync(path.join(out, "latest.md"), "utf8");
         assert.match(md, /\| push 1 × 4 MiB \|/);
+        assert.match(md, /\| pull 2 × 1 MiB \| \(a\) ours \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
         assert.match(md, /\| during the flood \| \d+ \| 0 \| [\d.]+ ms \| [\d.]+ ms \|/);
         assert.match(md, /\| cold up, dev stack \(empty engine, images present\) \| [\d.]+ \| [\d.]+ \|/);
     } finally {

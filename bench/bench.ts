@@ -28,7 +28,7 @@ import { forceRenewal, requestsDuring } from "../test/live/load";
 import { sourceAddresses } from "../test/live/sourceAddresses";
 import { measureEngine } from "./engineSpeed";
 import { makeOciImage } from "./oci";
-import { median, pull, push, round, Target as BaseTarget } from "./skopeo";
+import { median, pull, push, round, Target as BaseTarget, Timing } from "./skopeo";
 
 const MiB = 1024 * 1024;
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -83,6 +83,14 @@ const SEED_REGISTRY = "registry:5000";
 
 type PathName = "a_ours" | "b_direct" | "c_seed";
 type Target = BaseTarget & { name: PathName };
+/** Who works when a layer moves: the client (skopeo), the TLS proxy (nginx) and the registry. */
+type Worker = "client" | "proxy" | "registry";
+/** On each path, the container (after the bed's prefix) and process name of its proxy and registry. */
+const SERVERS: Record<PathName, Partial<Record<Exclude<Worker, "client">, { container: string; comm: string }>>> = {
+    a_ours: { proxy: { container: "nginx", comm: "nginx" }, registry: { container: "registry", comm: "registry" } },
+    b_direct: { registry: { container: "direct", comm: "registry" } },
+    c_seed: { proxy: { container: "seed", comm: "nginx" }, registry: { container: "direct", comm: "registry" } },
+};
 
 async function main(): Promise<void> {
     const label = `bench-${randomBytes(3).toString("hex")}`;
@@ -133,7 +141,7 @@ async function main(): Promise<void> {
 
         const first = path.join(work, "first");
         await makeOciImage(first, "1", [256 * 1024]);
-        const firstPushS = await push({ host, tlsVerify: true }, first, "1", "bench/first", authfile);
+        const firstPushS = (await push({ host, tlsVerify: true }, first, "1", "bench/first", authfile)).seconds;
         const sum = (...names: string[]) =>
             round(bed.steps.filter((s) => names.includes(s.name)).reduce((acc, s) => acc + (s.ms ?? 0), 0) / 1000, 2);
         results.coldDeploy = {
@@ -210,20 +218,38 @@ async function main(): Promise<void> {
 
         // Layer throughput, interleaved: every run pushes a fresh random image through each path.
         const throughput: Record<string, Record<PathName, { push: number[]; pull: number[] }>> = {};
+        // And the CPU each process on the path spent on it, per GB moved.
+        type CpuSample = Record<Worker, number>;
+        const cpu: Record<string, Record<PathName, { push: CpuSample[]; pull: CpuSample[] }>> = {};
+        const cpuPerGB = async (name: PathName, bytes: number, transfer: () => Promise<Timing>) => {
+            const servers = Object.entries(SERVERS[name]) as [Exclude<Worker, "client">, { container: string; comm: string }][];
+            const serverCpu = () => Promise.all(servers.map(([, s]) => cpuSeconds(`${prefix}-${s.container}`, s.comm)));
+            const before = await serverCpu();
+            const timing = await transfer();
+            const after = await serverCpu();
+            const perGB = (s: number) => round(s / (bytes / 1e9), 2);
+            const sample: CpuSample = { client: perGB(timing.clientCpuS), proxy: 0, registry: 0 };
+            servers.forEach(([worker], i) => (sample[worker] = perGB(after[i] - before[i])));
+            return { seconds: timing.seconds, cpu: sample };
+        };
         for (const [kind, layers] of [
             ["large", [SIZES.layerMiB * MiB]],
             ["small", Array.from({ length: SIZES.smallCount }, () => SIZES.smallMiB * MiB)],
         ] as const) {
             const bytes = layers.reduce((a, b) => a + b, 0);
             throughput[kind] = { a_ours: { push: [], pull: [] }, b_direct: { push: [], pull: [] }, c_seed: { push: [], pull: [] } };
+            cpu[kind] = { a_ours: { push: [], pull: [] }, b_direct: { push: [], pull: [] }, c_seed: { push: [], pull: [] } };
             for (let r = 0; r < SIZES.runs; r++) {
                 for (const target of targets) {
                     const layout = path.join(work, `${kind}-${r}-${target.name}`);
                     await makeOciImage(layout, "1", [...layers]);
                     const repo = `bench/${kind}-${target.name}-${r}`;
-                    const pushS = await push(target, layout, "1", repo, authfile);
+                    const pushed = await cpuPerGB(target.name, bytes, () => push(target, layout, "1", repo, authfile));
                     fs.rmSync(layout, { recursive: true, force: true });
-                    const pullS = await pull(target, "1", repo, authfile);
+                    const pulled = await cpuPerGB(target.name, bytes, () => pull(target, "1", repo, authfile));
+                    const [pushS, pullS] = [pushed.seconds, pulled.seconds];
+                    cpu[kind][target.name].push.push(pushed.cpu);
+                    cpu[kind][target.name].pull.push(pulled.cpu);
                     throughput[kind][target.name].push.push(bytes / 1e6 / pushS);
                     throughput[kind][target.name].pull.push(bytes / 1e6 / pullS);
                     log(
@@ -238,6 +264,23 @@ async function main(): Promise<void> {
             summary[kind] = {
                 pushMBps: { a: m("a_ours", "push"), b: m("b_direct", "push"), c: m("c_seed", "push") },
                 pullMBps: { a: m("a_ours", "pull"), b: m("b_direct", "pull"), c: m("c_seed", "pull") },
+                // Medians, per worker, of the CPU seconds each GB took.
+                cpuSecondsPerGB: Object.fromEntries(
+                    (["a_ours", "b_direct", "c_seed"] as const).map((p) => [
+                        p,
+                        Object.fromEntries(
+                            (["push", "pull"] as const).map((op) => [
+                                op,
+                                Object.fromEntries(
+                                    (["client", "proxy", "registry"] as const).map((w) => [
+                                        w,
+                                        round(median(cpu[kind][p][op].map((c) => c[w])), 2),
+                                    ]),
+                                ),
+                            ]),
+                        ),
+                    ]),
+                ),
                 ratios: {
                     pushAoverB: round(m("a_ours", "push") / m("b_direct", "push"), 2),
                     pullAoverB: round(m("a_ours", "pull") / m("b_direct", "pull"), 2),
@@ -259,7 +302,7 @@ async function main(): Promise<void> {
         );
         // What users feel: through the published port, by name, with the certificate verified.
         const ours: Target = { name: "a_ours", host, tlsVerify: true };
-        const settle = async (jobs: Promise<number>[]) => {
+        const settle = async (jobs: Promise<unknown>[]) => {
             const t = performance.now();
             const outcomes = await Promise.allSettled(jobs);
             return {
@@ -366,6 +409,25 @@ function markdown(r: Record<string, any>): string {
         lines.push(
             `| pull ${what} | ${s.pullMBps.a} | ${s.pullMBps.b} | ${s.pullMBps.c} | ${s.ratios.pullAoverB} | ${s.ratios.pullAoverC} |`,
         );
+    }
+    lines.push(
+        "",
+        "CPU seconds per GB moved (medians), by process: the client (skopeo), the TLS proxy (nginx), the registry. The client shares the machine's cores with the server here.",
+        "",
+        "| CPU s per GB | path | client | proxy | registry | all |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    );
+    const pathNames = { a_ours: "(a) ours", b_direct: "(b) direct", c_seed: "(c) seed" } as const;
+    for (const [kind, s] of Object.entries<any>(r.throughput)) {
+        const what = kind === "large" ? `1 × ${r.sizes.layerMiB} MiB` : `${r.sizes.smallCount} × ${r.sizes.smallMiB} MiB`;
+        for (const op of ["push", "pull"] as const) {
+            for (const [p, label] of Object.entries(pathNames)) {
+                const c = s.cpuSecondsPerGB[p][op];
+                lines.push(
+                    `| ${op} ${what} | ${label} | ${c.client} | ${c.proxy} | ${c.registry} | ${round(c.client + c.proxy + c.registry, 2)} |`,
+                );
+            }
+        }
     }
     const e = r.engine;
     lines.push(
