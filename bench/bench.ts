@@ -81,8 +81,14 @@ const seedServer = (domain: string, htpasswd: string) => `server {
 /** Where the seed finds its registry: the benchmark's direct instance, under the name the tutorial uses. */
 const SEED_REGISTRY = "registry:5000";
 
-type PathName = "a_ours" | "b_direct" | "c_seed";
+/** The three paths a layer takes, and how the tables name them. */
+const PATHS = { a_ours: "(a) ours", b_direct: "(b) direct", c_seed: "(c) seed" } as const;
+type PathName = keyof typeof PATHS;
+const PATH_NAMES = Object.keys(PATHS) as PathName[];
 type Target = BaseTarget & { name: PathName };
+/** Per path, a list of push samples and one of pull samples. */
+const samplesByPath = <T>() =>
+    Object.fromEntries(PATH_NAMES.map((p) => [p, { push: [] as T[], pull: [] as T[] }])) as Record<PathName, { push: T[]; pull: T[] }>;
 /** Who works when a layer moves: the client (skopeo), the TLS proxy (nginx) and the registry. */
 type Worker = "client" | "proxy" | "registry";
 /** On each path, the container (after the bed's prefix) and process name of its proxy and registry. */
@@ -237,8 +243,8 @@ async function main(): Promise<void> {
             ["small", Array.from({ length: SIZES.smallCount }, () => SIZES.smallMiB * MiB)],
         ] as const) {
             const bytes = layers.reduce((a, b) => a + b, 0);
-            throughput[kind] = { a_ours: { push: [], pull: [] }, b_direct: { push: [], pull: [] }, c_seed: { push: [], pull: [] } };
-            cpu[kind] = { a_ours: { push: [], pull: [] }, b_direct: { push: [], pull: [] }, c_seed: { push: [], pull: [] } };
+            throughput[kind] = samplesByPath<number>();
+            cpu[kind] = samplesByPath<CpuSample>();
             for (let r = 0; r < SIZES.runs; r++) {
                 for (const target of targets) {
                     const layout = path.join(work, `${kind}-${r}-${target.name}`);
@@ -266,7 +272,7 @@ async function main(): Promise<void> {
                 pullMBps: { a: m("a_ours", "pull"), b: m("b_direct", "pull"), c: m("c_seed", "pull") },
                 // Medians, per worker, of the CPU seconds each GB took.
                 cpuSecondsPerGB: Object.fromEntries(
-                    (["a_ours", "b_direct", "c_seed"] as const).map((p) => [
+                    PATH_NAMES.map((p) => [
                         p,
                         Object.fromEntries(
                             (["push", "pull"] as const).map((op) => [
@@ -392,6 +398,11 @@ function versions(bed: Bed): Record<string, string> {
     return v;
 }
 
+/** "1 × 1024 MiB", "20 × 10 MiB": what a throughput row moved. */
+function layersLabel(r: Record<string, any>, kind: string): string {
+    return kind === "large" ? `1 × ${r.sizes.layerMiB} MiB` : `${r.sizes.smallCount} × ${r.sizes.smallMiB} MiB`;
+}
+
 function markdown(r: Record<string, any>): string {
     const lines = [
         `Benchmark ${r.when} on ${os.cpus().length} cores (${Object.entries(r.versions)
@@ -402,7 +413,7 @@ function markdown(r: Record<string, any>): string {
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ];
     for (const [kind, s] of Object.entries<any>(r.throughput)) {
-        const what = kind === "large" ? `1 × ${r.sizes.layerMiB} MiB` : `${r.sizes.smallCount} × ${r.sizes.smallMiB} MiB`;
+        const what = layersLabel(r, kind);
         lines.push(
             `| push ${what} | ${s.pushMBps.a} | ${s.pushMBps.b} | ${s.pushMBps.c} | ${s.ratios.pushAoverB} | ${s.ratios.pushAoverC} |`,
         );
@@ -417,11 +428,10 @@ function markdown(r: Record<string, any>): string {
         "| CPU s per GB | path | client | proxy | registry | all |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     );
-    const pathNames = { a_ours: "(a) ours", b_direct: "(b) direct", c_seed: "(c) seed" } as const;
     for (const [kind, s] of Object.entries<any>(r.throughput)) {
-        const what = kind === "large" ? `1 × ${r.sizes.layerMiB} MiB` : `${r.sizes.smallCount} × ${r.sizes.smallMiB} MiB`;
+        const what = layersLabel(r, kind);
         for (const op of ["push", "pull"] as const) {
-            for (const [p, label] of Object.entries(pathNames)) {
+            for (const [p, label] of Object.entries(PATHS)) {
                 const c = s.cpuSecondsPerGB[p][op];
                 lines.push(
                     `| ${op} ${what} | ${label} | ${c.client} | ${c.proxy} | ${c.registry} | ${round(c.client + c.proxy + c.registry, 2)} |`,

@@ -23,22 +23,31 @@ export interface Timing {
     clientCpuS: number;
 }
 
+/** skopeo's own limit on a command; the process is killed only if it overruns that. */
+const COMMAND_TIMEOUT_S = 900;
+/** A line of bash's `times`: user and system CPU, e.g. "0m1.234s 0m0.567s". */
+const TIMES_LINE = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/;
+
 /**
- * Runs skopeo under bash, whose `times` reports its children's CPU (the last line of stderr,
- * "0m1.234s 0m0.567s"); it throws with skopeo's message when it fails.
+ * Runs skopeo under bash, whose `times` then reports the shell's own CPU and its children's
+ * (skopeo's); it throws with skopeo's message when it fails.
  */
 async function skopeo(args: string[], authfile: string): Promise<Timing> {
     const t0 = performance.now();
-    const argv = ["--command-timeout", "900s", ...args.slice(0, 1), "--authfile", authfile, ...args.slice(1)];
-    const r = await run("bash", ["-c", 'skopeo "$@"; rc=$?; times >&2; exit $rc', "skopeo", ...argv], { timeoutMs: 900_000 });
+    const argv = ["--command-timeout", `${COMMAND_TIMEOUT_S}s`, ...args.slice(0, 1), "--authfile", authfile, ...args.slice(1)];
+    const r = await run("bash", ["-c", 'skopeo "$@"; rc=$?; times >&2; exit $rc', "skopeo", ...argv], {
+        timeoutMs: (COMMAND_TIMEOUT_S + 30) * 1000,
+    });
     const seconds = (performance.now() - t0) / 1000;
     const lines = r.stderr.trim().split("\n");
-    const children = lines.pop() ?? "";
-    lines.pop(); // the shell's own times
-    if (r.code !== 0) throw new Error(`skopeo ${args[0]} failed: ${lines.join("\n").trim()}`);
-    const parts = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
-    if (parts.length !== 2) throw new Error(`skopeo ${args[0]}: no CPU times in ${JSON.stringify(children)}`);
-    return { seconds, clientCpuS: parts[0] + parts[1] };
+    if (r.code !== 0) throw new Error(`skopeo ${args[0]} failed: ${lines.filter((l) => !TIMES_LINE.test(l)).join("\n")}`);
+    const children = lines
+        .filter((l) => TIMES_LINE.test(l))
+        .at(-1)
+        ?.match(TIMES_LINE);
+    if (!children) throw new Error(`skopeo ${args[0]}: no CPU times from bash in ${JSON.stringify(r.stderr.slice(-200))}`);
+    const [, um, us, sm, ss] = children.map(Number);
+    return { seconds, clientCpuS: um * 60 + us + sm * 60 + ss };
 }
 
 /** Pushes the OCI layout's `tag` to `repo:tag`. */
