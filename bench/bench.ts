@@ -90,9 +90,12 @@ type Target = BaseTarget & { name: PathName };
 const samplesByPath = <T>() =>
     Object.fromEntries(PATH_NAMES.map((p) => [p, { push: [] as T[], pull: [] as T[] }])) as Record<PathName, { push: T[]; pull: T[] }>;
 /** Who works when a layer moves: the client (skopeo), the TLS proxy (nginx) and the registry. */
-type Worker = "client" | "proxy" | "registry";
-/** On each path, the container (after the bed's prefix) and process name of its proxy and registry. */
-const SERVERS: Record<PathName, Partial<Record<Exclude<Worker, "client">, { container: string; comm: string }>>> = {
+const WORKERS = ["client", "proxy", "registry"] as const;
+type Worker = (typeof WORKERS)[number];
+/** A server process: its container (after the bed's prefix) and process name. */
+type ServerProcess = { container: string; comm: string };
+/** On each path, its proxy and registry processes. */
+const SERVERS: Record<PathName, Partial<Record<Exclude<Worker, "client">, ServerProcess>>> = {
     a_ours: { proxy: { container: "nginx", comm: "nginx" }, registry: { container: "registry", comm: "registry" } },
     b_direct: { registry: { container: "direct", comm: "registry" } },
     c_seed: { proxy: { container: "seed", comm: "nginx" }, registry: { container: "direct", comm: "registry" } },
@@ -228,7 +231,7 @@ async function main(): Promise<void> {
         type CpuSample = Record<Worker, number>;
         const cpu: Record<string, Record<PathName, { push: CpuSample[]; pull: CpuSample[] }>> = {};
         const cpuPerGB = async (name: PathName, bytes: number, transfer: () => Promise<Timing>) => {
-            const servers = Object.entries(SERVERS[name]) as [Exclude<Worker, "client">, { container: string; comm: string }][];
+            const servers = Object.entries(SERVERS[name]) as [Exclude<Worker, "client">, ServerProcess][];
             const serverCpu = () => Promise.all(servers.map(([, s]) => cpuSeconds(`${prefix}-${s.container}`, s.comm)));
             const before = await serverCpu();
             const timing = await transfer();
@@ -277,12 +280,7 @@ async function main(): Promise<void> {
                         Object.fromEntries(
                             (["push", "pull"] as const).map((op) => [
                                 op,
-                                Object.fromEntries(
-                                    (["client", "proxy", "registry"] as const).map((w) => [
-                                        w,
-                                        round(median(cpu[kind][p][op].map((c) => c[w])), 2),
-                                    ]),
-                                ),
+                                Object.fromEntries(WORKERS.map((w) => [w, round(median(cpu[kind][p][op].map((c) => c[w])), 2)])),
                             ]),
                         ),
                     ]),
