@@ -2,7 +2,8 @@
 # Build the six local Docker images of the test bed without pulling anything
 # from a container registry (none is reachable):
 #
-#   registry-test/nginx:<hash>     stand-in for nginx:stable-alpine      (Debian's nginx)
+#   registry-test/nginx:<hash>     stand-in for nginx:stable-alpine      (nginx 1.30 + njs 1.0, built
+#                                  from the source tarballs in shared/nginx-src/)
 #   registry-test/registry:<hash>  stand-in for registry:3               (distribution, go install)
 #   registry-test/certbot:<hash>   stand-in for certbot/certbot and certbot/dns-rfc2136
 #                                  (certbot and certbot-dns-rfc2136 from PyPI in a venv)
@@ -28,6 +29,15 @@
 # under $BED_CACHE: .debs, rootfs tarballs, Go module/build caches and
 # binaries, pip wheels.
 #
+# nginx: the official image's nginx and njs versions are not in Debian, so the sources
+# come from the nginx-src folder of shared/ beside the repo ($BED_NGINX_SRC:
+# nginx-$BED_NGINX_VERSION.tar.xz, njs-$BED_NJS_VERSION.tar.xz), copied into the build
+# context. A multi-stage Dockerfile compiles them FROM a build rootfs (build-essential and
+# the -dev packages) and copies the result onto a slim runtime rootfs (the base packages
+# and the libraries nginx and njs link). The image tag includes the tarballs' sha256, so
+# a new source rebuilds; the compile stage is reused from Docker's build cache when only
+# the runtime part (or this script) changed.
+#
 # Fallbacks: if `go install` fails (or go is missing) the registry/pebble
 # binaries come from Debian's docker-registry/pebble packages; if the certbot
 # wheels cannot be downloaded, Debian's certbot package is used.
@@ -44,6 +54,9 @@
 #   BED_CACHE             cache dir (default /var/cache/registry-bed)
 #   BED_DEBIAN_SUITE      trixie (default when debootstrap/keyring know it) or bookworm
 #   BED_DEBIAN_MIRROR     default: the Debian mirror of /etc/apt/sources.list*, else debootstrap's own
+#   BED_NGINX_SRC         folder of the nginx/njs source tarballs (default ../shared/nginx-src beside the repo)
+#   BED_NGINX_VERSION     nginx release of the tarball nginx-<version>.tar.xz (default 1.30.4)
+#   BED_NJS_VERSION       njs release of the tarball njs-<version>.tar.xz (default 1.0.0)
 #   BED_REGISTRY_VERSION  distribution release (default v3.1.2)
 #   BED_PEBBLE_VERSION    pebble release (default v2.10.3)
 #   BED_CERTBOT_VERSION   certbot release on PyPI (default 5.8.0)
@@ -62,6 +75,9 @@ IMAGES_ENV=${IMAGES_ENV:-$bed_dir/.images.env}
 registry_version=${BED_REGISTRY_VERSION:-v3.1.2}
 pebble_version=${BED_PEBBLE_VERSION:-v2.10.3}
 certbot_version=${BED_CERTBOT_VERSION:-5.8.0}
+nginx_version=${BED_NGINX_VERSION:-1.30.4}
+njs_version=${BED_NJS_VERSION:-1.0.0}
+nginx_src=${BED_NGINX_SRC:-$bed_dir/../../../shared/nginx-src}
 s3_version=${BED_S3_VERSION:-v1.8.0}
 forced_fallback=",${BED_FALLBACK:-},"
 
@@ -343,7 +359,11 @@ new_ctx() {
 }
 
 # ---------------------------------------------------------------------- plan
-nginx_pkgs=$base_pkgs,nginx,libnginx-mod-http-js,gettext-base # njs, as in the official image
+# nginx + njs from source: what compiles them, and what they link at run time (plus
+# gettext-base: envsubst, as in the official image). libssl3 became libssl3t64 in trixie.
+if [ "$suite" = bookworm ]; then libssl=libssl3; else libssl=libssl3t64; fi
+nginx_build_pkgs=build-essential,xz-utils,libpcre2-dev,libssl-dev,zlib1g-dev,libxslt1-dev
+nginx_pkgs=$base_pkgs,gettext-base,libcrypt1,libpcre2-8-0,$libssl,zlib1g,libxml2
 certbot_pkgs=$base_pkgs,python3,python3-venv
 certbot_deb_pkgs=$base_pkgs,python3,python3-cffi-backend,certbot,python3-certbot-dns-rfc2136 # debootstrap does not resolve virtual packages
 bind9_pkgs=$base_pkgs,bind9,bind9-dnsutils
@@ -352,6 +372,7 @@ bins_pkgs=docker-registry,pebble
 
 base_img=$(rootfs_image base "$base_pkgs")
 nginx_base=$(rootfs_image nginx "$nginx_pkgs")
+nginx_build_base=$(rootfs_image nginx-build "$nginx_build_pkgs")
 certbot_base=$(rootfs_image certbot "$certbot_pkgs")
 certbot_deb_base=$(rootfs_image certbot-deb "$certbot_deb_pkgs")
 bind9_base=$(rootfs_image bind9 "$bind9_pkgs")
@@ -363,7 +384,13 @@ registry_bin=$(go_binary_path registry "$registry_pkg" "$registry_version")
 pebble_bin=$(go_binary_path pebble "$pebble_pkg" "$pebble_version")
 versitygw_bin=$(go_binary_path versitygw "$versitygw_pkg" "$s3_version")
 
-nginx_tag=$repo/nginx:$(recipe_hash nginx "base=$nginx_base")
+nginx_tarballs=("$nginx_src/nginx-$nginx_version.tar.xz" "$nginx_src/njs-$njs_version.tar.xz")
+for f in "${nginx_tarballs[@]}"; do
+  [ -s "$f" ] || die "nginx source $f not found (shared/nginx-src beside the repo, or BED_NGINX_SRC)"
+done
+nginx_src_sums=$(cd "$nginx_src" && sha256sum "${nginx_tarballs[@]##*/}")
+nginx_tag=$repo/nginx:$(recipe_hash nginx "base=$nginx_base" "build-base=$nginx_build_base" \
+  "nginx=$nginx_version" "njs=$njs_version" "$nginx_src_sums")
 registry_go_tag=$repo/registry:$(recipe_hash registry "base=$base_img" "bin=${registry_bin##*/}")
 registry_deb_tag=$repo/registry:$(recipe_hash registry "base=$base_img" "bin=debian:$suite:docker-registry:$bins_key")
 pebble_go_tag=$repo/pebble:$(recipe_hash pebble "base=$base_img" "bin=${pebble_bin##*/}")
@@ -403,12 +430,15 @@ if [ ! -s "$versitygw_bin" ] && [ -n "$have_go" ]; then
   go_job[versitygw]=$!
 fi
 
-# nginx
+# nginx (compiled in the image build, FROM the build rootfs)
 if ! image_exists "$nginx_tag"; then
+  ensure_rootfs nginx-build "$nginx_build_pkgs"
   ensure_rootfs nginx "$nginx_pkgs"
-  nginx_version=$(upstream_version "$(image_label "$nginx_base" registry-bed.deb.nginx)")
   ctx=$(new_ctx nginx)
-  build_image nginx "$nginx_tag" "$nginx_base" "$nginx_version" "$ctx"
+  mkdir -p "$ctx/src"
+  cp "${nginx_tarballs[@]}" "$ctx/src/"
+  build_image nginx "$nginx_tag" "$nginx_base" "$nginx_version-njs$njs_version" "$ctx" \
+    "BUILD_BASE=$nginx_build_base" "NGINX_VERSION=$nginx_version" "NJS_VERSION=$njs_version"
   built+=(nginx)
 fi
 
@@ -532,7 +562,7 @@ fi
 
 # Drop rootfs tarballs of older recipes (same suite and kind, other key).
 if [ ${#built[@]} -gt 0 ]; then
-  for kind_img in "base=$base_img" "nginx=$nginx_base" "certbot=$certbot_base" \
+  for kind_img in "base=$base_img" "nginx=$nginx_base" "nginx-build=$nginx_build_base" "certbot=$certbot_base" \
     "certbot-deb=$certbot_deb_base" "bind9=$bind9_base" "redis=$redis_base" "bins=$bins_img"; do
     kind=${kind_img%%=*} key=${kind_img##*:}
     for f in "$BED_CACHE/rootfs/$suite-$kind-"*.tar; do
@@ -583,4 +613,4 @@ else
   say "all images cached ($(($(date +%s) - start_time))s); wrote $IMAGES_ENV"
 fi
 s3_desc=${s3_out:+versitygw $s3_out}
-echo "images: nginx $nginx_out, registry $registry_out, certbot $certbot_out, pebble $pebble_out, bind9 $bind9_out, redis $redis_out; S3 server: ${s3_desc:-none}"
+echo "images: nginx ${nginx_out/-njs/ + njs }, registry $registry_out, certbot $certbot_out, pebble $pebble_out, bind9 $bind9_out, redis $redis_out; S3 server: ${s3_desc:-none}"
