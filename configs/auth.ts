@@ -1,7 +1,7 @@
 // The registry's authentication in nginx (configs/templates/registry-auth.js.mustache): njs
 // checks credentials by bcrypt once, remembers them for a while as keyed hashes in shared
-// memory, limits failures by address and answers every failure after the same time. Pure:
-// settings in, text out.
+// memory, limits failures (counting each verification before it starts) by address and
+// answers every failure after the same time. Pure: settings in, text out.
 import { HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
 import { NGINX_VERIFY_PORT } from "./ports";
 import { GC_FLAG } from "./registry";
@@ -27,8 +27,12 @@ export const AUTH_REALM = "Registry";
 export const AUTH_CACHE_SECONDS = 300;
 /** How long wrong credentials are remembered (answered without bcrypt). */
 export const AUTH_REJECTED_SECONDS = 60;
-/** Failed logins an address may make per window before it gets 429. */
+/**
+ * Failed logins an address may make per window before it gets 429; bcrypt verifications in
+ * flight count too, so no burst gets more verified than this.
+ */
 export const AUTH_FAILURE_LIMIT = 10;
+/** A window begins with an address's first counted request (see above) when none is running, and lasts this long. */
 export const AUTH_FAILURE_WINDOW_SECONDS = 60;
 /** How long concurrent requests with the same new credentials wait for one verification. */
 export const AUTH_COALESCE_SECONDS = 3;
@@ -36,28 +40,6 @@ export const AUTH_COALESCE_SECONDS = 3;
 export const AUTH_MIN_FAILURE_MS = 100;
 /** Retry-After of writes refused during garbage collection. */
 export const GC_RETRY_AFTER_SECONDS = 30;
-
-export interface AuthZone {
-    name: string;
-    size: string;
-    timeoutSeconds?: number;
-    number?: boolean;
-}
-
-/** njs shared-memory zones, declared in nginx.conf and named by the module. */
-export const AUTH_ZONES = {
-    verified: { name: "registry_auth_verified", size: "1m", timeoutSeconds: AUTH_CACHE_SECONDS },
-    rejected: { name: "registry_auth_rejected", size: "1m", timeoutSeconds: AUTH_REJECTED_SECONDS },
-    pending: { name: "registry_auth_pending", size: "256k", timeoutSeconds: AUTH_COALESCE_SECONDS * 2 },
-    failures: { name: "registry_auth_failures", size: "1m", timeoutSeconds: AUTH_FAILURE_WINDOW_SECONDS, number: true },
-    windows: { name: "registry_auth_windows", size: "1m", timeoutSeconds: AUTH_FAILURE_WINDOW_SECONDS },
-    state: { name: "registry_auth_state", size: "64k" },
-} satisfies Record<string, AuthZone>;
-
-/** bcrypt's time before the first verification measures it: about 100 ms at cost 10, doubling per step. */
-export function initialBcryptMs(cost: number): number {
-    return Math.round(100 * 2 ** (cost - 10));
-}
 
 /** What the module remembers and limits, and for how long. */
 export interface AuthLimits {
@@ -78,9 +60,42 @@ export const AUTH_LIMITS: AuthLimits = {
     minFailureMs: AUTH_MIN_FAILURE_MS,
 };
 
+export interface AuthZone {
+    name: string;
+    size: string;
+    timeoutSeconds?: number;
+    number?: boolean;
+}
+
+/**
+ * njs shared-memory zones for a module rendered with `limits`, named by it. What is remembered
+ * lives for its zone's timeout. A window's count (`failures`, one key per address and window
+ * start) is read until the window ends, and a window's start (`windows`, one key per address
+ * and the slot of the window's length it began in) until the end of the next slot: their
+ * timeouts cover that, and only free memory: the module decides by the times the entries hold.
+ */
+export function authZones(limits: AuthLimits) {
+    return {
+        verified: { name: "registry_auth_verified", size: "1m", timeoutSeconds: limits.cacheSeconds },
+        rejected: { name: "registry_auth_rejected", size: "1m", timeoutSeconds: limits.rejectedSeconds },
+        pending: { name: "registry_auth_pending", size: "256k", timeoutSeconds: limits.coalesceSeconds * 2 },
+        failures: { name: "registry_auth_failures", size: "1m", timeoutSeconds: limits.failureWindowSeconds, number: true },
+        windows: { name: "registry_auth_windows", size: "1m", timeoutSeconds: limits.failureWindowSeconds * 2 },
+        state: { name: "registry_auth_state", size: "64k" },
+    } satisfies Record<string, AuthZone>;
+}
+
+/** The product's zones, declared in nginx.conf. */
+export const AUTH_ZONES = authZones(AUTH_LIMITS);
+
+/** bcrypt's time before the first verification measures it: about 100 ms at cost 10, doubling per step. */
+export function initialBcryptMs(cost: number): number {
+    return Math.round(100 * 2 ** (cost - 10));
+}
+
 /**
  * The njs module, installed beside nginx.conf. `controlDir`: where nginx sees the GC flag;
- * `limits`: the product's, unless a test shortens them.
+ * `limits`: the product's, unless a test shortens them (and declares authZones(limits)).
  */
 export function renderAuthModule(bcryptCost: number, controlDir: string, limits: AuthLimits = AUTH_LIMITS): string {
     return renderTemplate("registry-auth.js.mustache", {
