@@ -18,29 +18,43 @@ export interface ContainerScriptArgs {
     script: pulumi.Input<string>;
     /** Values whose change re-runs the script as a replacement. */
     triggers?: pulumi.Input<unknown>[];
+    /**
+     * Hands the script what its last run printed (PULUMI_COMMAND_STDOUT, which the command
+     * resource sets on an update) inside the container.
+     */
+    lastOutput?: boolean;
 }
 
 /** Writes the client certificate where the docker CLI reads it, for this command only. */
 const WITH_CERTS =
     'd=$(mktemp -d) && trap \'rm -rf "$d"\' EXIT && (umask 077 && printf "%s" "$REGISTRY_DOCKER_CA" > "$d/ca.pem" && printf "%s" "$REGISTRY_DOCKER_CERT" > "$d/cert.pem" && printf "%s" "$REGISTRY_DOCKER_KEY" > "$d/key.pem") && DOCKER_CERT_PATH="$d"';
 
+/**
+ * A shell command line that runs `commandLine` (docker CLI calls) against the host's daemon,
+ * and the environment it needs: DOCKER_HOST, and over TLS the client material (secret).
+ */
+export function dockerCommand(
+    target: DockerTarget,
+    commandLine: pulumi.Input<string>,
+): { line: pulumi.Output<string>; environment: Record<string, pulumi.Input<string>> } {
+    const tls = target.dockerTls;
+    const environment: Record<string, pulumi.Input<string>> = { DOCKER_HOST: target.dockerHost };
+    if (!tls) return { line: pulumi.output(commandLine), environment };
+    environment.DOCKER_TLS_VERIFY = "1";
+    environment.REGISTRY_DOCKER_CA = tls.caCertificate;
+    environment.REGISTRY_DOCKER_CERT = tls.certificate;
+    environment.REGISTRY_DOCKER_KEY = dockerTlsKey(tls);
+    return { line: pulumi.interpolate`${WITH_CERTS} ${commandLine}`, environment };
+}
+
 export function containerScript(name: string, args: ContainerScriptArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
-    const tls = args.docker.dockerTls;
-    const run = tls
-        ? pulumi.interpolate`${WITH_CERTS} docker exec -i ${args.container} sh -s`
-        : pulumi.interpolate`docker exec -i ${args.container} sh -s`;
-    const environment: Record<string, pulumi.Input<string>> = { DOCKER_HOST: args.docker.dockerHost };
-    if (tls) {
-        environment.DOCKER_TLS_VERIFY = "1";
-        environment.REGISTRY_DOCKER_CA = tls.caCertificate;
-        environment.REGISTRY_DOCKER_CERT = tls.certificate;
-        environment.REGISTRY_DOCKER_KEY = dockerTlsKey(tls);
-    }
+    const exec = args.lastOutput ? "docker exec -e PULUMI_COMMAND_STDOUT -i" : "docker exec -i";
+    const { line, environment } = dockerCommand(args.docker, pulumi.interpolate`${exec} ${args.container} sh -s`);
     return new command.local.Command(
         name,
         {
-            create: run,
-            update: run,
+            create: line,
+            update: line,
             stdin: args.script,
             environment,
             triggers: args.triggers,

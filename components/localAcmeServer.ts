@@ -15,6 +15,8 @@ export interface LocalAcmeServerArgs {
 export class LocalAcmeServer extends pulumi.ComponentResource {
     /** Volume holding Pebble's listener certificate and CA (`pebble.minica.pem`). */
     public readonly certsVolume: pulumi.Output<string>;
+    /** Pebble's container. */
+    public readonly container: docker.Container;
 
     constructor(name: string, args: LocalAcmeServerArgs, opts: pulumi.ComponentResourceOptions & { provider: docker.Provider }) {
         super("registry:index:LocalAcmeServer", name, {}, opts);
@@ -29,7 +31,7 @@ export class LocalAcmeServer extends pulumi.ComponentResource {
             { ...childOpts, ignoreChanges: ["labels"] },
         );
 
-        new docker.Container(
+        this.container = new docker.Container(
             `${name}-container`,
             {
                 name: `${settings.namePrefix}-pebble`,

@@ -2,10 +2,12 @@
 // for each of `hosts`: provider, network, volumes, images, registry, nginx, (Pebble), certbot,
 // (the GC coordinator), then the storage check, the certificate bootstrap and the users; with
 // several hosts, a readiness check the next host's containers wait for (a rolling update).
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { healthProblems, renderHealthCheck } from "../configs/health";
 import { renderReadinessCheck } from "../configs/nginx";
-import { renderStorageCheck } from "../configs/registry";
+import { renderDataVolumeCheck, renderStorageCheck } from "../configs/registry";
 import { GC_COORDINATOR_PATH } from "../configs/gc";
 import { Settings } from "../configs/settings";
 import {
@@ -18,7 +20,7 @@ import {
     registryContainer,
     Volumes,
 } from "./containers";
-import { containerScript } from "./containerScript";
+import { containerScript, dockerCommand } from "./containerScript";
 import { LocalAcmeServer } from "./localAcmeServer";
 import { RegistryUsers } from "./registryUsers";
 import { TlsCertificate } from "./tlsCertificate";
@@ -63,9 +65,10 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
     // GC across hosts, through Redis; the deploy fails with Redis' own reason when it cannot be
     // used, before this host's registry is given the new Redis settings.
     let redisCheck: pulumi.Resource | undefined;
+    let coordinator: docker.Container | undefined;
     if (settings.redis) {
         const node = parts.node || settings.namePrefix;
-        const coordinator = gcCoordinatorContainer(name, settings, node, { ...base, image: images.certbot, redis: parts.redis }, childOpts);
+        coordinator = gcCoordinatorContainer(name, settings, node, { ...base, image: images.certbot, redis: parts.redis }, childOpts);
         redisCheck = containerScript(
             `${name}-redis-check`,
             {
@@ -93,15 +96,16 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
         { docker: settings, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
         { parent },
     );
+    const dataCheck = settings.storage.driver === "filesystem" ? dataVolumeCheck(name, settings, registry, parent) : undefined;
     const tls = new TlsCertificate(
         `${name}-tls`,
-        { settings, nginxContainer: nginx.name, certbotContainer: certbot.name, certbotId: certbot.id },
+        { settings, nginxContainer: nginx.name, nginxId: nginx.id, certbotContainer: certbot.name, certbotId: certbot.id },
         { parent },
     );
     // Passwords are handed out once the registry can store what is pushed with them.
     const users = new RegistryUsers(
         `${name}-htpasswd`,
-        { settings, nginxContainer: nginx.name, passwords: parts.passwords },
+        { settings, nginxContainer: nginx.name, nginxId: nginx.id, passwords: parts.passwords },
         { parent, dependsOn: [tls, storageCheck] },
     );
     const ready = parts.node
@@ -116,5 +120,67 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
               { parent, dependsOn: [users] },
           )
         : undefined;
+    const containers = [registry, nginx, certbot, ...(acme ? [acme.container] : []), ...(coordinator ? [coordinator] : [])];
+    reportHealth(
+        name,
+        settings,
+        containers,
+        nginx,
+        [users, storageCheck, ...(dataCheck ? [dataCheck] : []), ...(ready ? [ready] : [])],
+        parent,
+    );
     return { tls, users, volumes, ready };
+}
+
+/**
+ * Each new registry container looks at its data volume: a volume lost and made anew (empty) by
+ * this deploy is reported in the update's output, since the images in it are gone (filesystem
+ * storage). The registry's id is in the script, not in triggers: a new container updates this
+ * command, which then sees what its last run printed.
+ */
+function dataVolumeCheck(name: string, settings: Settings, registry: docker.Container, parent: pulumi.Resource): command.local.Command {
+    const check = containerScript(
+        `${name}-data-volume`,
+        {
+            docker: settings,
+            container: registry.name,
+            script: pulumi.interpolate`# registry container ${registry.id}\n${renderDataVolumeCheck()}`,
+            lastOutput: true,
+        },
+        { parent },
+    );
+    return check;
+}
+
+/**
+ * After every deploy (and in previews, once the host exists): is each container running, and
+ * does the host serve the registry? A plain `pulumi up` cannot see containers or volumes removed
+ * by hand, so this check is what tells: a warning in a preview, an error (a failed update) in
+ * `pulumi up`, naming what is wrong and the command that repairs it.
+ */
+function reportHealth(
+    name: string,
+    settings: Settings,
+    containers: docker.Container[],
+    nginx: docker.Container,
+    after: pulumi.Resource[],
+    parent: pulumi.Resource,
+): void {
+    const script = pulumi
+        .all([pulumi.all(containers.map((c) => c.name)), nginx.name])
+        .apply(([names, n]) => renderHealthCheck(settings, names, n));
+    const { line, environment } = dockerCommand(settings, "sh -s");
+    const check = command.local.runOutput({ command: line, stdin: script, environment, logging: "none" }, { dependsOn: after, parent });
+    check.stdout.apply((out) => {
+        const problems = healthProblems(out);
+        if (problems.length === 0) return;
+        const message = [
+            `${name}: the registry is not serving as deployed:`,
+            ...problems.map((p) => `  - ${p}`),
+            "Containers or volumes were removed outside Pulumi (a prune, a lost disk). Run `pulumi up --refresh`: it re-creates them, with the certificate and users (README, Troubleshooting).",
+        ].join("\n");
+        if (pulumi.runtime.isDryRun()) pulumi.log.warn(message, parent);
+        // Unhandled, it fails the update with this message (no stack: it is the user's to read).
+        else throw new pulumi.ResourceError(message, parent, true);
+    });
 }

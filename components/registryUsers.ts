@@ -15,6 +15,8 @@ export interface RegistryUsersArgs {
     settings: Pick<Settings, "users" | "bcryptCost" | "dockerHost" | "dockerTls">;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
+    /** Its id: a new nginx container gets the users again (its auth volume may be new). */
+    nginxId: pulumi.Input<string>;
     /** Every user's password, in settings.users' order, when several hosts share them; else made here (userPasswords). */
     passwords?: pulumi.Output<string>[];
 }
@@ -61,7 +63,11 @@ export class RegistryUsers extends pulumi.ComponentResource {
                 ),
         );
 
-        const install = containerScript(`${name}-install`, { docker: settings, container: args.nginxContainer, script }, { parent: this });
+        const install = containerScript(
+            `${name}-install`,
+            { docker: settings, container: args.nginxContainer, script, triggers: [args.nginxId] },
+            { parent: this },
+        );
 
         // Handed out only once nginx has them: a consumer never gets a password that fails.
         this.passwords = pulumi.secret(

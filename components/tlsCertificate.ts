@@ -3,9 +3,11 @@
 //   2. `certbot certonly` in the certbot container (after 1): --webroot for HTTP-01, the DNS
 //      plugin for DNS-01 (certbot keeps the authenticator, so renewals use the same);
 //   3. HTTPS server and port 80's redirect to it: staged, `nginx -t`, installed, reloaded (after 2).
-// Renewals are the certbot container's job; this component only bootstraps.
+// Renewals are the certbot container's job; this component only bootstraps, and again whenever
+// a container it writes into is new: what it installed lived in volumes that may be gone with
+// it (a prune, a lost disk), so one `pulumi up --refresh` puts the service back.
 import * as pulumi from "@pulumi/pulumi";
-import { ACME_ROOT_FILE, renderCertonly, renderExpiryProbe, requestExtras } from "../configs/certbot";
+import { ACME_ROOT_FILE, LIVE_CERTIFICATE_DIR, renderCertonly, renderExpiryProbe, requestExtras } from "../configs/certbot";
 import { renderConfigInstall } from "../configs/install";
 import {
     AUTH_MODULE_PATH,
@@ -23,9 +25,14 @@ export interface TlsCertificateArgs {
     settings: Settings;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
+    /** Its id: a new nginx container gets its configuration installed again (its config volume may be new). */
+    nginxId: pulumi.Input<string>;
     /** Name of the running certbot container. */
     certbotContainer: pulumi.Input<string>;
-    /** Its id: with DNS-01, a new container (new credentials or image) runs certonly again, which proves them. */
+    /**
+     * Its id: a new certbot container runs certonly again, which keeps a valid certificate and
+     * issues one when the certificates volume is new; with DNS-01 it also proves new credentials.
+     */
     certbotId: pulumi.Input<string>;
 }
 
@@ -54,14 +61,22 @@ export class TlsCertificate extends pulumi.ComponentResource {
 
         // 1. Port 80: ACME challenges for any name (the main config, and the authentication
         // module it loads, come with it).
+        // Without the certificate (its volume lost) the HTTPS server cannot load: it is taken out
+        // until step 3 installs it again.
+        const httpsFiles = [`${NGINX_INCLUDE_DIRS.servers}/10-https.conf`, `${NGINX_INCLUDE_DIRS.redirect}/https.conf`];
         const httpConfig = step(
             "http-config",
             args.nginxContainer,
-            renderConfigInstall("HTTP server", [
-                { path: "nginx.conf", content: renderMainConf(settings) },
-                { path: AUTH_MODULE_PATH, content: renderNginxAuthModule(settings) },
-                { path: `${NGINX_INCLUDE_DIRS.servers}/00-http.conf`, content: renderHttpServer() },
-            ]),
+            renderConfigInstall(
+                "HTTP server",
+                [
+                    { path: "nginx.conf", content: renderMainConf(settings) },
+                    { path: AUTH_MODULE_PATH, content: renderNginxAuthModule(settings) },
+                    { path: `${NGINX_INCLUDE_DIRS.servers}/00-http.conf`, content: renderHttpServer() },
+                ],
+                { needs: `${LIVE_CERTIFICATE_DIR}/fullchain.pem`, paths: httpsFiles },
+            ),
+            [args.nginxId],
         );
         // 2. The certificate; requested again when what it is requested for changes.
         const certonly = step(
@@ -74,19 +89,21 @@ export class TlsCertificate extends pulumi.ComponentResource {
                 settings.acme.keyType,
                 settings.acme.email ?? "",
                 ...requestExtras(settings),
-                ...(settings.acme.challenge.kind === "dns" ? [args.certbotId] : []),
+                args.certbotId,
             ],
             httpConfig,
         );
-        // 3. The HTTPS server and port 80's redirect to it: one validated change, one reload.
+        // 3. The HTTPS server and port 80's redirect to it: one validated change, one reload;
+        // again after every certonly run and in every new nginx container.
+        const [httpsServer, redirect] = httpsFiles;
         step(
             "https-config",
             args.nginxContainer,
             renderConfigInstall("HTTPS server", [
-                { path: `${NGINX_INCLUDE_DIRS.servers}/10-https.conf`, content: renderHttpsServer(settings) },
-                { path: `${NGINX_INCLUDE_DIRS.redirect}/https.conf`, content: renderHttpsRedirect(settings) },
+                { path: httpsServer, content: renderHttpsServer(settings) },
+                { path: redirect, content: renderHttpsRedirect(settings) },
             ]),
-            undefined,
+            [args.nginxId, certonly.id],
             certonly,
         );
 

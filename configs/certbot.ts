@@ -4,13 +4,13 @@
 // writes a marker there, and nginx's container reloads itself when it changes. No host cron,
 // no Docker socket and no shared PID namespace (which a restart of either container breaks).
 import { createHash } from "node:crypto";
-import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
+import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR, LIVE_CERTIFICATE_DIR } from "./certificates";
 import { authenticatorArgs, dnsEnv } from "./dns";
 import { PEBBLE_DIRECTORY_URL, PEBBLE_ROOTS_URL } from "./pebble";
 import { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
-export { LETSENCRYPT_DIR } from "./certificates";
+export { LETSENCRYPT_DIR, LIVE_CERTIFICATE_DIR } from "./certificates";
 
 export const WEBROOT = "/var/www/acme";
 export const DEPLOY_HOOK = "/usr/local/bin/registry-deploy-hook";
@@ -104,9 +104,6 @@ function registrationArgs(s: Settings): string[] {
     return s.acme.email ? ["--email", s.acme.email, "--no-eff-email"] : ["--register-unsafely-without-email"];
 }
 
-/** The certificate files certbot keeps for the registry's certificate. */
-const LIVE = `${LETSENCRYPT_DIR}/live/${CERT_NAME}`;
-
 /** Runs after every issuance or renewal: save a private CA's root, tell nginx (the marker). */
 export function renderDeployHook(): string {
     return renderTemplate("deploy-hook.sh.mustache", { acmeRootFile: ACME_ROOT_FILE, deployMarker: DEPLOY_MARKER });
@@ -114,7 +111,10 @@ export function renderDeployHook(): string {
 
 /** The certbot container's health check (configs/templates/certificate-health.py.mustache). */
 export function renderHealthCheck(s: Settings): string {
-    return renderTemplate("certificate-health.py.mustache", { certificate: `${LIVE}/cert.pem`, warningDays: s.certificateWarningDays });
+    return renderTemplate("certificate-health.py.mustache", {
+        certificate: `${LIVE_CERTIFICATE_DIR}/cert.pem`,
+        warningDays: s.certificateWarningDays,
+    });
 }
 
 /** The certbot container's command: install the hooks, then check for renewal forever. */
@@ -172,7 +172,7 @@ export function renderCertonly(s: Settings): string {
     return renderTemplate("certonly.sh.mustache", {
         requestId: certificateRequestId(s),
         requestFile: REQUEST_FILE,
-        fullchain: `${LIVE}/fullchain.pem`,
+        fullchain: `${LIVE_CERTIFICATE_DIR}/fullchain.pem`,
         acmeTrust: acmeTrust(s),
         lockedFunction: lockedFunction(),
         pebbleAccountCheck: pebbleAccountCheck(s),
@@ -211,5 +211,5 @@ export function renderExpiryProbe(): string {
         "t = getattr(c, 'not_valid_after_utc', None) or c.not_valid_after",
         "print(t.strftime('%Y-%m-%dT%H:%M:%SZ'))",
     ].join("\n");
-    return `python3 -c ${q(py)} ${LIVE}/cert.pem\n`;
+    return `python3 -c ${q(py)} ${LIVE_CERTIFICATE_DIR}/cert.pem\n`;
 }

@@ -6,5 +6,7 @@
 export const LETSENCRYPT_DIR = "/etc/letsencrypt";
 /** certbot's name for the registry's certificate: live/<CERT_NAME>/fullchain.pem. */
 export const CERT_NAME = "registry";
+/** The certificate's files (fullchain.pem, privkey.pem, cert.pem), as certbot keeps them. */
+export const LIVE_CERTIFICATE_DIR = `${LETSENCRYPT_DIR}/live/${CERT_NAME}`;
 /** Written by the deploy hook on every new certificate; nginx reloads when it changes. */
 export const DEPLOY_MARKER = `${LETSENCRYPT_DIR}/registry-deployed`;

@@ -33,8 +33,22 @@ function checkPaths(files: StagedFile[]): void {
     }
 }
 
-function renderInstall(what: string, files: StagedFile[], users: { htpasswdFile: string; htpasswd: string } | false): string {
+/** Installed files that cannot load without another file: taken out of the config while it is missing. */
+export interface Dependents {
+    /** Absolute path, in the nginx container, of the file they need (e.g. the certificate). */
+    needs: string;
+    /** Their paths relative to the config volume. */
+    paths: string[];
+}
+
+function renderInstall(
+    what: string,
+    files: StagedFile[],
+    users: { htpasswdFile: string; htpasswd: string } | false,
+    dependents?: Dependents,
+): string {
     checkPaths(files);
+    if (dependents) checkPaths(dependents.paths.map((path) => ({ path, content: "" })));
     return renderTemplate("config-install.sh.mustache", {
         what,
         tag: HEREDOC_TAG,
@@ -44,16 +58,20 @@ function renderInstall(what: string, files: StagedFile[], users: { htpasswdFile:
         includeDirs: Object.values(NGINX_INCLUDE_DIRS).join(" "),
         files: files.map((f) => ({ path: f.path, content: heredocBody(f.path, f.content) })),
         users: users && { htpasswdFile: users.htpasswdFile, htpasswd: heredocBody("htpasswd", users.htpasswd) },
+        dependents: dependents && { needs: dependents.needs, paths: dependents.paths.join(" ") },
     });
 }
 
 /**
  * Installs nginx config files (relative to the config volume) as one validated change:
  * staged next to a copy of the live config, checked with `nginx -t`, renamed into place,
- * one reload. `what` names the change in messages, e.g. "HTTPS server".
+ * one reload. `what` names the change in messages, e.g. "HTTPS server". `dependents`: files
+ * already installed that are taken out while the file they need is missing (the HTTPS server
+ * without its certificate, after the certificates volume was lost), so this change still
+ * validates; whoever installed them installs them again once that file is back.
  */
-export function renderConfigInstall(what: string, files: StagedFile[]): string {
-    return renderInstall(what, files, false);
+export function renderConfigInstall(what: string, files: StagedFile[], dependents?: Dependents): string {
+    return renderInstall(what, files, false, dependents);
 }
 
 /** The htpasswd file's name in the auth volume: named by its content, so a new one never overwrites the file nginx reads. */

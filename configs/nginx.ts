@@ -11,7 +11,7 @@ import {
     VERIFY_PATH,
 } from "./auth";
 import { WEBROOT } from "./certbot";
-import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR } from "./certificates";
+import { DEPLOY_MARKER, LIVE_CERTIFICATE_DIR } from "./certificates";
 import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT, NGINX_VERIFY_PORT } from "./ports";
 import { HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
 import { DRAIN_SECONDS, REGISTRY_READONLY_SOCKET, REGISTRY_SOCKET } from "./registry";
@@ -76,7 +76,7 @@ export function renderHttpsServer(s: Settings): string {
     return renderTemplate("https-server.conf.mustache", {
         serverNames: [s.domain, ...s.domains].join(" "),
         httpsPort: NGINX_HTTPS_PORT,
-        liveDir: `${LETSENCRYPT_DIR}/live/${CERT_NAME}`,
+        liveDir: LIVE_CERTIFICATE_DIR,
         registrySocket: REGISTRY_SOCKET,
         readonlyRegistrySocket: REGISTRY_READONLY_SOCKET,
         hstsMaxAge: HSTS_MAX_AGE,

@@ -127,6 +127,17 @@ export function renderStorageCheck(s: Settings): string {
     });
 }
 
+/** The data volume's identity, in a file distribution ignores (it stores under docker/). */
+export const DATA_VOLUME_MARKER = `${REGISTRY_DATA_DIR}/.private-registry-volume`;
+/** What the data volume check prints when the volume it saw last is gone. */
+export const DATA_LOST =
+    "the registry's data volume was lost: a new, empty volume took its place, and every image pushed before is gone. Restore the volume from a backup (README, Troubleshooting) or push the images again.";
+
+/** The data volume check (configs/templates/data-volume.sh.mustache), in the registry container. */
+export function renderDataVolumeCheck(): string {
+    return renderTemplate("data-volume.sh.mustache", { marker: DATA_VOLUME_MARKER, label: "data volume: ", lost: `WARNING: ${DATA_LOST}` });
+}
+
 /**
  * The registry container's command: a small supervisor that serves the registry and runs
  * garbage collection safely, on a schedule or on `docker kill --signal USR1 <registry>`:

@@ -38,6 +38,7 @@ export const BED_SLOTS = {
     dns: 9,
     hosts: 10,
     hostsBench: 11,
+    converge: 12,
 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
@@ -158,13 +159,13 @@ export class Bed {
         return stack;
     }
 
-    /** `pulumi up` with `config`; throws a DeployError with the engine's message when it fails. */
-    async up(config: Record<string, unknown>): Promise<Deployed> {
+    /** `pulumi up` (`--refresh` with `refresh`) with `config`; throws a DeployError with the engine's message when it fails. */
+    async up(config: Record<string, unknown>, opts: { refresh?: boolean } = {}): Promise<Deployed> {
         const stack = await this.configure(config);
         this.steps = [];
         this.changes = {};
         try {
-            const r = await stack.up(this.steps);
+            const r = await stack.up(this.steps, opts);
             this.changes = r.changes;
             return r;
         } catch (e) {

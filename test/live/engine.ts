@@ -282,9 +282,12 @@ export class LiveStack {
         this.current = next;
     }
 
-    /** `pulumi up`; `steps` (if given) receives the steps as they start, also when the update fails. */
-    async up(steps: Step[] = []): Promise<Deployed> {
-        const r: UpResult = await this.engine.settled(this.stack.up({ onEvent: collectSteps(steps) }));
+    /**
+     * `pulumi up` (`--refresh` with `refresh`); `steps` (if given) receives the steps as they
+     * start, also when the update fails.
+     */
+    async up(steps: Step[] = [], opts: { refresh?: boolean } = {}): Promise<Deployed> {
+        const r: UpResult = await this.engine.settled(this.stack.up({ onEvent: collectSteps(steps), refresh: opts.refresh }));
         return { changes: r.summary.resourceChanges ?? {}, steps, stdout: r.stdout, outputs: r.outputs };
     }
 

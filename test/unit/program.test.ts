@@ -159,15 +159,57 @@ describe("bootstrap order", () => {
         const { mocks } = await deploy({ ...DEV, dockerHost: "ssh://deploy@build-host" });
         assert.ok(commands(mocks).length >= 5);
         for (const c of commands(mocks)) {
-            assert.match(c.inputs.create, /^docker exec -i registry-test-(nginx|certbot) sh -s$/);
+            assert.match(c.inputs.create, /^docker exec (-e PULUMI_COMMAND_STDOUT )?-i registry-test-(nginx|certbot|registry) sh -s$/);
             assert.equal(c.inputs.environment.DOCKER_HOST, "ssh://deploy@build-host");
         }
         assert.equal(mocks.ofType("pulumi:providers:docker")[0].inputs.host, "ssh://deploy@build-host");
     });
 
-    test("certonly is replaced when the domain, CA, key type or e-mail change", async () => {
+    test("certonly is replaced when the domain, CA, key type or e-mail change, and in every new certbot container", async () => {
         const { mocks } = await deploy();
-        assert.deepEqual(mocks.byName("registry-tls-certonly").inputs.triggers, ["registry.test", "https://pebble:14000/dir", "ecdsa", ""]);
+        assert.deepEqual(mocks.byName("registry-tls-certonly").inputs.triggers, [
+            "registry.test",
+            "https://pebble:14000/dir",
+            "ecdsa",
+            "",
+            "registry-certbot-id",
+        ]);
+    });
+
+    test("what lives in volumes is installed again in every new container: the nginx steps follow nginx's id, the HTTPS server certonly's too", async () => {
+        const { mocks } = await deploy();
+        for (const step of ["registry-tls-http-config", "registry-htpasswd-install"]) {
+            assert.deepEqual(mocks.byName(step).inputs.triggers, ["registry-nginx-id"], step);
+        }
+        assert.deepEqual(mocks.byName("registry-tls-https-config").inputs.triggers, ["registry-nginx-id", "registry-tls-certonly-id"]);
+        // Without the certificate (a lost volume) the HTTP step takes the HTTPS server out, so it validates.
+        const http = mocks.byName("registry-tls-http-config").inputs.stdin as string;
+        assert.match(
+            http,
+            /if \[ ! -e \/etc\/letsencrypt\/live\/registry\/fullchain\.pem \]; then\n {2}dropped="servers\/10-https\.conf redirect\/https\.conf"/,
+        );
+        assert.doesNotMatch(mocks.byName("registry-tls-https-config").inputs.stdin as string, /dropped=/);
+    });
+
+    test("a new registry container updates the data volume check (not a replacement), which then sees its last output", async () => {
+        const { mocks } = await deploy();
+        const check = mocks.byName("registry-data-volume");
+        assert.equal(check.inputs.triggers, undefined);
+        assert.match(check.inputs.stdin, /^# registry container registry-registry-id\n/);
+        assert.match(check.inputs.stdin, /PULUMI_COMMAND_STDOUT/);
+        assert.equal(check.inputs.create, "docker exec -e PULUMI_COMMAND_STDOUT -i registry-test-registry sh -s");
+    });
+
+    test("one health check per host, after the users and the storage check, on the host's Docker daemon", async () => {
+        const { mocks } = await deploy({ ...DEV, dockerHost: "ssh://deploy@build-host" });
+        assert.equal(mocks.calls.length, 1);
+        const [call] = mocks.calls;
+        assert.equal(call.inputs.environment.DOCKER_HOST, "ssh://deploy@build-host");
+        assert.match(
+            call.inputs.stdin,
+            /^for c in registry-test-registry registry-test-nginx registry-test-certbot registry-test-pebble; do$/m,
+        );
+        assert.match(call.inputs.stdin, /^docker exec -i registry-test-nginx sh -s <<'REGISTRY_HEALTH_EOF'/m);
     });
 });
 
@@ -298,14 +340,15 @@ describe("S3 storage", () => {
         assert.doesNotMatch(registry.inputs.command[0], /s3-keys/);
     });
 
-    test("switching from filesystem to S3 replaces only the registry (and its storage check); volumes stay", async () => {
+    test("switching from filesystem to S3 replaces only the registry (and its storage check), drops the data volume check; volumes stay", async () => {
         const inputs = (m: Recorder) => Object.fromEntries(m.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
         const a = inputs((await deploy(DEV)).mocks);
         const b = inputs((await deploy({ ...DEV, storage: S3 }, ["storage"])).mocks);
         assert.deepEqual(
             Object.keys(a).filter((k) => a[k] !== b[k]),
-            ["registry-registry", "registry-storage-check"],
+            ["registry-registry", "registry-data-volume", "registry-storage-check"],
         );
+        assert.ok(!Object.keys(b).includes("registry-data-volume"), "no data volume check with S3: the data is in the bucket");
     });
 });
 
@@ -353,10 +396,10 @@ describe("DNS-01", () => {
         ]);
     });
 
-    test("an HTTP-01 stack's certbot and certonly are declared as before DNS-01 existed (no diff on upgrade)", async () => {
+    test("an HTTP-01 stack's certbot is declared as before DNS-01 existed; its certonly follows the certbot container as DNS-01's does", async () => {
         const { mocks } = await deploy();
         assert.equal(mocks.byName("registry-certbot").inputs.uploads, undefined);
-        assert.equal(mocks.byName("registry-tls-certonly").inputs.triggers.length, 4);
+        assert.deepEqual(mocks.byName("registry-tls-certonly").inputs.triggers.slice(4), ["registry-certbot-id"]);
         assert.equal(mocks.byName("registry-pebble-container").inputs.envs.includes("PEBBLE_AUTHZREUSE=0"), false);
     });
 });
