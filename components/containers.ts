@@ -178,6 +178,11 @@ export function registryContainer(
     );
 }
 
+/** The nginx container's name, which is also its name on the stack's network. */
+export function nginxName(settings: Pick<Settings, "namePrefix">): string {
+    return `${settings.namePrefix}-nginx`;
+}
+
 /** nginx: TLS, basic auth, the only way to the registry; it always starts, HTTP-only if it must. */
 export function nginxContainer(
     name: string,
@@ -188,7 +193,7 @@ export function nginxContainer(
     return new docker.Container(
         `${name}-nginx`,
         {
-            name: `${settings.namePrefix}-nginx`,
+            name: nginxName(settings),
             image: parts.image.imageId,
             entrypoints: ["/bin/sh", "-c"],
             command: [renderNginxEntrypoint()],
@@ -199,8 +204,9 @@ export function nginxContainer(
                     : [{ internal: NGINX_HTTP_PORT, external: settings.publish.httpPort, ip: settings.publish.bindAddress }]),
                 { internal: NGINX_HTTPS_PORT, external: settings.publish.httpsPort, ip: settings.publish.bindAddress },
             ],
-            // Pebble validates HTTP-01 over the network: the names resolve to nginx there.
-            networksAdvanced: [{ name: parts.network.name, aliases: pebbleAliases(settings) }],
+            // No aliases: a local Pebble finds nginx by its name (LocalAcmeServer's resolver), so the
+            // domain is not among nginx's settings and a new one replaces no container.
+            networksAdvanced: [{ name: parts.network.name }],
             volumes: [
                 { volumeName: parts.volumes.conf.name, containerPath: NGINX_CONF_DIR },
                 { volumeName: parts.volumes.auth.name, containerPath: NGINX_AUTH_DIR },
@@ -218,10 +224,6 @@ export function nginxContainer(
         },
         { ...replaced(childOpts), dependsOn: [parts.registry] },
     );
-}
-
-function pebbleAliases(s: Settings): string[] {
-    return s.acme.kind === "pebble" && s.acme.challenge.kind === "http" ? [s.domain, ...s.domains] : [];
 }
 
 /**
@@ -316,8 +318,8 @@ export function gcCoordinatorContainer(
 
 /**
  * The Redis this program runs (redis.runOn) on `host`: a cache behind a password, published on
- * redis.address's IP (or the host's bindAddress). Nothing kept on disk: losing it loses a
- * cache and, mid-GC, the GC's lock (the hosts then resume writes).
+ * redis.address's IP alone, where the hosts reach it (never on every interface). Nothing kept
+ * on disk: losing it loses a cache and, mid-GC, the GC's lock (the hosts then resume writes).
  */
 export function redisContainer(
     name: string,
@@ -339,7 +341,7 @@ export function redisContainer(
             user: "redis",
             // Readable by the redis user it runs as, inside this container only.
             uploads: [{ file: REDIS_SERVER_CONF, permissions: "0444", content: pulumi.secret(password.apply(renderRedisServerConf)) }],
-            ports: [{ internal: REDIS_CONTAINER_PORT, external: redis.port, ip: redisPublishAddress(redis, host) }],
+            ports: [{ internal: REDIS_CONTAINER_PORT, external: redis.port, ip: redisPublishAddress(redis) }],
             restart: "unless-stopped",
             labels,
         },

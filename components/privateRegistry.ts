@@ -11,7 +11,7 @@ import { ARGS_NAMING, ConfigError, parseSettings, Settings } from "../configs/se
 import { Labels, redisContainer } from "./containers";
 import { PrivateRegistryArgs } from "./privateRegistryArgs";
 import { DeclaredHost, declareHost } from "./registryHost";
-import { userPasswords } from "./registryUsers";
+import { formerUsers, userPasswords } from "./registryUsers";
 import { dockerProvider } from "./dockerTarget";
 
 export type {
@@ -53,6 +53,10 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         // One http.secret for every host: an upload begun on one host goes on at another.
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this }).result;
 
+        // The users' passwords, the same on every host, under one name whatever the number of
+        // hosts: a single host kept them under its RegistryUsers before (aliases), so neither an
+        // upgrade nor a second host makes new ones.
+        const passwords = userPasswords(`${name}-users`, settings.users, this, formerUsers(`${name}-htpasswd`, this));
         let declared: DeclaredHost[];
         if (settings.hosts.length === 0) {
             const parts = {
@@ -61,11 +65,11 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                 labels,
                 provider: dockerProvider(`${name}-docker`, settings, { parent: this }),
                 httpSecret,
+                passwords,
             };
             declared = [declareHost(name, parts, this)];
         } else {
-            // Several hosts: the same users and passwords everywhere; one at a time on updates.
-            const passwords = userPasswords(`${name}-users`, settings.users, this);
+            // Several hosts: one at a time on updates.
             // Each host's own settings and provider, once.
             const perHost = settings.hosts.map((h, i) => {
                 // No host waits for the last one: no pause after it.

@@ -73,6 +73,8 @@ export interface PrivateRegistryArgs {
     httpPort?: number;
     /** Published HTTPS port. Default: `443`. */
     httpsPort?: number;
+    /** Addresses or CIDR ranges of load balancers whose X-Forwarded-For nginx believes (the client address it logs and limits failed logins by). Default: `[]`, none. */
+    trustedProxies?: string[];
     /** Default: `registry:3`. */
     registryImage?: string;
     /** nginx, with njs 0.8 or later (the official images have it). Default: `nginx:stable-alpine`. */
@@ -129,7 +131,7 @@ export interface RegistryHostArgs {
 
 /** Redis: external, or run by this program on one of the hosts (`runOn`). */
 export interface RegistryRedisArgs {
-    /** `host:port` every host's containers reach it at. Required. */
+    /** `host:port` every host's containers reach it at; with `runOn`, that host's IP (Redis is published there alone). Required. */
     address: string;
     /** 16-512 printable characters. Required with `runOn`. Kept secret. */
     password?: pulumi.Input<string>;

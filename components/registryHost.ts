@@ -7,7 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { healthProblems, renderHealthCheck } from "../configs/health";
 import { renderReadinessCheck } from "../configs/nginx";
-import { renderDataVolumeCheck, renderStorageCheck } from "../configs/registry";
+import { renderDataVolumeCheck, renderGcScheduleInstall, renderStorageCheck } from "../configs/registry";
 import { GC_COORDINATOR_PATH } from "../configs/gc";
 import { Settings } from "../configs/settings";
 import {
@@ -17,6 +17,7 @@ import {
     gcCoordinatorContainer,
     Labels,
     nginxContainer,
+    nginxName,
     registryContainer,
     Volumes,
 } from "./containers";
@@ -34,8 +35,8 @@ export interface HostParts {
     provider: docker.Provider;
     /** The registry's http.secret, one for every host. */
     httpSecret: pulumi.Output<string>;
-    /** Every user's password when several hosts share them (else RegistryUsers makes them). */
-    passwords?: pulumi.Output<string>[];
+    /** Every user's password (one set for every host). */
+    passwords: pulumi.Output<string>[];
     /** The Redis container this program runs, which the coordinators wait for. */
     redis?: docker.Container;
     /** What this host's containers wait for: the host before it serving again. */
@@ -85,7 +86,11 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
     const nginx = nginxContainer(name, settings, { ...base, image: images.nginx, registry }, childOpts);
     const acme =
         settings.acme.kind === "pebble"
-            ? new LocalAcmeServer(`${name}-pebble`, { settings, network: network.name, labels }, childOpts)
+            ? new LocalAcmeServer(
+                  `${name}-pebble`,
+                  { settings, network: network.name, labels, nginx: nginxName(settings), resolverImage: images.certbot.imageId },
+                  childOpts,
+              )
             : undefined;
     const certbot = certbotContainer(name, settings, { ...base, image: images.certbot, acme }, childOpts);
 
@@ -97,6 +102,14 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
         { parent },
     );
     const dataCheck = settings.storage.driver === "filesystem" ? dataVolumeCheck(name, settings, registry, parent) : undefined;
+    // The GC schedule reaches the running registry (its supervisor reads it at every turn): a
+    // new gcIntervalHours or gcDeleteUntagged replaces no container. Written again into every
+    // new registry container, whose control volume may be new.
+    containerScript(
+        `${name}-gc-schedule-install`,
+        { docker: settings, container: registry.name, script: renderGcScheduleInstall(settings), triggers: [registry.id] },
+        { parent },
+    );
     const tls = new TlsCertificate(
         `${name}-tls`,
         { settings, nginxContainer: nginx.name, nginxId: nginx.id, certbotContainer: certbot.name, certbotId: certbot.id },
@@ -120,7 +133,7 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
               { parent, dependsOn: [users] },
           )
         : undefined;
-    const containers = [registry, nginx, certbot, ...(acme ? [acme.container] : []), ...(coordinator ? [coordinator] : [])];
+    const containers = [registry, nginx, certbot, ...(acme ? acme.containers : []), ...(coordinator ? [coordinator] : [])];
     reportHealth(
         name,
         settings,

@@ -7,7 +7,7 @@
 // a container it writes into is new: what it installed lived in volumes that may be gone with
 // it (a prune, a lost disk), so one `pulumi up --refresh` puts the service back.
 import * as pulumi from "@pulumi/pulumi";
-import { ACME_ROOT_FILE, LIVE_CERTIFICATE_DIR, renderCertonly, renderExpiryProbe, requestExtras } from "../configs/certbot";
+import { ACME_ROOT_FILE, LIVE_CERTIFICATE_DIR, renderCertonlyStep, renderExpiryProbe, requestExtras } from "../configs/certbot";
 import { renderConfigInstall } from "../configs/install";
 import {
     AUTH_MODULE_PATH,
@@ -82,7 +82,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
         const certonly = step(
             "certonly",
             args.certbotContainer,
-            renderCertonly(settings),
+            renderCertonlyStep(settings),
             [
                 settings.domain,
                 settings.acme.server,

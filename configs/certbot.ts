@@ -15,6 +15,11 @@ export { LETSENCRYPT_DIR, LIVE_CERTIFICATE_DIR } from "./certificates";
 export const WEBROOT = "/var/www/acme";
 export const DEPLOY_HOOK = "/usr/local/bin/registry-deploy-hook";
 export const HEALTH_CHECK = "/usr/local/bin/registry-certificate-health";
+/**
+ * The certificate request as `pulumi up` last ran it (renderCertonlyStep leaves it in the certbot
+ * container), which the renew loop runs again when the certificate has gone.
+ */
+export const CERTONLY_SCRIPT = "/usr/local/bin/registry-certonly";
 /** The private CA's root certificate (Pebble), saved when a certificate is issued. */
 export const ACME_ROOT_FILE = `${LETSENCRYPT_DIR}/registry-acme-root.pem`;
 /** What the current certificate was requested for; a change forces a new certificate. */
@@ -124,6 +129,7 @@ export function renderRenewLoop(s: Settings): string {
         deployHookScript: renderDeployHook().trimEnd(),
         healthCheck: HEALTH_CHECK,
         healthCheckScript: renderHealthCheck(s).trimEnd(),
+        certonly: CERTONLY_SCRIPT,
         acmeTrust: acmeTrust(s),
         lockedFunction: lockedFunction(),
         renewalConf: RENEWAL_CONF,
@@ -187,6 +193,21 @@ export function renderCertonly(s: Settings): string {
             `registry: certbot could not obtain a certificate for ${s.domain} from ${s.acme.server}. nginx keeps serving what it served before (the same name and certificate on HTTPS, and the redirect to it on HTTP). ${checkHint(s)}, then run pulumi up again.`,
         ),
     });
+}
+
+/**
+ * The certonly step of `pulumi up`: leaves the request in the certbot container (CERTONLY_SCRIPT,
+ * for the renew loop), then runs it.
+ */
+export function renderCertonlyStep(s: Settings): string {
+    return [
+        `cat > ${CERTONLY_SCRIPT}.tmp <<'REGISTRY_CERTONLY_EOF'`,
+        renderCertonly(s).trimEnd(),
+        "REGISTRY_CERTONLY_EOF",
+        `mv -f ${CERTONLY_SCRIPT}.tmp ${CERTONLY_SCRIPT}`,
+        `exec sh ${CERTONLY_SCRIPT}`,
+        "",
+    ].join("\n");
 }
 
 /** What a request has beyond its domain, CA and key type: extra names, a DNS plugin (none for HTTP-01 and one name). */

@@ -6,6 +6,7 @@
 // against a copy of the live config, then renamed into place (atomic on one file system)
 // and nginx is reloaded. A config that nginx rejects never replaces a good one.
 import { createHash } from "node:crypto";
+import { DEFAULTS } from "./defaults";
 import { NGINX_ACTIVE_DIR, NGINX_AUTH_DIR, NGINX_CONF_DIR, NGINX_INCLUDE_DIRS } from "./nginx";
 import { renderTemplate } from "./template";
 
@@ -44,7 +45,7 @@ export interface Dependents {
 function renderInstall(
     what: string,
     files: StagedFile[],
-    users: { htpasswdFile: string; htpasswd: string } | false,
+    users: { htpasswdFile: string; htpasswd: string; names: string[] } | false,
     dependents?: Dependents,
 ): string {
     checkPaths(files);
@@ -57,7 +58,11 @@ function renderInstall(
         authDir: NGINX_AUTH_DIR,
         includeDirs: Object.values(NGINX_INCLUDE_DIRS).join(" "),
         files: files.map((f) => ({ path: f.path, content: heredocBody(f.path, f.content) })),
-        users: users && { htpasswdFile: users.htpasswdFile, htpasswd: heredocBody("htpasswd", users.htpasswd) },
+        users: users && {
+            htpasswdFile: users.htpasswdFile,
+            htpasswd: heredocBody("htpasswd", users.htpasswd),
+            installed: `${INSTALLED_USERS}${users.names.join(" ")}`,
+        },
         dependents: dependents && { needs: dependents.needs, paths: dependents.paths.join(" ") },
     });
 }
@@ -79,15 +84,41 @@ export function htpasswdFileName(htpasswd: string): string {
     return `htpasswd-${createHash("sha256").update(htpasswd).digest("hex").slice(0, 16)}`;
 }
 
+/** The line the users' install prints last: who is installed (names only, never a password). */
+const INSTALLED_USERS = "installed users: ";
+
 /**
  * Installs the users as one unit: the htpasswd file and the access rules that name it (and
  * say who may only pull) are validated together and go live together, with one reload. The
  * new htpasswd file gets a new name; the rules point nginx at it; until the reload, nginx
  * reads the old file with the old rules. If nginx rejects the rules, both stay as they were.
- * `rules` gets the new file's path.
+ * `rules` gets the new file's path; `names` are the users, printed once installed.
  */
-export function renderUsersInstall(htpasswd: string, rules: (htpasswdPath: string) => string): string {
+export function renderUsersInstall(htpasswd: string, rules: (htpasswdPath: string) => string, names: string[]): string {
     const htpasswdFile = htpasswdFileName(htpasswd);
     const files = [{ path: `${NGINX_INCLUDE_DIRS.access}/users.conf`, content: rules(`${NGINX_AUTH_DIR}/${htpasswdFile}`) }];
-    return renderInstall("users (htpasswd file and access rules)", files, { htpasswdFile, htpasswd });
+    return renderInstall("users (htpasswd file and access rules)", files, { htpasswdFile, htpasswd, names });
+}
+
+/** The users an install's output says it installed (none when it printed no such line). */
+export function installedUsers(output: string): string[] {
+    const line = output.split("\n").find((l) => l.startsWith(INSTALLED_USERS));
+    return line ? line.slice(INSTALLED_USERS.length).split(" ").filter(Boolean) : [];
+}
+
+/**
+ * What a preview says when users installed by the last run are no longer declared: their
+ * credentials stop working with this update. The default user goes silently otherwise, since
+ * setting `users` replaces the default list rather than adding to it.
+ */
+export function droppedUsersWarning(dropped: string[]): string {
+    const defaults = dropped.filter((u) => u in DEFAULTS.users);
+    return [
+        `users removed by this update: ${dropped.join(", ")}; their credentials stop working.`,
+        ...(defaults.length
+            ? [
+                  `${defaults.join(", ")} ${defaults.length > 1 ? "are default users" : "is the default user"}, declared only while \`users\` is not set: setting \`users\` replaces the defaults. To keep ${defaults.join(", ")}, add ${defaults.map((u) => `users.${u}`).join(", ")} to the stack's config.`,
+              ]
+            : []),
+    ].join(" ");
 }

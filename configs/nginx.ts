@@ -41,9 +41,11 @@ export const NGINX_INCLUDE_DIRS = { servers: "servers", access: "access", redire
 /** The authentication module (configs/auth.ts), at this path in the config volume. */
 export const AUTH_MODULE_PATH = `${NGINX_INCLUDE_DIRS.njs}/${AUTH_MODULE_FILE}`;
 
-export function renderMainConf(s: Pick<Settings, "stack">): string {
+export function renderMainConf(s: Pick<Settings, "stack" | "trustedProxies">): string {
     return renderTemplate("nginx.conf.mustache", {
         stack: s.stack,
+        realIp: s.trustedProxies.length > 0,
+        trustedProxies: s.trustedProxies,
         drainSeconds: DRAIN_SECONDS,
         serversDir: NGINX_INCLUDE_DIRS.servers,
         pidFile: NGINX_PID_FILE,

@@ -1,5 +1,6 @@
 // Pebble, Let's Encrypt's ACME test server, as the CA of local stacks. Pure renderers.
 import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT } from "./ports";
+import type { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
 export const PEBBLE_CONFIG_PATH = "/test/config/registry-pebble.json";
@@ -9,10 +10,14 @@ export const PEBBLE_CERTS_DIR = "/test/certs";
 export const PEBBLE_ALIAS = "pebble";
 export const PEBBLE_ACME_PORT = 14000;
 export const PEBBLE_MANAGEMENT_PORT = 15000;
+/** Pebble's DNS server on the stack's network (HTTP-01): its name there, port and script. */
+export const PEBBLE_RESOLVER_ALIAS = "pebble-resolver";
+export const PEBBLE_RESOLVER_PORT = 53;
+export const PEBBLE_RESOLVER_PATH = "/usr/local/lib/registry/pebble-resolver.py";
 export const PEBBLE_DIRECTORY_URL = `https://${PEBBLE_ALIAS}:${PEBBLE_ACME_PORT}/dir`;
 export const PEBBLE_ROOTS_URL = `https://${PEBBLE_ALIAS}:${PEBBLE_MANAGEMENT_PORT}/roots/0`;
 
-/** Pebble validates HTTP-01 on port 80 of the domain, which resolves to nginx on the network. */
+/** Pebble validates HTTP-01 on port 80 of the domain, which its resolver answers with nginx's address. */
 export function renderPebbleConfig(certificateDays?: number): string {
     return renderTemplate("pebble.json.mustache", {
         acmePort: PEBBLE_ACME_PORT,
@@ -22,6 +27,24 @@ export function renderPebbleConfig(certificateDays?: number): string {
         tlsPort: NGINX_HTTPS_PORT,
         validitySeconds: certificateDays === undefined ? undefined : certificateDays * 86400,
     });
+}
+
+/**
+ * Pebble's DNS server: for DNS-01, the one given (pebbleDnsServer; else its container's own
+ * resolver); for HTTP-01, its resolver (renderPebbleResolver), which sends every name to nginx.
+ */
+export function pebbleDnsServer(s: Pick<Settings, "acme">): string | undefined {
+    if (s.acme.challenge.kind === "dns") return s.acme.pebbleDnsServer;
+    return `${PEBBLE_RESOLVER_ALIAS}:${PEBBLE_RESOLVER_PORT}`;
+}
+
+/**
+ * The resolver's script (configs/templates/pebble-resolver.py.mustache): every name resolves
+ * to `target`, the nginx container's name on the stack's network. The names being validated
+ * are nowhere in it, so a new domain changes no container.
+ */
+export function renderPebbleResolver(target: string): string {
+    return renderTemplate("pebble-resolver.py.mustache", { alias: PEBBLE_RESOLVER_ALIAS, target, port: PEBBLE_RESOLVER_PORT });
 }
 
 const PEBBLE_ENV = [

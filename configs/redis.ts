@@ -8,7 +8,7 @@ import { pemCertificates } from "./pem";
 import { SecretValue } from "./secret";
 import { show } from "./show";
 import { renderTemplate } from "./template";
-import { isValidDomain, splitHostPort } from "./validators";
+import { ipScope, isValidDomain, splitHostPort } from "./validators";
 
 export interface RedisSettings {
     /** host:port every host's containers reach Redis at. */
@@ -61,6 +61,8 @@ export function parseRedis(f: Fields, hosts: HostSettings[]): RedisSettings | un
             r.bad("runOn", runOn, `the name of one of hosts (${hosts.map((h) => show(h.name)).join(", ") || "none listed"})`);
         if (tls) r.problem("tls", "expected false with runOn: the Redis this program runs serves plain TCP (keep it on a private network)");
         if (password === undefined) r.problem("password", "required with runOn: the Redis this program runs always asks for one");
+        const wrong = server && runOnAddressProblem(host);
+        if (wrong) r.bad("address", address, wrong);
     }
     return { address, host, port: server?.port ?? 0, password, tls, caCertificate, db, runOn };
 }
@@ -89,7 +91,24 @@ export function renderRedisServerConf(password: string): string {
     return renderTemplate("redis.conf.mustache", { port: REDIS_CONTAINER_PORT, password, maxMemory: REDIS_MAX_MEMORY });
 }
 
-/** Where the Redis this program runs is published: redis.address's IP when it is one, else the host's bindAddress. */
-export function redisPublishAddress(r: RedisSettings, host: HostSettings): string {
-    return isIP(r.host) ? r.host : host.publish.bindAddress;
+/**
+ * With runOn, redis.address is where Redis is published, so it must be one IP address of that
+ * host that the hosts' containers reach: not a name (Docker publishes on an address, and which
+ * of the host's a name means is not known here), not an unspecified one (every interface, the
+ * internet's side too), not loopback (inside a container, that is the container itself).
+ */
+function runOnAddressProblem(host: string): string | undefined {
+    const expected =
+        "the IP address of the runOn host on the network the hosts share, such as 10.0.0.11:6379 (with runOn, Redis is published there alone)";
+    if (isIP(host) === 0) return expected;
+    if (ipScope(host) === "unspecified") return `${expected}, not an unspecified address (every interface)`;
+    if (ipScope(host) === "loopback") return `${expected}, not loopback (inside a container, that is the container itself)`;
+    return undefined;
+}
+
+/** Where the Redis this program runs is published: redis.address's IP, the one its clients use (see parseRedis). */
+export function redisPublishAddress(r: RedisSettings): string {
+    if (isIP(r.host) === 0 || ipScope(r.host) === "unspecified")
+        throw new Error(`redis.address: ${show(r.host)} is not one IP address to publish Redis on`);
+    return r.host;
 }

@@ -15,6 +15,12 @@ export const GC_FLAG = "gc-in-progress";
 /** When the last GC ended (epoch seconds), in the control volume: the schedule survives container replacement. */
 export const GC_LAST = "last-gc";
 /**
+ * The GC schedule, in the control volume: "<interval seconds> <1 if untagged manifests go too>",
+ * written by `pulumi up` (renderGcScheduleInstall) and read by the supervisor at every turn, so
+ * a new schedule reaches the running registry: no new container, no moment without a registry.
+ */
+export const GC_SCHEDULE = "gc-schedule";
+/**
  * Several hosts: the files through which the registry's supervisor and the GC coordinator
  * (configs/gc.ts) talk, in the control volume. The supervisor asks (request), the coordinator
  * says go read-only (readonly, a GC id), the supervisor acknowledges (ack), the coordinator
@@ -115,6 +121,17 @@ export function hasS3Keys(storage: StorageSettings): boolean {
     return storage.driver === "s3" && storage.credentials !== undefined;
 }
 
+/** The schedule's line (GC_SCHEDULE): interval in seconds, and whether untagged manifests go too. */
+export function renderGcSchedule(s: Pick<Settings, "gc">): string {
+    return `${s.gc.intervalHours * 3600} ${s.gc.deleteUntagged ? 1 : 0}`;
+}
+
+/** Writes the schedule into the control volume (whole, then renamed), run in the registry container. */
+export function renderGcScheduleInstall(s: Pick<Settings, "gc">): string {
+    const file = `${REGISTRY_CONTROL_DIR}/${GC_SCHEDULE}`;
+    return `set -eu\necho '${renderGcSchedule(s)}' > ${file}.tmp\nmv -f ${file}.tmp ${file}\necho "GC schedule: $(cat ${file})"\n`;
+}
+
 /**
  * A shell script, run in the nginx container (the only one that reaches the registry), that
  * proves the registry can use its storage, or fails with the driver's message
@@ -159,8 +176,7 @@ export function renderRegistrySupervisor(s: Settings): string {
         readonlySocket: REGISTRY_READONLY_SOCKET,
         gcFlag: GC_FLAG,
         gcLast: GC_LAST,
-        gcFlags: s.gc.deleteUntagged ? "--delete-untagged " : "",
-        intervalSeconds: s.gc.intervalHours * 3600,
+        gcSchedule: GC_SCHEDULE,
         s3KeysPath: hasS3Keys(s.storage) ? S3_KEYS_PATH : false,
         s3CaPath: hasS3Ca(s.storage) ? S3_CA_PATH : false,
         s3CaDir: S3_CA_DIR,

@@ -20,6 +20,7 @@ import { parseStorage, StorageSettings } from "./storageSettings";
 import {
     BCRYPT_COST_MAX,
     BCRYPT_COST_MIN,
+    cidrProblem,
     dockerHostProblem,
     DOCKER_NAME,
     EMAIL,
@@ -75,6 +76,11 @@ export interface Settings {
     };
     /** httpPort undefined: port 80 is not published (DNS-01 only). */
     publish: { bindAddress: string; httpPort?: number; httpsPort: number };
+    /**
+     * Addresses and CIDR ranges of the proxies (load balancers) in front of nginx whose
+     * X-Forwarded-For it believes: the client address it logs and limits failed logins by.
+     */
+    trustedProxies: string[];
     images: { registry: string; nginx: string; certbot: string; pebble: string; redis: string };
     users: UserSettings[];
     bcryptCost: number;
@@ -141,6 +147,7 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
         domains: parseDomains(f, domain, acme.challenge),
         acme,
         publish,
+        trustedProxies: parseTrustedProxies(f),
         images: {
             registry: parseImage(f, "registryImage", DEFAULTS.registryImage),
             nginx: parseImage(f, "nginxImage", DEFAULTS.nginxImage),
@@ -308,6 +315,23 @@ function parsePublish(f: Fields, challenge: AcmeChallenge): Settings["publish"] 
             "expected a port from 1 to 65535 with acmeChallenge http (the CA validates through it); 0 leaves it unpublished, with acmeChallenge dns only",
         );
     return { bindAddress, httpPort: httpPort === 0 ? undefined : httpPort, httpsPort };
+}
+
+/** Each entry as nginx's set_real_ip_from takes it: an address or a network, IPv4 or IPv6. */
+function parseTrustedProxies(f: Fields): string[] {
+    const value = f.list(
+        "trustedProxies",
+        [...DEFAULTS.trustedProxies],
+        "a list of addresses or CIDR ranges of your load balancers, e.g. `pulumi config set --path 'trustedProxies[0]' 10.0.0.10`",
+    );
+    const proxies: string[] = [];
+    (value ?? []).forEach((given, i) => {
+        const text = typeof given === "string" ? given.trim().toLowerCase() : "";
+        const wrong = cidrProblem(text);
+        if (wrong) f.bad(`trustedProxies[${i}]`, given, wrong);
+        else proxies.push(text);
+    });
+    return proxies;
 }
 
 function parseImage(f: Fields, key: ConfigKey, fallback: string): string {

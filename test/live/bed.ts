@@ -39,6 +39,7 @@ export const BED_SLOTS = {
     hosts: 10,
     hostsBench: 11,
     converge: 12,
+    availability: 13,
 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";

@@ -4,14 +4,22 @@
 // nginx configuration installed again, the registry serving (a lost data volume reported).
 // A plain `pulumi up`, which cannot see the loss, fails saying what is wrong and what repairs it.
 // Each case ends in an authenticated push and pull through a Docker client that verifies the
-// certificate.
+// certificate. The stack is first deployed by the program as it was before this behaviour
+// (an existing user's stack), then upgraded: its generated passwords stay.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { stackConfigFile } from "../../configs/stackConfig";
 import { Bed, BED_SLOTS, DeployError } from "./bed";
-import { DockerClient } from "./client";
-import { Engine } from "./engine";
+import { canConnect, DockerClient, peerCertificate } from "./client";
+import { Engine, ROOT } from "./engine";
 import { docker, run } from "./proc";
+
+/** The last commit before the stack converged from any state (and kept a single host's generated passwords elsewhere). */
+const BEFORE = "e868084793f26901090cd5b4a47dcce609ff2992";
 
 const LABEL = `conv-${randomBytes(3).toString("hex")}`;
 
@@ -20,7 +28,9 @@ describe("live: every volume and container removed by hand comes back with one `
     const bed = new Bed(LABEL, engine, BED_SLOTS.converge);
     const client = new DockerClient();
     const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
-    const config = bed.config({ users: { alice: { access: "push", password: ALICE.password } } });
+    // bob's password is generated: it must survive the upgrade and every repair.
+    const config = bed.config({ users: { alice: { access: "push", password: ALICE.password }, bob: { access: "pull" } } });
+    let bobPassword = "";
     const prefix = bed.prefix;
     const images: string[] = [];
     let round = 0;
@@ -65,13 +75,40 @@ describe("live: every volume and container removed by hand comes back with one `
             );
         }
         trust(deployed.outputs.caRoot.value);
+        assert.equal((deployed.outputs.passwords.value as Record<string, string>).bob, bobPassword, "the generated password stays");
         assert.equal((await client.login(bed.host, ALICE.name, ALICE.password)).code, 0, "the same credentials log in after the repair");
         await pushAndPull();
         return deployed;
     };
 
+    /** The stack as the program before this change deploys it, from a checkout of that commit. */
+    const deployBefore = async () => {
+        const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-before-"));
+        try {
+            const archive = await run("sh", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", ROOT, BEFORE, checkout]);
+            assert.equal(archive.code, 0, archive.stderr);
+            fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
+            await bed.configure(config);
+            fs.copyFileSync(path.join(ROOT, stackConfigFile(bed.prefix)), path.join(checkout, stackConfigFile(bed.prefix)));
+            const old = await engine.select(bed.prefix, checkout);
+            const deployed = await old.up();
+            return (deployed.outputs.passwords.value as Record<string, string>).bob;
+        } finally {
+            fs.rmSync(checkout, { recursive: true, force: true });
+        }
+    };
+
     before(async () => {
+        bobPassword = await deployBefore();
+        assert.equal(bobPassword.length, 32, "bob's password was generated");
         const deployed = await bed.up(config);
+        assert.equal(
+            (deployed.outputs.passwords.value as Record<string, string>).bob,
+            bobPassword,
+            "the upgrade keeps bob's generated password",
+        );
+        const touched = bed.steps.filter((s) => s.type.startsWith("random:") || s.type === "docker:index/volume:Volume");
+        assert.deepEqual(touched, [], "the upgrade creates, replaces or deletes no password or volume");
         trust(deployed.outputs.caRoot.value);
         const login = await client.login(bed.host, ALICE.name, ALICE.password);
         assert.equal(login.code, 0, login.stderr);
@@ -97,28 +134,46 @@ describe("live: every volume and container removed by hand comes back with one `
     }
 
     test("the certs volume: a new certificate is issued, and served", async () => {
-        const before = await docker([
-            "exec",
-            `${prefix}-certbot`,
-            "openssl",
-            "x509",
-            "-noout",
-            "-serial",
-            "-in",
-            "/etc/letsencrypt/live/registry/cert.pem",
-        ]);
+        const served = async () => (await peerCertificate(await bed.endpoint((await bed.outputs()).caRoot.value as string))).serialNumber;
+        const before = await served();
         await heal(await loseVolume(`${prefix}-certs`));
-        const now = await docker([
+        assert.notEqual(await served(), before, "a new certificate");
+    });
+
+    test("without any deploy: certificate files gone and nginx restarted (on its fallback), certbot's next check (USR1) requests it again and nginx serves it by itself", async () => {
+        const ep = await bed.endpoint((await bed.outputs()).caRoot.value as string);
+        const before = (await peerCertificate(ep)).serialNumber;
+        await docker([
             "exec",
             `${prefix}-certbot`,
-            "openssl",
-            "x509",
-            "-noout",
-            "-serial",
-            "-in",
-            "/etc/letsencrypt/live/registry/cert.pem",
+            "rm",
+            "-rf",
+            "/etc/letsencrypt/live",
+            "/etc/letsencrypt/archive",
+            "/etc/letsencrypt/renewal",
         ]);
-        assert.notEqual(now, before, "a new certificate");
+        await docker(["restart", `${prefix}-nginx`]);
+        // nginx cannot load the HTTPS server without its certificate: it serves its fallback (port 80 only).
+        let fallback = false;
+        for (let i = 0; i < 100 && !fallback; i++) {
+            fallback = /serving ACME challenges only/.test((await run("docker", ["logs", "--since", "60s", `${prefix}-nginx`])).stderr);
+            if (!fallback) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(fallback, "nginx started on its fallback");
+        assert.equal(await canConnect(ep.address, ep.httpsPort), false, "nothing on HTTPS while the certificate is missing");
+        await docker(["kill", "--signal", "USR1", `${prefix}-certbot`]);
+        let serial = "";
+        for (let i = 0; i < 240 && !serial; i++) {
+            serial = await peerCertificate(ep).then(
+                (c) => c.serialNumber,
+                () => "",
+            );
+            if (!serial) await new Promise((r) => setTimeout(r, 250));
+        }
+        assert.ok(serial, "HTTPS is served again without a deploy");
+        assert.notEqual(serial, before, "a new certificate");
+        assert.match((await run("docker", ["logs", `${prefix}-nginx`])).stderr, /leaving the fallback/);
+        await pushAndPull();
     });
 
     test("the data volume: the registry serves again, empty, and the update warns that the data is lost", async () => {
@@ -132,7 +187,7 @@ describe("live: every volume and container removed by hand comes back with one `
         assert.doesNotMatch(again.stdout, /data volume was lost/);
     });
 
-    for (const role of ["registry", "nginx", "certbot", "pebble"]) {
+    for (const role of ["registry", "nginx", "certbot", "pebble", "pebble-resolver"]) {
         test(`the ${role} container`, async () => {
             await docker(["rm", "--force", `${prefix}-${role}`]);
             const deployed = await heal([`${prefix}-${role}`]);
@@ -153,5 +208,13 @@ describe("live: every volume and container removed by hand comes back with one `
         await heal([`${prefix}-nginx`]);
         const clean = await bed.up(config);
         assert.doesNotMatch(clean.stdout, /not serving as deployed/);
+    });
+
+    test("a preview that drops a user says so, naming it; the stack's config decides, nothing is changed by the preview", async () => {
+        const stack = await bed.configure({ ...config, users: { alice: { access: "push", password: ALICE.password } } });
+        const preview = await stack.preview();
+        assert.match(preview.stdout, /warning: users removed by this update: bob; their credentials stop working\./);
+        await bed.configure(config);
+        assert.doesNotMatch((await stack.preview()).stdout, /users removed by this update/);
     });
 });

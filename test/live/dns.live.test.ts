@@ -226,4 +226,30 @@ describe("live: certificates by DNS-01 through bind9, port 80 unpublished", { ti
         // And pulumi up goes on as usual.
         await bed.up(config());
     });
+
+    test("9. the certificates volume lost with its containers: `pulumi up --refresh` issues again by DNS-01, and the registry serves it", async () => {
+        const serial = (await peerCertificate(ep)).serialNumber;
+        await docker(["rm", "--force", `${bed.prefix}-certbot`, `${bed.prefix}-nginx`]);
+        await docker(["volume", "rm", `${bed.prefix}-certs`]);
+        const records = async () =>
+            (await bind9.log()).split("\n").filter((l) => l.includes(`adding an RR at '${challengeName}' TXT`)).length;
+        const before = await records();
+        const healed = await bed.up(config(), { refresh: true });
+        assert.ok(bed.actions.includes("create docker:index/volume:Volume registry-certs"), bed.actions.join("\n"));
+        assert.ok((await records()) > before, "a new TXT record: issued by DNS-01");
+        const now = await bed.endpoint(healed.outputs.caRoot.value as string);
+        assert.notEqual((await peerCertificate(now)).serialNumber, serial, "a new certificate is served");
+        bed.trustRoot(host, now.ca);
+        assert.equal((await client.login(host, ALICE.name, ALICE.password)).code, 0);
+        const ref = `${host}/dns/converge:1`;
+        const id = await client.makeImage(ref, 256 * 1024);
+        try {
+            await client.must(["push", ref]);
+            await client.must(["image", "rm", ref]);
+            await client.must(["pull", ref]);
+            assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id);
+        } finally {
+            await run("docker", ["image", "rm", "--force", ref]);
+        }
+    });
 });

@@ -27,7 +27,7 @@ export interface FloodResult {
 }
 
 /** Status → count, for a report. */
-export function statusCounts(replies: Reply[]): Record<number, number> {
+export function statusCounts(replies: Pick<Reply, "status">[]): Record<number, number> {
     const counts: Record<number, number> = {};
     for (const r of replies) counts[r.status] = (counts[r.status] ?? 0) + 1;
     return counts;

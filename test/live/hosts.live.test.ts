@@ -11,12 +11,15 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { NGINX_CONTROL_DIR } from "../../configs/nginx";
 import { GC_FLAG } from "../../configs/registry";
+import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_SECONDS } from "../../configs/auth";
 import { BED_LABEL, BED_SLOTS, DeployError } from "./bed";
 import { basic, Endpoint, httpsRequest, peerCertificate, slowPatch } from "./client";
+import { statusCounts, wrongPasswordFlood } from "./flood";
 import { requestsDuring } from "./load";
 import { LOCAL_ENGINE, MultiHostBed } from "./multiHostBed";
 import { docker, run } from "./proc";
 import { leaksIn, secretAtoms } from "./secrets";
+import { sourceAddresses } from "./sourceAddresses";
 import { makeCa } from "../harness/certs";
 
 const MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
@@ -33,6 +36,14 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
     const prefix = (node: string) => m.prefix(node);
     const shared = m.shared();
     const config = (redis?: Record<string, unknown>) => m.config(redis);
+    // Users whose credentials nobody uses before test 8: each login of theirs needs a bcrypt verification.
+    const FRESH = Array.from({ length: 6 }, (_, i) => ({ name: `fresh-${i}`, password: `fresh-${randomBytes(9).toString("hex")}` }));
+    m.kept = {
+        users: Object.fromEntries([
+            [ALICE.name, { access: "push", password: ALICE.password }],
+            ...FRESH.map((u) => [u.name, { access: "pull", password: u.password }]),
+        ]),
+    };
     const local: string[] = [];
     const tempDirs: string[] = [];
     /** Whether host `node` flags a GC (its nginx refuses writes). */
@@ -114,6 +125,9 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         const cli = (args: string[]) =>
             docker(["exec", "-i", redis, "sh", "-c", `REDISCLI_AUTH=$(cat) redis-cli ${args.join(" ")}`], { input: REDIS_PASSWORD });
         assert.equal(await cli(["CONFIG", "GET", "maxmemory-policy"]), "maxmemory-policy\nallkeys-lru");
+        assert.equal(await cli(["CONFIG", "GET", "protected-mode"]), "protected-mode\nyes");
+        // Published where the hosts reach it (redis.address) and nowhere else.
+        assert.equal(await docker(["port", redis]), `6379/tcp -> ${m.address}:${m.redisPorts.stack}`);
         const noAuth = await run("docker", ["exec", redis, "redis-cli", "PING"]);
         assert.match(noAuth.stdout + noAuth.stderr, /NOAUTH/);
         // The password is nowhere in plain sight: container configs, process arguments, plain state.
@@ -320,7 +334,14 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
 
     test("5. a rolling replacement of both hosts' registries: a request loop through the load balancer sees no failure", async () => {
         const before = await Promise.all(hosts.map((h) => docker(["inspect", "--format", "{{.Id}}", `${prefix(h.name)}-registry`])));
-        m.kept = { gcIntervalHours: 720 };
+        // A new registry image (the same software, a new id, as a new tag upstream would bring):
+        // the GC schedule no longer replaces a registry, an image does.
+        const registryImage = `registry-test/retag:registry-${m.label}`;
+        await docker(["build", "--quiet", "--tag", registryImage, "-"], {
+            input: `FROM ${m.bed.images.REGISTRY_IMAGE}\nLABEL registry-bed.retag="${m.label}"\n`,
+        });
+        local.push(registryImage);
+        m.kept = { ...m.kept, registryImage };
         const { load, result } = await requestsDuring(ep.lb, ALICE, () => bed.up(config()), {
             maxRequests: 20_000,
             maxMs: 600_000,
@@ -449,5 +470,88 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         }
         const coordinator = await gcAskedOn("b");
         assert.match(coordinator, /GC b-\w+ collected; \d+ blob descriptor cache keys deleted; writes resume/);
+    });
+
+    test("8. behind the trusted load balancer, a wrong-password flood from four addresses gets 429 while a fifth address's new credentials get 200 throughout; behind one the stack does not trust, the flood shuts that address out too", async () => {
+        const [honest, ...flooders] = await sourceAddresses(62, 5);
+        /** GET /v2/ through `e` from the honest address as `user`, every 250 ms until `deadline`; each user in turn for `each` ms. */
+        const logins = async (e: Endpoint, users: typeof FRESH, startAt: number, each: number, deadline: number) => {
+            await sleep(startAt - Date.now());
+            const replies: { user: string; status: number }[] = [];
+            for (const user of users) {
+                const until = Math.min(deadline, Date.now() + each);
+                while (Date.now() < until) {
+                    const reply = await httpsRequest(e, "/v2/", {
+                        auth: basic(user.name, user.password),
+                        localAddress: honest,
+                        timeoutMs: 30_000,
+                    });
+                    replies.push({ user: user.name, status: reply.status });
+                    await sleep(250);
+                }
+            }
+            return replies;
+        };
+        const since = new Date(Date.now() - 1000).toISOString();
+
+        // Through the balancer the stack trusts: each client is itself.
+        const t0 = Date.now();
+        // Bounded by time: 429s come fast, and the flood goes on past the last login.
+        const bounds = { perSource: 5000, concurrency: 4, deadline: t0 + 15_000 };
+        const [flooded, logged] = await Promise.all([
+            wrongPasswordFlood(ep.lb, ALICE.name, flooders, bounds),
+            // From 1.5 s on, when every flooder is limited: four users, each new, 3 s each.
+            logins(ep.lb, FRESH.slice(0, 4), t0 + 1500, 3000, bounds.deadline),
+        ]);
+        console.log(`# behind the trusted balancer, ${honest} with new credentials: ${JSON.stringify(statusCounts(logged))}`);
+        for (const [from, replies] of flooded.replies) {
+            const statuses = statusCounts(replies);
+            console.log(`# flood from ${from} through the balancer: ${JSON.stringify(statuses)}`);
+            assert.deepEqual(
+                Object.keys(statuses).filter((x) => x !== "401" && x !== "429"),
+                [],
+                `${from}: only 401 and 429`,
+            );
+            assert.ok((statuses[429] ?? 0) > 0, `${from} was limited`);
+            // Each host counts on its own: at most the limit answered 401 by each.
+            assert.ok((statuses[401] ?? 0) <= AUTH_FAILURE_LIMIT * hosts.length, `${from}: ${statuses[401]} failures answered`);
+        }
+        assert.ok(flooded.seconds < AUTH_FAILURE_WINDOW_SECONDS, `the flood took ${flooded.seconds} s`);
+        assert.deepEqual(
+            [...new Set(logged.map((r) => r.user))],
+            FRESH.slice(0, 4).map((u) => u.name),
+            "every new user logged in during the flood",
+        );
+        assert.deepEqual(
+            logged.filter((r) => r.status !== 200),
+            [],
+            "every login of the fifth address succeeded",
+        );
+        // The hosts saw (and logged) the clients, not the balancer.
+        for (const h of hosts) {
+            const log = await logs(`${prefix(h.name)}-nginx`, since);
+            const clients = new Set(
+                log
+                    .split("\n")
+                    .filter((l) => / "GET \/v2\/ HTTP\/1\.1" (200|401|429) /.test(l))
+                    .map((l) => l.split(" ")[0]),
+            );
+            assert.deepEqual([...clients].sort(), [honest, ...flooders].sort(), `the clients host ${h.name} logged`);
+        }
+
+        // Through the balancer it does not trust (in front of host a): every client is the balancer.
+        const t1 = Date.now();
+        const untrusted = { perSource: 5000, concurrency: 4, deadline: t1 + 8000 };
+        const [, shut] = await Promise.all([
+            wrongPasswordFlood(ep["lb-one"], ALICE.name, flooders, untrusted),
+            logins(ep["lb-one"], FRESH.slice(4, 5), t1 + 1500, 6500, untrusted.deadline),
+        ]);
+        console.log(`# behind the untrusted balancer, ${honest} with new credentials: ${JSON.stringify(statusCounts(shut))}`);
+        assert.ok(shut.length > 0);
+        assert.deepEqual(
+            shut.filter((r) => r.status !== 429),
+            [],
+            "the flood's limit is the balancer's, the fifth address's too",
+        );
     });
 });

@@ -25,6 +25,13 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
     const repo = () => `${host}/bed/hello`;
     let pushedId = "";
     const extraImages: string[] = [];
+    /** A new image id for the same software, as a new tag upstream would bring. */
+    const retag = async (image: string, tag: string) => {
+        const ref = `registry-test/retag:${tag}`;
+        await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${tag}"\n` });
+        extraImages.push(ref);
+        return ref;
+    };
 
     before(async () => {
         const deployed = await bed.up(config);
@@ -48,13 +55,6 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
     test("1. data survives: replacing the registry and nginx containers loses no image, certificate or credential", async () => {
         const serial = (await peerCertificate(ep)).serialNumber;
         const before = await bed.containerIds();
-        // A new image id for the same software, as a new tag upstream would bring.
-        const retag = async (image: string, tag: string) => {
-            const ref = `registry-test/retag:${tag}`;
-            await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${LABEL}"\n` });
-            extraImages.push(ref);
-            return ref;
-        };
         const registryImage = await retag(bed.images.REGISTRY_IMAGE, `registry-${LABEL}`);
         const nginxImage = await retag(bed.images.NGINX_IMAGE, `nginx-${LABEL}`);
         config = { ...config, registryImage, nginxImage };
@@ -86,29 +86,41 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
         extraImages.push(...(await garbageCollection({ client, ep, host, user: ALICE, prefix, namespace: "gc", storedKiB })));
     });
 
-    test("3. the GC schedule survives deploys: a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
+    test("3. the GC schedule survives deploys: a new schedule reaches the running registry, a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
         const registry = `${prefix}-registry`;
         const lastGc = async () => Number(await docker(["exec", registry, "cat", "/var/lib/registry-control/last-gc"]));
         const gcEnded = async (since: string) =>
             /registry-gc: ended/.test((await run("docker", ["logs", "--since", since, registry])).stderr);
-        // The last GC was two hours ago; a one-hour schedule arrives with a deploy (which replaces the registry).
+        const ranSince = async (since: string) => {
+            let ran = false;
+            for (let i = 0; i < 60 && !ran; i++) {
+                ran = await gcEnded(since);
+                if (!ran) await new Promise((r) => setTimeout(r, 500));
+            }
+            return ran;
+        };
+        // The last GC was two hours ago; a one-hour schedule arrives with a deploy, which
+        // replaces no container: the running registry reads it, and runs the overdue GC.
         await docker(["exec", registry, "sh", "-c", "echo $(( $(date +%s) - 7200 )) > /var/lib/registry-control/last-gc"]);
-        const deployed = new Date().toISOString();
+        const scheduled = new Date().toISOString();
         config = { ...config, gcIntervalHours: 1 };
         await bed.up(config);
+        assert.ok(!bed.actions.some((a) => a.startsWith("replace docker:index/container:Container")), bed.actions.join("\n"));
+        assert.ok(await ranSince(scheduled), "the running registry ran the overdue GC");
+
+        // Two hours ago again, and a new registry image (a new container): the GC that is due runs at once.
+        await docker(["exec", registry, "sh", "-c", "echo $(( $(date +%s) - 7200 )) > /var/lib/registry-control/last-gc"]);
+        const deployed = new Date().toISOString();
+        config = { ...config, registryImage: await retag(bed.images.REGISTRY_IMAGE, `registry-gc-${LABEL}`) };
+        await bed.up(config);
         assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"), bed.actions.join("\n"));
-        let ran = false;
-        for (let i = 0; i < 60 && !ran; i++) {
-            ran = await gcEnded(deployed);
-            if (!ran) await new Promise((r) => setTimeout(r, 500));
-        }
-        assert.ok(ran, "the overdue GC ran right after the replacement");
+        assert.ok(await ranSince(deployed), "the overdue GC ran right after the replacement");
         const recorded = await lastGc();
         assert.ok(Math.abs(recorded - Date.now() / 1000) < 120, `last-gc records the run (${recorded})`);
 
         // Replaced again right after: the schedule is not reset, and GC is not due for an hour.
         const redeployed = new Date().toISOString();
-        config = { ...config, gcDeleteUntagged: true };
+        config = { ...config, gcDeleteUntagged: true, registryImage: await retag(bed.images.REGISTRY_IMAGE, `registry-gc2-${LABEL}`) };
         await bed.up(config);
         assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"));
         await new Promise((r) => setTimeout(r, 5000));

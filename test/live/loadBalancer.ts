@@ -1,8 +1,12 @@
 // A load balancer in front of several registry hosts, as the README describes one: nginx (the
 // bed's image) terminating TLS for the shared name with its own certificate, forwarding to
-// every host over HTTPS (verifying the hosts' certificates for the shared name), taking a host
-// out when it refuses connections or answers 502/504, and retrying idempotent requests on the
-// next host. It runs as a container published on the bed's address and carries the bed's label.
+// every host over HTTPS (verifying the hosts' certificates for the shared name) with the
+// client's address in X-Forwarded-For, taking a host out when it refuses connections or
+// answers 502/504, and retrying idempotent requests on the next host. It runs as a container
+// in the host's network namespace, listening on the bed's address, and carries the bed's
+// label. It reaches the hosts from an address of its own (`source`, test/live/sourceAddresses.ts),
+// as a balancer on another machine would: a container on a bridge would reach them through
+// Docker's NAT, from the gateway of each host's network, like any other container there.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -26,6 +30,8 @@ export class LoadBalancer {
         readonly image: string,
         readonly domain: string,
         readonly port: number,
+        /** The address it connects to the hosts from (on the bed's bridge: sourceAddresses). */
+        readonly source: string,
     ) {
         this.container = `bed-${label}-${name}`;
     }
@@ -55,7 +61,7 @@ export class LoadBalancer {
                 ...backends.map((b) => `        server ${b} max_fails=1 fail_timeout=5s;`),
                 "    }",
                 "    server {",
-                "        listen 443 ssl;",
+                `        listen ${this.address}:${this.port} ssl;`,
                 `        server_name ${this.domain};`,
                 `        ssl_certificate ${CONF_DIR}/lb.crt;`,
                 `        ssl_certificate_key ${CONF_DIR}/lb.key;`,
@@ -67,6 +73,8 @@ export class LoadBalancer {
                 "            proxy_http_version 1.1;",
                 "            proxy_set_header Host $http_host;",
                 "            proxy_set_header X-Forwarded-Proto https;",
+                "            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+                `            proxy_bind ${this.source};`,
                 "            proxy_ssl_server_name on;",
                 `            proxy_ssl_name ${this.domain};`,
                 "            proxy_ssl_verify on;",
@@ -89,8 +97,8 @@ export class LoadBalancer {
             this.container,
             "--label",
             `${BED_LABEL}=${this.label}`,
-            "--publish",
-            `${this.address}:${this.port}:443`,
+            "--network",
+            "host",
             "--volume",
             `${this.dir}:${CONF_DIR}:ro`,
             "--entrypoint",

@@ -2,7 +2,8 @@
 // program with hosts a and b on this machine's Docker engine (their own ports; b reached over
 // tcp:// with TLS, test/live/dockerTlsProxy.ts), a real S3
 // bucket (versitygw), Redis run by the stack on host a, certificates by DNS-01 (bind9, each
-// host's own Pebble), and nginx load balancers in front (test/live/loadBalancer.ts).
+// host's own Pebble), and nginx load balancers in front (test/live/loadBalancer.ts), the stack
+// trusting the first one's X-Forwarded-For (trustedProxies).
 import { randomBytes } from "node:crypto";
 import { Bed } from "./bed";
 import { Bind9 } from "./bind9";
@@ -11,10 +12,14 @@ import { DockerTlsProxy } from "./dockerTlsProxy";
 import { Deployed, Engine } from "./engine";
 import { LoadBalancer } from "./loadBalancer";
 import { S3Server } from "./s3server";
+import { sourceAddress, sourceAddresses } from "./sourceAddresses";
 
 const ZONE = "registry.test";
 const BUCKET = "registry-hosts";
 export const LOCAL_ENGINE = "unix:///var/run/docker.sock";
+/** The load balancers' own addresses (sourceAddresses; the auth test and the benchmark use others). */
+const LB_SOURCE_FIRST = 60;
+const LB_SOURCES = [sourceAddress(LB_SOURCE_FIRST), sourceAddress(LB_SOURCE_FIRST + 1)];
 
 export class MultiHostBed {
     readonly engine = new Engine();
@@ -25,7 +30,11 @@ export class MultiHostBed {
     readonly user = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
     readonly redisPassword = `redis-${randomBytes(12).toString("hex")}`;
     readonly hosts: { name: string; port: number }[];
-    /** The load balancer in front of every host, and one in front of host a alone (the benchmark's baseline). */
+    /**
+     * The load balancer in front of every host, whose X-Forwarded-For the stack trusts, and one in
+     * front of host a alone (the benchmark's baseline), which the stack does not trust: behind
+     * it, every client is the balancer.
+     */
     readonly lb: LoadBalancer;
     readonly lbOne: LoadBalancer;
     /** Spare ports of the bed for Redis: the stack's, a test's own, and one nothing listens on. */
@@ -52,8 +61,9 @@ export class MultiHostBed {
             { name: "a", port: this.bed.ports.https },
             { name: "b", port: portB },
         ];
-        this.lb = new LoadBalancer(label, "lb", this.bed.images.NGINX_IMAGE, this.bed.domain, lbPort);
-        this.lbOne = new LoadBalancer(label, "lb-one", this.bed.images.NGINX_IMAGE, this.bed.domain, lbOnePort);
+        const [lbSource, lbOneSource] = LB_SOURCES;
+        this.lb = new LoadBalancer(label, "lb", this.bed.images.NGINX_IMAGE, this.bed.domain, lbPort, lbSource);
+        this.lbOne = new LoadBalancer(label, "lb-one", this.bed.images.NGINX_IMAGE, this.bed.domain, lbOnePort, lbOneSource);
         this.redisPorts = { stack: redisPort, external: externalRedisPort, closed: closedPort };
     }
 
@@ -103,6 +113,7 @@ export class MultiHostBed {
             ),
             redis: redis ?? { address: `${this.address}:${this.redisPorts.stack}`, password: this.redisPassword, runOn: "a" },
             redisImage: this.bed.images.REDIS_IMAGE,
+            trustedProxies: [this.lb.source],
             ...this.kept,
             ...extra,
         });
@@ -117,6 +128,7 @@ export class MultiHostBed {
         this.daemonB = new DockerTlsProxy(this.address, this.daemonPort);
         await this.daemonB.start();
         await this.bed.addHostNames(this.hosts.map((h) => this.fqdn(h.name)));
+        await sourceAddresses(LB_SOURCE_FIRST, LB_SOURCES.length);
         const up = await this.bed.up(this.config());
         this.roots = up.outputs.caRoot.value as string;
         for (const h of this.hosts) {

@@ -192,6 +192,24 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.deepEqual(JSON.parse(tags.stdout), { name: "examples/hello", tags: ["1"] });
     });
 
+    test("Troubleshooting's repair: nginx, certbot and the certificates volume removed by hand come back with its one command, the registry serving", async () => {
+        await docker(["rm", "--force", `${DEV.prefix}-nginx`, `${DEV.prefix}-certbot`]);
+        await docker(["volume", "rm", `${DEV.prefix}-certs`]);
+        const r = await shell(["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("repair")].join("\n"), checkout);
+        assert.equal(r.code, 0, `the README's repair failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        const tags = await shell(
+            "export PULUMI_CONFIG_PASSPHRASE=...\npw=$(pulumi stack output passwords --show-secrets --stack dev | jq -r .admin)\n" +
+                'curl -sS --fail --cacert <(pulumi stack output caRoot --stack dev) --resolve registry.test:8443:127.0.0.1 -K- https://registry.test:8443/v2/tools/alpine/tags/list <<<"user = \\"admin:$pw\\""',
+            checkout,
+        );
+        assert.equal(tags.code, 0, tags.stderr);
+        assert.deepEqual(
+            JSON.parse(tags.stdout),
+            { name: "tools/alpine", tags: ["3"] },
+            "what was pushed before is served, over a new certificate",
+        );
+    });
+
     test("the library example is its own program: PrivateRegistry from plain args passes pulumi preview", async () => {
         const script = ["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("library")].join("\n");
         const r = await shell(script, checkout);

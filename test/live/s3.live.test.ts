@@ -196,4 +196,22 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
             );
         assert.ok(redirected.length >= 1, "the Docker client's layer download was redirected to the bucket");
     });
+
+    test("the data volume (unused with S3) and the registry removed by hand come back with `pulumi up --refresh`; every image is still in the bucket, no data is reported lost", async () => {
+        const c = config({ redirect: true });
+        await bed.up(c);
+        const ref = `${host}/s3/converge:1`;
+        images.push(ref);
+        const id = await client.makeImage(ref, 512 * 1024);
+        await client.must(["push", ref]);
+        await docker(["rm", "--force", `${prefix}-registry`]);
+        await docker(["volume", "rm", `${prefix}-data`]);
+        const healed = await bed.up(c, { refresh: true });
+        assert.ok(bed.actions.includes("create docker:index/volume:Volume registry-data"), bed.actions.join("\n"));
+        assert.ok(bed.actions.includes("create docker:index/container:Container registry-registry"), bed.actions.join("\n"));
+        assert.doesNotMatch(healed.stdout, /data volume was lost/, "with S3 the data is in the bucket");
+        await client.must(["image", "rm", ref]);
+        await client.must(["pull", ref]);
+        assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id);
+    });
 });

@@ -8,10 +8,15 @@ import { run } from "./proc";
 
 const PREFIX = "198.18.0.";
 
+/** The `n`th source address (1-254), whether or not it was added yet. */
+export function sourceAddress(n: number): string {
+    return `${PREFIX}${n}`;
+}
+
 /** `count` source addresses, the first at `first` (1-254), added to the bed's bridge when missing. */
 export async function sourceAddresses(first: number, count: number): Promise<string[]> {
     await bedHostAddress(); // the bridge exists
-    const addresses = Array.from({ length: count }, (_, i) => `${PREFIX}${first + i}`);
+    const addresses = Array.from({ length: count }, (_, i) => sourceAddress(first + i));
     const shown = (await run("ip", ["-4", "-o", "addr", "show", "dev", BED_BRIDGE])).stdout;
     for (const address of addresses) {
         if (shown.includes(` ${address}/32 `)) continue;

@@ -141,6 +141,34 @@ describe("hosts and redis settings", () => {
         const short = problems({ ...SEVERAL, redis: { ...SEVERAL.redis, password: "short" } });
         assert.ok(short.some((p) => p === "private-registry:redis.password: expected 16 to 512 characters, got 5"));
     });
+
+    test("redis with runOn: published on address alone, so it must be one IP of that host the hosts reach (IPv6 too)", () => {
+        const expected =
+            "expected the IP address of the runOn host on the network the hosts share, such as 10.0.0.11:6379 (with runOn, Redis is published there alone)";
+        const refused: [string, string][] = [
+            ["redis.internal.example.com:6379", ""],
+            ["0.0.0.0:6379", ", not an unspecified address (every interface)"],
+            ["[::]:6379", ", not an unspecified address (every interface)"],
+            ["[::ffff:0.0.0.0]:6379", ", not an unspecified address (every interface)"],
+            ["127.0.0.1:6379", ", not loopback (inside a container, that is the container itself)"],
+            ["127.1.2.3:6379", ", not loopback (inside a container, that is the container itself)"],
+            ["[::1]:6379", ", not loopback (inside a container, that is the container itself)"],
+            ["[::ffff:127.0.0.1]:6379", ", not loopback (inside a container, that is the container itself)"],
+        ];
+        for (const [address, why] of refused) {
+            const found = problems({ ...SEVERAL, redis: { ...SEVERAL.redis, address } });
+            assert.equal(found.length, 1, found.join("\n"));
+            // The value is not shown: redis holds a secret (the password).
+            assert.equal(found[0], `private-registry:redis.address: ${expected}${why}, got a secret value`);
+        }
+        for (const address of ["10.0.0.11:6379", "[fd00::11]:6379"])
+            assert.equal(parse({ ...SEVERAL, redis: { ...SEVERAL.redis, address } }).redis?.address, address);
+        // An external Redis is reached, not published: a name is fine there.
+        assert.equal(
+            parse({ ...SEVERAL, redis: { address: "redis.internal.example.com:6379" } }).redis?.host,
+            "redis.internal.example.com",
+        );
+    });
 });
 
 describe("a host over tcp:// with TLS", () => {
@@ -250,10 +278,12 @@ describe("hosts and redis rendered", () => {
         execFileSync("python3", ["-m", "py_compile", path.join(dir, "c.py")]);
     });
 
-    test("the Redis this program runs: allkeys-lru, a password, nothing on disk", () => {
+    test("the Redis this program runs: allkeys-lru, a password, protected mode on, nothing on disk", () => {
         const conf = renderRedisServerConf(REDIS_PASSWORD);
         assert.match(conf, /^maxmemory-policy allkeys-lru$/m);
         assert.match(conf, new RegExp(`^requirepass "${REDIS_PASSWORD}"$`, "m"));
+        assert.match(conf, /^protected-mode yes$/m);
+        assert.doesNotMatch(conf, /^protected-mode no$/m);
         assert.match(conf, /^save ""$/m);
         assert.throws(() => renderRedisServerConf('bad"password-0123456789'));
     });
@@ -277,6 +307,8 @@ describe("two hosts under mocks", () => {
             containers.filter((c) => c.endsWith("-redis")),
             ["registry-prod-node-1-redis"],
         );
+        // Published on redis.address alone (the hosts reach it there), never on node-1's bindAddress (0.0.0.0).
+        assert.deepEqual(mocks.byName("registry-node-1-redis").inputs.ports, [{ internal: 6379, external: 6379, ip: "10.0.0.11" }]);
         assert.deepEqual(
             mocks.ofType("pulumi:providers:docker").map((p) => p.inputs.host),
             ["ssh://ops@10.0.0.11", "ssh://ops@10.0.0.12"],

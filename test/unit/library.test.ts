@@ -41,16 +41,16 @@ describe("PrivateRegistry as a component of another program", () => {
             { internal: 80, external: 80, ip: "0.0.0.0" },
             { internal: 443, external: 443, ip: "0.0.0.0" },
         ]);
-        assert.match(mocks.byName("registry-registry").inputs.command[0], /^interval=604800$/m, "gcIntervalHours 168");
+        assert.match(mocks.byName("registry-gc-schedule-install").inputs.stdin, /^echo '604800 0' > /m, "gcIntervalHours 168");
         const install = mocks.byName("registry-htpasswd-install");
         assert.ok(isSecretWrapper(install.inputs.stdin), "the users' install script is a secret");
         assert.match(unwrapSecrets(install.inputs.stdin) as string, /^ci:\$2y\$10\$/m);
         assert.match(unwrapSecrets(install.inputs.stdin) as string, /^reader:\$2y\$10\$/m);
         assert.ok(
-            mocks.resources.some((r) => r.name === "registry-htpasswd-reader-password"),
+            mocks.resources.some((r) => r.name === "registry-users-reader-password"),
             "reader's password is generated",
         );
-        assert.ok(!mocks.resources.some((r) => r.name === "registry-htpasswd-ci-password"), "ci's comes from the program");
+        assert.ok(!mocks.resources.some((r) => r.name === "registry-users-ci-password"), "ci's comes from the program");
     });
 
     test("DNS-01 credentials from another resource (an Output) reach certbot's file as a secret", async () => {

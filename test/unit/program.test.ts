@@ -32,13 +32,19 @@ const containers = (m: Recorder) => m.ofType("docker:index/container:Container")
 const commands = (m: Recorder) => m.ofType("command:local:Command");
 
 describe("resource graph", () => {
-    test("declares the network, volumes, images and the four containers of a dev stack", async () => {
+    test("declares the network, volumes, images and the five containers of a dev stack", async () => {
         const { mocks } = await deploy();
         assert.deepEqual(
             containers(mocks)
                 .map((c) => c.inputs.name)
                 .sort(),
-            ["registry-test-certbot", "registry-test-nginx", "registry-test-pebble", "registry-test-registry"],
+            [
+                "registry-test-certbot",
+                "registry-test-nginx",
+                "registry-test-pebble",
+                "registry-test-pebble-resolver",
+                "registry-test-registry",
+            ],
         );
         assert.deepEqual(
             mocks
@@ -207,7 +213,7 @@ describe("bootstrap order", () => {
         assert.equal(call.inputs.environment.DOCKER_HOST, "ssh://deploy@build-host");
         assert.match(
             call.inputs.stdin,
-            /^for c in registry-test-registry registry-test-nginx registry-test-certbot registry-test-pebble; do$/m,
+            /^for c in registry-test-registry registry-test-nginx registry-test-certbot registry-test-pebble registry-test-pebble-resolver; do$/m,
         );
         assert.match(call.inputs.stdin, /^docker exec -i registry-test-nginx sh -s <<'REGISTRY_HEALTH_EOF'/m);
     });
@@ -426,6 +432,35 @@ describe("no perpetual diff", () => {
         const b = inputs((await deploy({ ...DEV, users: changed }, ["users"])).mocks);
         const differing = Object.keys(a).filter((k) => a[k] !== b[k]);
         assert.deepEqual(differing, ["registry-htpasswd-install"]);
+    });
+
+    test("a new domain, key type or GC schedule changes neither nginx, the registry nor Pebble: only what applies it", async () => {
+        const inputs = (m: Recorder) => Object.fromEntries(m.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
+        const before = inputs((await deploy(DEV)).mocks);
+        const differing = async (change: Record<string, unknown>) => {
+            const after = inputs((await deploy({ ...DEV, ...change })).mocks);
+            return Object.keys(before).filter((k) => before[k] !== after[k]);
+        };
+        // Reads pass through nginx and the registry; a new Pebble would have a new root. The
+        // domain reaches nginx through its config files only, and Pebble finds nginx by its name.
+        const untouched = ["registry-nginx", "registry-registry", "registry-pebble-container", "registry-pebble-resolver"];
+        for (const change of [{ domain: "other.test" }, { acmeKeyType: "rsa" }]) {
+            const changed = await differing(change);
+            assert.ok(changed.includes("registry-tls-certonly"), JSON.stringify(change));
+            assert.deepEqual(
+                changed.filter((name) => untouched.includes(name)),
+                [],
+                JSON.stringify(change),
+            );
+        }
+        assert.deepEqual(await differing({ gcIntervalHours: "24", gcDeleteUntagged: "true" }), ["registry-gc-schedule-install"]);
+        const { mocks } = await deploy(DEV);
+        assert.deepEqual(
+            mocks.byName("registry-nginx").inputs.networksAdvanced,
+            [{ name: "registry-test-net" }],
+            "no alias names the domain",
+        );
+        assert.deepEqual(mocks.byName("registry-pebble-container").inputs.command.slice(-2), ["-dnsserver", "pebble-resolver:53"]);
     });
 });
 

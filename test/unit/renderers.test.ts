@@ -6,9 +6,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import * as bcrypt from "bcryptjs";
-import { certonlyArgs, renderCertonly, renderHealthCheck, renderRenewLoop } from "../../configs/certbot";
+import {
+    CERTONLY_SCRIPT,
+    certonlyArgs,
+    renderCertonly,
+    renderCertonlyStep,
+    renderHealthCheck,
+    renderRenewLoop,
+} from "../../configs/certbot";
 import { deterministicSalt, htpasswdLine, renderAccessRules, renderHtpasswd } from "../../configs/htpasswd";
-import { htpasswdFileName, renderConfigInstall, renderUsersInstall } from "../../configs/install";
+import { droppedUsersWarning, htpasswdFileName, installedUsers, renderConfigInstall, renderUsersInstall } from "../../configs/install";
 import {
     renderFallbackConf,
     renderHttpServer,
@@ -19,10 +26,17 @@ import {
     renderNginxEntrypoint,
     AUTH_MODULE_PATH,
 } from "../../configs/nginx";
-import { renderRegistryConfig, renderRegistrySupervisor, renderS3Keys, renderStorageCheck } from "../../configs/registry";
+import {
+    renderGcSchedule,
+    renderGcScheduleInstall,
+    renderRegistryConfig,
+    renderRegistrySupervisor,
+    renderS3Keys,
+    renderStorageCheck,
+} from "../../configs/registry";
 import { parseSettings, stackNaming } from "../../configs/settings";
 import { SecretPaths } from "../../configs/secretPaths";
-import { AUTH_LOCATION, AUTH_ZONES, VERIFY_URL } from "../../configs/auth";
+import { AUTH_FAILURE_LIMIT, AUTH_LOCATION, AUTH_ZONES, VERIFY_URL } from "../../configs/auth";
 import { NGINX_HTTPS_PORT, NGINX_VERIFY_PORT } from "../../configs/ports";
 import { layOut, selfSignedCert, tmp } from "../harness/nginxRoot";
 import { loadImages } from "../live/bed";
@@ -116,11 +130,14 @@ describe("nginx configs pass a real nginx -t", () => {
             renderMainConf(settings),
             /map \$upstream_http_docker_distribution_api_version \$docker_distribution_api_version \{\s+"" "registry\/2\.0";/,
         );
+        // A replaced nginx drains: each connection lives until its client has read everything, within the drain time.
+        assert.match(renderMainConf(settings), /^worker_shutdown_timeout 60s;$/m);
+        assert.match(renderMainConf(settings), /^ {4}lingering_close always;\n {4}lingering_time 60s;$/m);
         assert.match(renderHttpsRedirect(settings), /^return 301 https:\/\/registry\.test:8443\$request_uri;$/m);
         assert.doesNotMatch(renderHttpServer(), /registry\.test/, "port 80 names no host: the redirect comes with the HTTPS server");
         assert.match(
             https,
-            /server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup;/,
+            /server unix:\/run\/registry\/registry\.sock max_fails=0;\n\s+server unix:\/run\/registry\/registry-readonly\.sock backup max_fails=0;/,
         );
     });
 
@@ -143,13 +160,67 @@ describe("nginx configs pass a real nginx -t", () => {
         assert.ok(module.includes(VERIFY_URL));
     });
 
+    test("trustedProxies: nginx -t accepts the real_ip directives; none without it", () => {
+        const trusting = parseSettings(
+            {
+                domain: "registry.test",
+                acmeServer: "pebble",
+                trustedProxies: JSON.stringify(["10.0.0.10", "10.1.0.0/16", "fd00::/64", "2001:db8::7", "::ffff:10.2.0.0/112"]),
+            },
+            "dev",
+        );
+        const main = renderMainConf(trusting);
+        const http = main.slice(main.indexOf("http {"));
+        assert.deepEqual(
+            [...http.matchAll(/^ {4}(real_ip_\w+|set_real_ip_from) (.+);$/gm)].map((m) => `${m[1]} ${m[2]}`),
+            [
+                "real_ip_header X-Forwarded-For",
+                "real_ip_recursive on",
+                "set_real_ip_from 10.0.0.10",
+                "set_real_ip_from 10.1.0.0/16",
+                "set_real_ip_from fd00::/64",
+                "set_real_ip_from 2001:db8::7",
+                "set_real_ip_from ::ffff:10.2.0.0/112",
+            ],
+        );
+        assert.doesNotMatch(renderMainConf(settings), /real_ip/, "nobody trusted: no header believed");
+        const root = tmp();
+        selfSignedCert(root);
+        const conf = layOut(root, {
+            "nginx.conf": main,
+            [AUTH_MODULE_PATH]: renderNginxAuthModule(trusting),
+            "servers/00-http.conf": renderHttpServer(),
+            "servers/10-https.conf": renderHttpsServer(trusting),
+        });
+        const r = nginxTest(conf);
+        assert.ok(r.ok, r.output);
+    });
+
+    test("a lost certificate comes back by itself: the deploy's request stays in certbot, its loop runs it again after its first check; nginx then leaves its fallback", () => {
+        const step = renderCertonlyStep(settings);
+        assert.ok(step.includes(renderCertonly(settings).trimEnd()), "the request, as certonly runs it");
+        assert.match(step, new RegExp(`^exec sh ${CERTONLY_SCRIPT}$`, "m"));
+        const loop = renderRenewLoop(settings);
+        assert.match(
+            loop,
+            new RegExp(`elif \\[ -z "\\$first" \\] && \\[ -e ${CERTONLY_SCRIPT} \\]; then\\n[^]*?\\n\\s+sh ${CERTONLY_SCRIPT} \\|\\|`),
+        );
+        assert.match(loop, /^trap 'echo "registry: checking now \(USR1\)" >&2' USR1$/m);
+        assert.match(
+            renderNginxEntrypoint(),
+            /nginx -t -q -c \/etc\/nginx\/registry\/nginx\.conf; then\n\s+ln -sfn \/etc\/nginx\/registry \/etc\/nginx\/active/,
+        );
+    });
+
     test("the nginx entrypoint and installer are valid sh", () => {
         for (const script of [
             renderNginxEntrypoint(),
             renderConfigInstall("x", [{ path: "servers/x.conf", content: "# x\n" }]),
             renderRenewLoop(settings),
             renderCertonly(settings),
+            renderCertonlyStep(settings),
             renderRegistrySupervisor(settings),
+            renderGcScheduleInstall(settings),
             renderStorageCheck(settings),
         ]) {
             const r = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
@@ -159,6 +230,88 @@ describe("nginx configs pass a real nginx -t", () => {
 
     test("the installer refuses paths outside its directory", () => {
         assert.throws(() => renderConfigInstall("x", [{ path: "../etc/passwd", content: "" }]), /unsafe path/);
+    });
+});
+
+describe("trustedProxies in a real nginx (the test bed's image)", () => {
+    test("X-Forwarded-For from them alone decides the address the failure limit counts and the log shows", () => {
+        // In a container without a network: 127.0.0.2 is the trusted balancer, 127.0.0.1 anyone else.
+        const trusting = parseSettings({ domain: "registry.test", acmeServer: "pebble", trustedProxies: '["127.0.0.2"]' }, "dev");
+        const root = tmp();
+        selfSignedCert(root);
+        const conf = layOut(root, {
+            "nginx.conf": renderMainConf(trusting),
+            [AUTH_MODULE_PATH]: renderNginxAuthModule(trusting),
+            "servers/10-https.conf": renderHttpsServer(trusting),
+        });
+        fs.chmodSync(root, 0o755);
+        const run = (args: string[], input?: string) => spawnSync("docker", args, { encoding: "utf8", input, timeout: 120_000 });
+        const started = run([
+            "run",
+            "--detach",
+            "--network",
+            "none",
+            "--entrypoint",
+            "nginx",
+            "-v",
+            `${root}:${root}`,
+            NGINX_IMAGE,
+            "-c",
+            conf,
+            "-g",
+            "daemon off;",
+        ]);
+        assert.equal(started.status, 0, started.stderr);
+        const container = started.stdout.trim();
+        try {
+            // Each line: from (source address), X-Forwarded-For; answers the status of a wrong
+            // password for an unknown user (counted against the address, no bcrypt).
+            const url = `https://127.0.0.1:${NGINX_HTTPS_PORT}`;
+            const script = [
+                `until curl -sk -o /dev/null ${url}/; do sleep 0.1; done`,
+                "i=0",
+                "while read -r from xff; do",
+                "  i=$((i + 1))",
+                `  curl -sk -o /dev/null -w "%{http_code}\\n" --interface "$from" -u "nobody:wrong-$i" -H "X-Forwarded-For: $xff" ${url}/v2/`,
+                "done",
+            ].join("\n");
+            const lines = (from: string, xff: string, n = 1) => Array.from({ length: n }, () => `${from} ${xff}`);
+            const requests = [
+                ...lines("127.0.0.2", "198.51.100.7", AUTH_FAILURE_LIMIT + 1), // the balancer's client: limited on its own
+                ...lines("127.0.0.2", "198.51.100.8"), // another client behind it: not limited
+                ...lines("127.0.0.2", "198.51.100.7,127.0.0.2"), // the balancer's own hop skipped (recursive)
+                ...lines("127.0.0.1", "198.51.100.9", AUTH_FAILURE_LIMIT), // a forged header: counted against 127.0.0.1
+                ...lines("127.0.0.2", "198.51.100.9"), // so 198.51.100.9 is not limited
+                ...lines("127.0.0.1", "198.51.100.10"), // and 127.0.0.1 is, whatever it claims
+            ];
+            const r = run(["exec", "-i", container, "sh", "-c", script], requests.join("\n") + "\n");
+            assert.equal(r.status, 0, r.stderr);
+            const statuses = r.stdout.trim().split("\n");
+            assert.deepEqual(statuses, [
+                ...Array(AUTH_FAILURE_LIMIT).fill("401"),
+                "429",
+                "401",
+                "429",
+                ...Array(AUTH_FAILURE_LIMIT).fill("401"),
+                "401",
+                "429",
+            ]);
+            const log = run(["logs", container])
+                .stdout.split("\n")
+                .filter((l) => l.includes("GET /v2/ "));
+            const clients = log.map((l) => l.split(" ")[0]);
+            assert.equal(clients.length, requests.length, log.join("\n"));
+            assert.deepEqual(clients, [
+                ...Array(AUTH_FAILURE_LIMIT + 1).fill("198.51.100.7"),
+                "198.51.100.8",
+                "198.51.100.7",
+                ...Array(AUTH_FAILURE_LIMIT).fill("127.0.0.1"),
+                "198.51.100.9",
+                "127.0.0.1",
+            ]);
+        } finally {
+            run(["rm", "--force", container]);
+        }
     });
 });
 
@@ -212,7 +365,8 @@ describe("htpasswd", () => {
     });
 
     test("the users install: new htpasswd file by content, validated with the rules, old files removed after the reload", () => {
-        const script = renderUsersInstall("alice:$2y$05$abc\n", (file) => `set $registry_htpasswd ${file};\n`);
+        const script = renderUsersInstall("alice:$2y$05$abc\n", (file) => `set $registry_htpasswd ${file};\n`, ["alice"]);
+        assert.match(script, /^echo "installed users: alice"$/m, "it says who is installed, by name only");
         const file = htpasswdFileName("alice:$2y$05$abc\n");
         assert.match(file, /^htpasswd-[0-9a-f]{16}$/);
         const validate = script.indexOf('nginx -t -c "$stage');
@@ -224,6 +378,19 @@ describe("htpasswd", () => {
         assert.ok(script.indexOf("kill -HUP 1") < script.indexOf("htpasswd-*; do"), "old files go only after the reload");
         assert.match(script, /\[ "\$existed" = 1 \] \|\| rm -f "\$auth\/\$new"/, "a rejected change leaves no new file");
         assert.equal(spawnSync("sh", ["-n"], { input: script, encoding: "utf8" }).status, 0);
+    });
+
+    test("who was installed, read back from an install's output; dropping users, and the default admin, is worded for the preview", () => {
+        const out = "installed users (htpasswd file and access rules)\nnginx reloaded\ninstalled users: admin ci\n";
+        assert.deepEqual(installedUsers(out), ["admin", "ci"]);
+        assert.deepEqual(installedUsers("nginx reloaded\n"), [], "an install from before this line existed names nobody");
+        assert.equal(droppedUsersWarning(["bob"]), "users removed by this update: bob; their credentials stop working.");
+        const admin = droppedUsersWarning(["admin"]);
+        assert.match(
+            admin,
+            /^users removed by this update: admin; their credentials stop working\. admin is the default user, declared only while `users` is not set/,
+        );
+        assert.match(admin, /add users\.admin to the stack's config\.$/);
     });
 });
 
@@ -296,6 +463,44 @@ describe("registry and certbot", () => {
         assert.match(renderHealthCheck(settings), /sys\.exit\(0 if left > 10 else 1\)/);
     });
 
+    test("Pebble's resolver answers every name with its target's IPv4 addresses, and nothing else with an address", async () => {
+        const { renderPebbleResolver } = await import("../../configs/pebble");
+        const dir = tmp();
+        const file = path.join(dir, "pebble_resolver.py");
+        fs.writeFileSync(file, renderPebbleResolver("localhost"));
+        // Its TCP server (Pebble asks over TCP) on an ephemeral port, with queries as Pebble's
+        // DNS client sends them (an id, RD, one question), two on one connection.
+        const probe = [
+            "import importlib.util, socket, socketserver, struct, sys, threading",
+            "spec = importlib.util.spec_from_file_location('resolver', sys.argv[1])",
+            "r = importlib.util.module_from_spec(spec); spec.loader.exec_module(r)",
+            "server = socketserver.ThreadingTCPServer(('127.0.0.1', 0), r.OverTcp)",
+            "threading.Thread(target=server.serve_forever, daemon=True).start()",
+            "conn = socket.create_connection(server.server_address, timeout=10)",
+            "def exchange(query):",
+            "    conn.sendall(struct.pack('!H', len(query)) + query)",
+            "    size = struct.unpack('!H', conn.recv(2, socket.MSG_WAITALL))[0]",
+            "    return conn.recv(size, socket.MSG_WAITALL)",
+            "def q(name, qtype):",
+            "    labels = b''.join(bytes([len(p)]) + p.encode() for p in name.split('.')) + b'\\0'",
+            "    return struct.pack('!HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + labels + struct.pack('!HH', qtype, 1)",
+            "for name, qtype in (('registry.test', 1), ('any.other.example', 1), ('registry.test', 28)):",
+            "    a = exchange(q(name, qtype))",
+            "    qid, flags, qd, an = struct.unpack('!HHHH', a[:8])",
+            "    # Each answer ends with its 4-byte address.",
+            "    ips = [socket.inet_ntoa(a[len(a) - 16 * i - 4 : len(a) - 16 * i]) for i in range(an)]",
+            "    print(name, qtype, hex(qid), hex(flags), qd, an, *ips)",
+            "conn.close()",
+        ].join("\n");
+        const ran = spawnSync("python3", ["-c", probe, file], { encoding: "utf8" });
+        assert.equal(ran.status, 0, ran.stderr);
+        assert.deepEqual(ran.stdout.trim().split("\n"), [
+            "registry.test 1 0x1234 0x8580 1 1 127.0.0.1",
+            "any.other.example 1 0x1234 0x8580 1 1 127.0.0.1",
+            "registry.test 28 0x1234 0x8580 1 0",
+        ]);
+    });
+
     test("Pebble's certificate lifetime is set only when asked for", async () => {
         const { renderPebbleConfig } = await import("../../configs/pebble");
         assert.equal(JSON.parse(renderPebbleConfig(10)).pebble.certificateValidityPeriod, 864000, "Pebble before 2.7");
@@ -304,15 +509,27 @@ describe("registry and certbot", () => {
         assert.equal(JSON.parse(renderPebbleConfig()).pebble.httpPort, 80);
     });
 
-    test("GC runs on the configured schedule, with --delete-untagged only when asked", () => {
+    test("GC runs on the configured schedule, with --delete-untagged only when asked; a new schedule needs no new container", () => {
         const weekly = parseSettings({ domain: "a.example.com", gcIntervalHours: "168", gcDeleteUntagged: "true" }, "prod");
-        assert.match(renderRegistrySupervisor(weekly), /interval=604800/);
-        assert.match(renderRegistrySupervisor(weekly), /registry garbage-collect --delete-untagged "\$rw"/);
-        assert.match(renderRegistrySupervisor(settings), /interval=0/);
-        assert.match(renderRegistrySupervisor(settings), /registry garbage-collect "\$rw"/);
+        assert.equal(renderGcSchedule(weekly), "604800 1");
+        assert.equal(renderGcSchedule(settings), "0 0");
+        assert.match(renderGcScheduleInstall(weekly), /^echo '604800 1' > \/var\/lib\/registry-control\/gc-schedule\.tmp$/m);
+        assert.match(
+            renderGcScheduleInstall(weekly),
+            /^mv -f \/var\/lib\/registry-control\/gc-schedule\.tmp \/var\/lib\/registry-control\/gc-schedule$/m,
+        );
+        // The supervisor is the same whatever the schedule: it reads the schedule at every turn.
+        const supervisor = renderRegistrySupervisor(settings);
+        assert.equal(renderRegistrySupervisor(weekly), supervisor);
+        assert.match(supervisor, /^while \[ "\$term" = 0 \]; do\n {2}schedule\n/m);
+        assert.match(supervisor, /read -r want want_untagged < "\$ctl\/gc-schedule"/);
+        assert.match(
+            supervisor,
+            /\[ "\$untagged" = 1 \] && flags=--delete-untagged\n {2}if out=\$\(registry garbage-collect \$flags "\$rw" 2>&1\)/,
+        );
         // The schedule counts from the last GC recorded in the control volume, not from the container's start.
-        assert.match(renderRegistrySupervisor(weekly), /last=\$\(cat "\$ctl\/last-gc"[^\n]*\n[^\n]*\nnext=\$\(\(last \+ interval\)\)/);
-        assert.match(renderRegistrySupervisor(weekly), /date \+%s > "\$ctl\/last-gc"\n/);
+        assert.match(supervisor, /last=\$\(cat "\$ctl\/last-gc"[^\n]*\n[^\n]*\n {4}next=\$\(\(last \+ interval\)\)/);
+        assert.match(supervisor, /date \+%s > "\$ctl\/last-gc"\n/);
     });
 
     test("GC: signals only set flags, a stopped writer is waited for until it has exited, requests during a GC coalesce into it", () => {

@@ -477,6 +477,48 @@ describe("parseSettings", () => {
         assert.equal(ok({ domain: "registry.test", acmeServer: "pebble", pebbleCertificateDays: "10" }).pebbleCertificateDays, 10);
     });
 
+    test("trustedProxies: addresses and networks, IPv4 and IPv6; each bad entry refused naming its index, all at once", () => {
+        assert.deepEqual(ok({ domain: "a.example.com" }).trustedProxies, []);
+        const given = ["10.0.0.10", " 10.0.0.0/24", "FD00::/64", "2001:db8::7", "::ffff:10.1.0.0/112"];
+        assert.deepEqual(ok({ domain: "a.example.com", trustedProxies: JSON.stringify(given) }).trustedProxies, [
+            "10.0.0.10",
+            "10.0.0.0/24",
+            "fd00::/64",
+            "2001:db8::7",
+            "::ffff:10.1.0.0/112",
+        ]);
+        const found = problemsOf({
+            domain: "a.example.com",
+            trustedProxies: JSON.stringify([
+                "10.0.0.10",
+                "lb.example.com",
+                "10.0.0.7/24",
+                "fd00::1/64",
+                "0.0.0.0/0",
+                "::/0",
+                "10.0.0.0/33",
+                7,
+                "fe80::1%eth0",
+            ]),
+        });
+        const shape = "expected an IPv4 or IPv6 address or CIDR range, such as 10.0.0.10, 10.0.0.0/24 or fd00::/64";
+        const everyone =
+            "expected a range narrower than /0 (trusting every address lets any client claim any address in X-Forwarded-For and escape the login limit)";
+        assert.deepEqual(found, [
+            `private-registry:trustedProxies[1]: ${shape}, got "lb.example.com"`,
+            'private-registry:trustedProxies[2]: expected a network address, with no bits set past /24: 10.0.0.0/24, got "10.0.0.7/24"',
+            'private-registry:trustedProxies[3]: expected a network address, with no bits set past /64: fd00::/64, got "fd00::1/64"',
+            `private-registry:trustedProxies[4]: ${everyone}, got "0.0.0.0/0"`,
+            `private-registry:trustedProxies[5]: ${everyone}, got "::/0"`,
+            `private-registry:trustedProxies[6]: ${shape}, got "10.0.0.0/33"`,
+            `private-registry:trustedProxies[7]: ${shape}, got "7"`,
+            `private-registry:trustedProxies[8]: ${shape}, got "fe80::1%eth0"`,
+        ]);
+        assert.deepEqual(problemsOf({ domain: "a.example.com", trustedProxies: "10.0.0.10" }), [
+            "private-registry:trustedProxies: expected a list of addresses or CIDR ranges of your load balancers, e.g. `pulumi config set --path 'trustedProxies[0]' 10.0.0.10`",
+        ]);
+    });
+
     test("labels: extra Docker labels", () => {
         assert.deepEqual(
             ok({ domain: "a.example.com", labels: JSON.stringify({ team: "platform", "com.example.backup": "daily" }) }).labels,
