@@ -2,13 +2,14 @@
 // access rules (pull-only users get 403 on writes), installed as one unit. Passwords come
 // from secret config or are generated; the file changes only when a password does. A
 // password change replaces no container.
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Credential, renderAccessRules, renderHtpasswd } from "../configs/htpasswd";
-import { droppedUsersWarning, installedUsers, renderUsersInstall } from "../configs/install";
+import { droppedUsersWarning, installedUsers, renderUsersInstall, USERS_RULES_PATH } from "../configs/install";
 import { passwordProblem } from "../configs/secret";
 import { Settings } from "../configs/settings";
-import { containerScript } from "./containerScript";
+import { containerScript, dockerCommand } from "./containerScript";
 import { secretOutput } from "./secretOutput";
 
 export interface RegistryUsersArgs {
@@ -82,13 +83,11 @@ export class RegistryUsers extends pulumi.ComponentResource {
 
         // The htpasswd file and the access rules go live together, with one reload.
         const script = pulumi.secret(
-            pulumi.all([users, saltKey.result]).apply(([list, key]) =>
-                renderUsersInstall(
-                    renderHtpasswd(list, key, settings.bcryptCost),
-                    (file) => renderAccessRules(list, file),
-                    list.map((u) => u.name),
+            pulumi
+                .all([users, saltKey.result])
+                .apply(([list, key]) =>
+                    renderUsersInstall(renderHtpasswd(list, key, settings.bcryptCost), (file) => renderAccessRules(list, file)),
                 ),
-            ),
         );
 
         const install = containerScript(
@@ -97,14 +96,7 @@ export class RegistryUsers extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        // In a preview, an update's output is still the last run's: who is installed now. Users
-        // it installed that are no longer declared lose access with this update: said before it.
-        install.stdout.apply((out) => {
-            if (!pulumi.runtime.isDryRun()) return;
-            const declared = settings.users.map((u) => u.name);
-            const dropped = installedUsers(out).filter((u) => !declared.includes(u));
-            if (dropped.length) pulumi.log.warn(droppedUsersWarning(dropped), this);
-        });
+        if (pulumi.runtime.isDryRun()) warnDroppedUsers(settings, args.nginxContainer, this);
 
         // Handed out only once nginx has them: a consumer never gets a password that fails.
         this.passwords = pulumi.secret(
@@ -113,4 +105,21 @@ export class RegistryUsers extends pulumi.ComponentResource {
 
         this.registerOutputs({ passwords: this.passwords });
     }
+}
+
+/**
+ * In a preview: users the running nginx has installed that are no longer declared lose access
+ * with this update, so the preview says so, naming them. It reads the installed access rules
+ * (names only); a stack not deployed yet, or not reachable, has none to compare.
+ */
+function warnDroppedUsers(settings: RegistryUsersArgs["settings"], nginx: pulumi.Input<string>, parent: pulumi.Resource): void {
+    const { line, environment } = dockerCommand(
+        settings,
+        pulumi.interpolate`{ docker exec ${nginx} cat ${USERS_RULES_PATH} 2>/dev/null || true; }`,
+    );
+    command.local.runOutput({ command: line, environment, logging: "none" }).stdout.apply((rules) => {
+        const declared = settings.users.map((u) => u.name);
+        const dropped = installedUsers(rules).filter((u) => !declared.includes(u));
+        if (dropped.length) pulumi.log.warn(droppedUsersWarning(dropped), parent);
+    });
 }

@@ -4,7 +4,8 @@
 // (only a refresh can), so this check is what tells the user. Pure: settings in, text out.
 import { LIVE_CERTIFICATE_DIR } from "./certificates";
 import { HTPASSWD_VARIABLE } from "./htpasswd";
-import { NGINX_ACTIVE_DIR, NGINX_CONF_DIR, NGINX_INCLUDE_DIRS } from "./nginx";
+import { USERS_RULES_PATH } from "./install";
+import { NGINX_ACTIVE_DIR, NGINX_CONF_DIR } from "./nginx";
 import { NGINX_HTTPS_PORT } from "./ports";
 import { REGISTRY_SOCKET } from "./registry";
 import { Settings } from "./settings";
@@ -23,7 +24,7 @@ export function renderHealthProbe(s: Pick<Settings, "domain">): string {
         confDir: NGINX_CONF_DIR,
         certificate: `${LIVE_CERTIFICATE_DIR}/fullchain.pem`,
         htpasswdVariable: HTPASSWD_VARIABLE,
-        usersRules: `${NGINX_CONF_DIR}/${NGINX_INCLUDE_DIRS.access}/users.conf`,
+        usersRules: USERS_RULES_PATH,
         socket: REGISTRY_SOCKET,
         domain: s.domain,
         port: NGINX_HTTPS_PORT,

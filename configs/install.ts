@@ -7,6 +7,7 @@
 // and nginx is reloaded. A config that nginx rejects never replaces a good one.
 import { createHash } from "node:crypto";
 import { DEFAULTS } from "./defaults";
+import { USERS_VARIABLE } from "./htpasswd";
 import { NGINX_ACTIVE_DIR, NGINX_AUTH_DIR, NGINX_CONF_DIR, NGINX_INCLUDE_DIRS } from "./nginx";
 import { renderTemplate } from "./template";
 
@@ -45,7 +46,7 @@ export interface Dependents {
 function renderInstall(
     what: string,
     files: StagedFile[],
-    users: { htpasswdFile: string; htpasswd: string; names: string[] } | false,
+    users: { htpasswdFile: string; htpasswd: string } | false,
     dependents?: Dependents,
 ): string {
     checkPaths(files);
@@ -58,11 +59,7 @@ function renderInstall(
         authDir: NGINX_AUTH_DIR,
         includeDirs: Object.values(NGINX_INCLUDE_DIRS).join(" "),
         files: files.map((f) => ({ path: f.path, content: heredocBody(f.path, f.content) })),
-        users: users && {
-            htpasswdFile: users.htpasswdFile,
-            htpasswd: heredocBody("htpasswd", users.htpasswd),
-            installed: `${INSTALLED_USERS}${users.names.join(" ")}`,
-        },
+        users: users && { htpasswdFile: users.htpasswdFile, htpasswd: heredocBody("htpasswd", users.htpasswd) },
         dependents: dependents && { needs: dependents.needs, paths: dependents.paths.join(" ") },
     });
 }
@@ -84,26 +81,26 @@ export function htpasswdFileName(htpasswd: string): string {
     return `htpasswd-${createHash("sha256").update(htpasswd).digest("hex").slice(0, 16)}`;
 }
 
-/** The line the users' install prints last: who is installed (names only, never a password). */
-const INSTALLED_USERS = "installed users: ";
-
 /**
  * Installs the users as one unit: the htpasswd file and the access rules that name it (and
  * say who may only pull) are validated together and go live together, with one reload. The
  * new htpasswd file gets a new name; the rules point nginx at it; until the reload, nginx
  * reads the old file with the old rules. If nginx rejects the rules, both stay as they were.
- * `rules` gets the new file's path; `names` are the users, printed once installed.
+ * `rules` gets the new file's path.
  */
-export function renderUsersInstall(htpasswd: string, rules: (htpasswdPath: string) => string, names: string[]): string {
+export function renderUsersInstall(htpasswd: string, rules: (htpasswdPath: string) => string): string {
     const htpasswdFile = htpasswdFileName(htpasswd);
     const files = [{ path: `${NGINX_INCLUDE_DIRS.access}/users.conf`, content: rules(`${NGINX_AUTH_DIR}/${htpasswdFile}`) }];
-    return renderInstall("users (htpasswd file and access rules)", files, { htpasswdFile, htpasswd, names });
+    return renderInstall("users (htpasswd file and access rules)", files, { htpasswdFile, htpasswd });
 }
 
-/** The users an install's output says it installed (none when it printed no such line). */
-export function installedUsers(output: string): string[] {
-    const line = output.split("\n").find((l) => l.startsWith(INSTALLED_USERS));
-    return line ? line.slice(INSTALLED_USERS.length).split(" ").filter(Boolean) : [];
+/** The installed access rules (in the nginx container), which name every user. */
+export const USERS_RULES_PATH = `${NGINX_CONF_DIR}/${NGINX_INCLUDE_DIRS.access}/users.conf`;
+
+/** The users that installed access rules name (none when there are none). */
+export function installedUsers(rules: string): string[] {
+    const m = new RegExp(`^set \\${USERS_VARIABLE} "([^"]*)";$`, "m").exec(rules);
+    return m ? m[1].split(" ").filter(Boolean) : [];
 }
 
 /**

@@ -163,7 +163,13 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         const url = await shell("export PULUMI_CONFIG_PASSPHRASE=...\npulumi stack output url --stack dev", checkout);
         assert.equal(url.stdout.trim(), "https://registry.test:8443");
         const names = (await docker(["ps", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Names}}"])).split("\n").sort();
-        assert.deepEqual(names, ["registry-dev-certbot", "registry-dev-nginx", "registry-dev-pebble", "registry-dev-registry"]);
+        assert.deepEqual(names, [
+            "registry-dev-certbot",
+            "registry-dev-nginx",
+            "registry-dev-pebble",
+            "registry-dev-pebble-resolver",
+            "registry-dev-registry",
+        ]);
         // A user's stack built from the test images must not look like a test's leftover: the
         // cleanup label is not inherited from the images.
         for (const name of names) {

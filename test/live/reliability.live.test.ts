@@ -180,7 +180,6 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         const script = renderUsersInstall(
             `${htpasswdLine("alice", newPassword, "k".repeat(64), 5)}\n`,
             (file) => `set $registry_htpasswd ${file};\nno_such_directive on;\n`,
-            ["alice"],
         );
         const rejected = await run("docker", ["exec", "-i", nginx, "sh", "-s"], { input: script });
         assert.notEqual(rejected.code, 0);

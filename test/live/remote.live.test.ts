@@ -41,7 +41,13 @@ describe("live: a remote Docker host over ssh://", { timeout: 600_000 }, () => {
         const sessions = sshd.acceptedSessions();
         assert.ok(sessions >= 10, `the provider and the commands went through ssh (${sessions} sessions)`);
         const names = (await docker(["ps", "--filter", `label=registry-bed=${label}`, "--format", "{{.Names}}"])).split("\n").sort();
-        assert.deepEqual(names, [`bed-${label}-certbot`, `bed-${label}-nginx`, `bed-${label}-pebble`, `bed-${label}-registry`]);
+        assert.deepEqual(names, [
+            `bed-${label}-certbot`,
+            `bed-${label}-nginx`,
+            `bed-${label}-pebble`,
+            `bed-${label}-pebble-resolver`,
+            `bed-${label}-registry`,
+        ]);
 
         const host = out.outputs.host.value as string;
         await bed.addHostsEntry();

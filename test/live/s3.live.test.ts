@@ -152,7 +152,9 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         assert.ok(!bed.actions.some((a) => a.includes("htpasswd")), "no credentials were rewritten by the failed run");
 
         await bed.up(config());
+        // The new registry container gets its GC schedule and its storage checked again.
         assert.deepEqual(bed.actions.filter((a) => a.startsWith("replace")).sort(), [
+            "replace command:local:Command registry-gc-schedule-install",
             "replace command:local:Command registry-storage-check",
             "replace docker:index/container:Container registry-registry",
         ]);
