@@ -370,6 +370,30 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         assert.ok(load.served > 50, `requests ran through the update (${load.served})`);
     });
 
+    test("5b. removed by hand on both hosts (a's GC coordinator and Redis; b's nginx and certbot with its certificates and nginx config volumes): one `pulumi up --refresh` brings each back, serving and coordinating GC", async () => {
+        await docker([
+            "rm",
+            "--force",
+            `${prefix("a")}-gc-coordinator`,
+            `${prefix("a")}-redis`,
+            `${prefix("b")}-nginx`,
+            `${prefix("b")}-certbot`,
+        ]);
+        await docker(["volume", "rm", `${prefix("b")}-certs`, `${prefix("b")}-nginx-conf`]);
+        await bed.up(config(), { refresh: true });
+        for (const name of ["registry-a-gc-coordinator", "registry-a-redis", "registry-b-nginx", "registry-b-certbot"]) {
+            assert.ok(
+                bed.actions.includes(`create docker:index/container:Container ${name}`),
+                `${name} re-created: ${bed.actions.join(", ")}`,
+            );
+        }
+        for (const name of ["registry-b-certs", "registry-b-nginx-conf"]) {
+            assert.ok(bed.actions.includes(`create docker:index/volume:Volume ${name}`), `${name} re-created`);
+        }
+        await pushAndPullEverywhere("converge/app:1", [256 * 1024]);
+        assert.match(await gcAskedOn("b"), /GC b-\w+ collected; \d+ blob descriptor cache keys deleted; writes resume/);
+    });
+
     test("6. an external Redis over TLS: a wrong password, or an unreachable one, fails pulumi up with the reason and no secret; with the right one it coordinates GC", async () => {
         const externalPassword = `ext-${randomBytes(12).toString("hex")}`;
         const wrong = `wrong-${randomBytes(12).toString("hex")}`;
