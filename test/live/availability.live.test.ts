@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { Bed, BED_SLOTS } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest, peerCertificate, slowDownload } from "./client";
 import { Engine } from "./engine";
-import { docker, run } from "./proc";
+import { docker, newImageId, run } from "./proc";
 import { describeReads, dockerStops, MANIFEST_TYPES, READ_BOUNDS, ReadTarget, readOnce, Reads, readsDuring } from "./reads";
 
 const LABEL = `avail-${randomBytes(3).toString("hex")}`;
@@ -65,8 +65,7 @@ describe("live: reads during each kind of config change", { timeout: 1_800_000 }
 
     /** An image as a new release of `image` would be: the same software under a new image id (one per `release`). */
     const newRelease = async (image: string, release: string) => {
-        const ref = `registry-test/retag:${release}-${LABEL}`;
-        await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${release}-${LABEL}"\n` });
+        const ref = await newImageId(image, `${release}-${LABEL}`);
         images.push(ref);
         return ref;
     };

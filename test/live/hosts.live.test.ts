@@ -17,7 +17,7 @@ import { basic, Endpoint, httpsRequest, peerCertificate, slowPatch } from "./cli
 import { statusCounts, wrongPasswordFlood } from "./flood";
 import { requestsDuring } from "./load";
 import { LOCAL_ENGINE, MultiHostBed } from "./multiHostBed";
-import { docker, run } from "./proc";
+import { docker, newImageId, run } from "./proc";
 import { leaksIn, secretAtoms } from "./secrets";
 import { sourceAddresses } from "./sourceAddresses";
 import { makeCa } from "../harness/certs";
@@ -336,10 +336,7 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         const before = await Promise.all(hosts.map((h) => docker(["inspect", "--format", "{{.Id}}", `${prefix(h.name)}-registry`])));
         // A new registry image (the same software, a new id, as a new tag upstream would bring):
         // the GC schedule no longer replaces a registry, an image does.
-        const registryImage = `registry-test/retag:registry-${m.label}`;
-        await docker(["build", "--quiet", "--tag", registryImage, "-"], {
-            input: `FROM ${m.bed.images.REGISTRY_IMAGE}\nLABEL registry-bed.retag="${m.label}"\n`,
-        });
+        const registryImage = await newImageId(m.bed.images.REGISTRY_IMAGE, `registry-${m.label}`);
         local.push(registryImage);
         m.kept = { ...m.kept, registryImage };
         const { load, result } = await requestsDuring(ep.lb, ALICE, () => bed.up(config()), {

@@ -9,7 +9,7 @@ import { Bed, BED_SLOTS } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest, peerCertificate } from "./client";
 import { changed, Engine } from "./engine";
 import { garbageCollection } from "./gc";
-import { docker, healthBecomes, run } from "./proc";
+import { docker, healthBecomes, newImageId, run } from "./proc";
 
 const LABEL = `life-${randomBytes(3).toString("hex")}`;
 
@@ -27,8 +27,7 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
     const extraImages: string[] = [];
     /** A new image id for the same software, as a new tag upstream would bring. */
     const retag = async (image: string, tag: string) => {
-        const ref = `registry-test/retag:${tag}`;
-        await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${tag}"\n` });
+        const ref = await newImageId(image, tag);
         extraImages.push(ref);
         return ref;
     };

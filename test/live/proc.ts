@@ -57,3 +57,13 @@ export async function healthBecomes(
     const output = await docker(["inspect", "--format", "{{range .State.Health.Log}}{{.Output}}{{end}}", container]);
     return { status, output };
 }
+
+/**
+ * A new image id for the same software, as a new tag or release upstream would bring:
+ * `registry-test/retag:<tag>`, built FROM `image` with a label. The caller removes it.
+ */
+export async function newImageId(image: string, tag: string): Promise<string> {
+    const ref = `registry-test/retag:${tag}`;
+    await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${tag}"\n` });
+    return ref;
+}

@@ -15,7 +15,7 @@ import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { basic, canConnect, DockerClient, Endpoint, httpRequest, httpsRequest, peerCertificate, slowPatch } from "./client";
 import { Engine } from "./engine";
 import { forceRenewal } from "./load";
-import { docker, run } from "./proc";
+import { docker, newImageId, run } from "./proc";
 
 const LABEL = `rel-${randomBytes(3).toString("hex")}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,8 +37,7 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
 
     /** A new image id for the same software, as a new release upstream would bring. */
     const retag = async (image: string, tag: string) => {
-        const ref = `registry-test/retag:${tag}`;
-        await docker(["build", "--quiet", "--tag", ref, "-"], { input: `FROM ${image}\nLABEL registry-bed.retag="${tag}"\n` });
+        const ref = await newImageId(image, tag);
         images.push(ref);
         return ref;
     };

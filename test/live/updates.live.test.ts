@@ -15,7 +15,7 @@ import { basic, canConnect, DockerClient, Endpoint, httpsRequest, peerCertificat
 import { Engine } from "./engine";
 import { makeCa } from "../harness/certs";
 import { bedHostAddress } from "./hostAddress";
-import { docker, run } from "./proc";
+import { docker, newImageId, run } from "./proc";
 
 const LABEL = `upd-${randomBytes(3).toString("hex")}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,10 +63,7 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
         // About 20 s at 2 MiB/s: the replacement happens while it runs.
         const download = slowDownload(ep, `/v2/upd/big/blobs/${layer.digest}`, auth, 2 * 1024 * 1024);
         await sleep(1000);
-        const retagged = "registry-test/retag:" + `registry-${LABEL}`;
-        await docker(["build", "--quiet", "--tag", retagged, "-"], {
-            input: `FROM ${bed.images.REGISTRY_IMAGE}\nLABEL registry-bed.retag="${LABEL}"\n`,
-        });
+        const retagged = await newImageId(bed.images.REGISTRY_IMAGE, `registry-${LABEL}`);
         images.push(retagged);
         config = { ...config, registryImage: retagged };
         await bed.up(config);
