@@ -152,7 +152,7 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
  * command, which then sees what its last run printed.
  */
 function dataVolumeCheck(name: string, settings: Settings, registry: docker.Container, parent: pulumi.Resource): command.local.Command {
-    const check = containerScript(
+    return containerScript(
         `${name}-data-volume`,
         {
             docker: settings,
@@ -162,7 +162,6 @@ function dataVolumeCheck(name: string, settings: Settings, registry: docker.Cont
         },
         { parent },
     );
-    return check;
 }
 
 /**
