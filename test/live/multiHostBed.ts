@@ -20,6 +20,8 @@ export const LOCAL_ENGINE = "unix:///var/run/docker.sock";
 /** The load balancers' own addresses (sourceAddresses; the auth test and the benchmark use others). */
 const LB_SOURCE_FIRST = 60;
 const LB_SOURCES = [sourceAddress(LB_SOURCE_FIRST), sourceAddress(LB_SOURCE_FIRST + 1)];
+/** The spare port (Bed.ports.spare) of the single-host stack a test grows into hosts a and b. */
+const ONE_HOST_PORT = 7;
 
 export class MultiHostBed {
     readonly engine = new Engine();
@@ -119,12 +121,34 @@ export class MultiHostBed {
         });
     }
 
-    /** bind9 and the bucket, the stack, the load balancers, and a client logged in everywhere. */
-    async start(): Promise<Deployed> {
+    /**
+     * The same stack as an existing single-host one: no `hosts` and no Redis, the same bucket and
+     * DNS-01, nginx on a port of its own (the two hosts' containers are created before its own are
+     * deleted).
+     */
+    oneHostConfig(): Record<string, unknown> {
+        const config = this.config();
+        delete config.hosts;
+        delete config.redis;
+        return { ...config, httpsPort: this.bed.ports.spare[ONE_HOST_PORT] };
+    }
+
+    /** Where a client reaches the single-host stack of oneHostConfig, verifying against `ca`. */
+    oneHostEndpoint(ca: string): Endpoint {
+        return { domain: this.bed.domain, address: this.address, httpPort: 0, httpsPort: this.bed.ports.spare[ONE_HOST_PORT], ca };
+    }
+
+    /**
+     * bind9 and the bucket, the stack, the load balancers, and a client logged in everywhere.
+     * With `oneHostFirst`, the stack is first deployed with one host (oneHostConfig), handed to
+     * it, and then grown to hosts a and b, as an existing stack would.
+     */
+    async start(oneHostFirst?: (up: Deployed) => Promise<void>): Promise<Deployed> {
         await this.bind9.start();
         this.address = this.bind9.address;
         await this.s3.start();
         this.s3.createBucket(BUCKET);
+        if (oneHostFirst) await oneHostFirst(await this.bed.up(this.oneHostConfig()));
         this.daemonB = new DockerTlsProxy(this.address, this.daemonPort);
         await this.daemonB.start();
         await this.bed.addHostNames(this.hosts.map((h) => this.fqdn(h.name)));
