@@ -3,7 +3,7 @@
 // stacks consume.
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "./components/privateRegistry";
-import { readStackArgs } from "./configs/stackConfig";
+import { readStackArgs } from "./stackConfig";
 
 const registry = new PrivateRegistry("registry", readStackArgs());
 

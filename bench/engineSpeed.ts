@@ -16,7 +16,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Bed } from "../test/live/bed";
 import { Deployed, Engine, ROOT } from "../test/live/engine";
-import { stackConfigFile } from "../configs/stackConfig";
+import { stackConfigFile } from "../stackConfig";
 import { run } from "../test/live/proc";
 import { copyProject } from "../test/live/project";
 

@@ -24,25 +24,13 @@ import {
     STOP_GRACE_SECONDS,
     storageFiles,
 } from "../configs/registry";
-import { Settings } from "../configs/settings";
-import {
-    credentialProblem,
-    DNS_CREDENTIALS_PATH,
-    DNS_CREDENTIALS_PERMISSIONS,
-    hasDnsCredentials,
-    renderDnsCredentials,
-} from "../configs/dns";
+import { DNS_CREDENTIALS_PATH, DNS_CREDENTIALS_PERMISSIONS, hasDnsCredentials, renderDnsCredentials } from "../configs/dns";
 import { GC_COORDINATOR_PATH, GC_REDIS_PASSWORD_PATH, renderGcCoordinator } from "../configs/gc";
-import { HostSettings } from "../configs/hosts";
-import {
-    REDIS_CA_PATH,
-    REDIS_CONTAINER_PORT,
-    REDIS_SERVER_CONF,
-    redisPasswordProblem,
-    redisPublishAddress,
-    renderRedisServerConf,
-} from "../configs/redis";
-import { keyProblem } from "../configs/storageSettings";
+import { REDIS_CA_PATH, REDIS_CONTAINER_PORT, REDIS_SERVER_CONF, redisPublishAddress, renderRedisServerConf } from "../configs/redis";
+import { credentialProblem } from "../settings/acmeChallenge";
+import { redisPasswordProblem } from "../settings/redis";
+import { keyProblem } from "../settings/storage";
+import { HostSettings, Settings } from "../settings/types";
 import { LocalAcmeServer } from "./localAcmeServer";
 import { secretOutput } from "./secretOutput";
 

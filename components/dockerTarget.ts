@@ -2,11 +2,15 @@
 // tcp:// with TLS, whose client key becomes a secret Output here, once, for both.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DockerTls, keyPemProblem } from "../configs/hosts";
-import { Settings } from "../configs/settings";
+import { keyPemProblem } from "../settings/hosts";
+import { DockerTls } from "../settings/types";
 import { secretOutput } from "./secretOutput";
 
-export type DockerTarget = Pick<Settings, "dockerHost" | "dockerTls">;
+/** A host's daemon: its address (the settings', or a given provider's) and TLS client material. */
+export interface DockerTarget {
+    dockerHost: pulumi.Input<string>;
+    dockerTls?: DockerTls;
+}
 
 /** The TLS client key as a secret Output (checked once it resolves, when a program passes it). */
 export function dockerTlsKey(tls: DockerTls): pulumi.Output<string> {

@@ -5,7 +5,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    PEBBLE_ALIAS,
     PEBBLE_CERTS_DIR,
     PEBBLE_CONFIG_PATH,
     PEBBLE_RESOLVER_ALIAS,
@@ -15,7 +14,8 @@ import {
     renderPebbleConfig,
     renderPebbleResolver,
 } from "../configs/pebble";
-import { Settings } from "../configs/settings";
+import { PEBBLE_ALIAS } from "../settings/pebbleAddress";
+import { Settings } from "../settings/types";
 
 export interface LocalAcmeServerArgs {
     settings: Settings;

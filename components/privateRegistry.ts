@@ -3,16 +3,18 @@
 // Pulumi program: `new PrivateRegistry("registry", { domain: "registry.example.com" })`.
 // The constructor declares one host's stack (components/registryHost.ts) for its Docker host,
 // or one per host of `hosts`, sharing the http.secret, the users and Redis.
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { hostSettings } from "../configs/hosts";
 import { publicHost } from "../configs/nginx";
-import { ARGS_NAMING, ConfigError, parseSettings, Settings } from "../configs/settings";
+import { hostSettings } from "../settings/hosts";
+import { ARGS_NAMING, ConfigError, parseSettings } from "../settings/parse";
+import { Settings } from "../settings/types";
 import { Labels, redisContainer } from "./containers";
 import { PrivateRegistryArgs } from "./privateRegistryArgs";
-import { DeclaredHost, declareHost } from "./registryHost";
+import { RegistryHost } from "./registryHost";
 import { formerUsers, userPasswords } from "./registryUsers";
-import { dockerProvider } from "./dockerTarget";
+import { DockerTarget, dockerProvider } from "./dockerTarget";
 
 export type {
     PrivateRegistryArgs,
@@ -44,7 +46,7 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, args: PrivateRegistryArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("registry:index:PrivateRegistry", name, {}, opts);
-        const settings = this.settings(args);
+        const settings = this.settings(name, args);
         const labels: Labels = [
             { label: "org.opencontainers.image.vendor", value: "private-registry" },
             { label: "private-registry.stack", value: settings.stack },
@@ -57,17 +59,19 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         // hosts: a single host kept them under its RegistryUsers before (aliases), so neither an
         // upgrade nor a second host makes new ones.
         const passwords = userPasswords(`${name}-users`, settings.users, this, formerUsers(`${name}-htpasswd`, this));
-        let declared: DeclaredHost[];
+        const given = this.dockerProviderGiven(settings, args.dockerHost !== undefined);
+        let declared: RegistryHost[];
         if (settings.hosts.length === 0) {
             const parts = {
                 settings,
                 node: "",
                 labels,
-                provider: dockerProvider(`${name}-docker`, settings, { parent: this }),
+                provider: given?.provider ?? dockerProvider(`${name}-docker`, settings, { parent: this }),
+                docker: given?.target ?? settings,
                 httpSecret,
                 passwords,
             };
-            declared = [declareHost(name, parts, this)];
+            declared = [new RegistryHost(name, parts, { parent: this })];
         } else {
             // Several hosts: one at a time on updates.
             // Each host's own settings and provider, once.
@@ -87,12 +91,13 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                     node: p.host.name,
                     labels,
                     provider: p.provider,
+                    docker: p.settings,
                     httpSecret,
                     passwords,
                     redis,
                     after: declared[declared.length - 1]?.ready,
                 };
-                declared.push(declareHost(`${name}-${p.host.name}`, parts, this));
+                declared.push(new RegistryHost(`${name}-${p.host.name}`, parts, { parent: this }));
             }
         }
         const [first] = declared;
@@ -136,10 +141,45 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         });
     }
 
-    /** Defaults and validation (configs/settings.ts); a bad field fails here, naming it. */
-    private settings(args: PrivateRegistryArgs): Settings {
+    /**
+     * The Docker provider given to this component (`provider`, or `providers` with a docker
+     * entry, also from a parent), for a single host: its resources use it, and the commands reach
+     * the provider's host (the settings' dockerHost when it names none). Several hosts have a
+     * daemon each (hosts[i].dockerHost): a provider given then is refused.
+     */
+    private dockerProviderGiven(
+        settings: Settings,
+        dockerHostGiven: boolean,
+    ): { provider: docker.Provider; target: DockerTarget } | undefined {
+        const provider = this.getProvider("docker:index:Container");
+        if (provider === undefined) return undefined;
+        if (!(provider instanceof docker.Provider))
+            throw new pulumi.ResourceError("the docker provider given to PrivateRegistry is not a @pulumi/docker Provider", this);
+        if (settings.hosts.length > 0)
+            throw new pulumi.ResourceError(
+                "a docker provider given to PrivateRegistry serves one host; with `hosts`, each host's own dockerHost (and tls) is used: pass no provider",
+                this,
+            );
+        const host = provider.host.apply((h) => {
+            if (h && dockerHostGiven && h !== settings.dockerHost)
+                throw new pulumi.ResourceError(
+                    `dockerHost ${settings.dockerHost} is not the host of the docker provider given to PrivateRegistry (${h}): give one of them, or the same`,
+                    this,
+                );
+            return h || settings.dockerHost;
+        });
+        return { provider, target: { dockerHost: host, dockerTls: settings.dockerTls } };
+    }
+
+    /**
+     * Defaults and validation (settings/parse.ts); a bad field fails here, naming it. Docker
+     * names start with `<name>-<stack>` unless namePrefix is given, so two registries of one
+     * program never share a container, volume or network (the stack program's is `registry`).
+     */
+    private settings(name: string, args: PrivateRegistryArgs): Settings {
+        const values = { ...args, namePrefix: args.namePrefix || `${name}-${pulumi.getStack()}` };
         try {
-            return parseSettings(args as unknown as Record<string, unknown>, pulumi.getStack(), ARGS_NAMING, "PrivateRegistry args");
+            return parseSettings(values as unknown as Record<string, unknown>, pulumi.getStack(), ARGS_NAMING, "PrivateRegistry args");
         } catch (e) {
             if (e instanceof ConfigError) throw new pulumi.ResourceError(e.message, this);
             throw e;

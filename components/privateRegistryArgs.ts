@@ -1,6 +1,6 @@
 // PrivateRegistryArgs: the registry's settings as a program passes them, in the shape of the
 // stack config (Pulumi.yaml documents the same keys). Each field's default is stated here and
-// applied, with its validation, by configs/settings.ts.
+// applied, with its validation, by settings/parse.ts.
 import * as pulumi from "@pulumi/pulumi";
 
 /** A registry user. */
@@ -37,7 +37,7 @@ export type RegistryStorageArgs =
 
 /**
  * The registry's settings, in the shape of the stack config (Pulumi.yaml documents the same
- * keys). Each default is applied, and each field validated, by configs/settings.ts; a bad
+ * keys). Each default is applied, and each field validated, by settings/parse.ts; a bad
  * field fails the constructor with a ResourceError naming it.
  */
 export interface PrivateRegistryArgs {
@@ -45,7 +45,7 @@ export interface PrivateRegistryArgs {
     domain: string;
     /** Docker daemon: `unix:///path/to/docker.sock` or `ssh://user@host[:port]`. Default: `unix:///var/run/docker.sock`. */
     dockerHost?: string;
-    /** Prefix of every container, network and volume name. Default: `""`, meaning `registry-<stack>`. */
+    /** Prefix of every container, network and volume name. Default: `""`, meaning `<name>-<stack>` (the component's name; `registry-<stack>` for the stack program). */
     namePrefix?: string;
     /** ACME CA: `production`, `staging` (Let's Encrypt), `pebble` (local) or an `https://` directory URL. Default: `production`. */
     acmeServer?: string;

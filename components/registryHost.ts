@@ -1,7 +1,8 @@
-// One Docker host's part of the registry, as PrivateRegistry declares it for its one host or
-// for each of `hosts`: provider, network, volumes, images, registry, nginx, (Pebble), certbot,
+// RegistryHost: one Docker host's part of the registry, as PrivateRegistry declares it for its
+// one host or for each of `hosts`: network, volumes, images, registry, nginx, (Pebble), certbot,
 // (the GC coordinator), then the storage check, the certificate bootstrap and the users; with
 // several hosts, a readiness check the next host's containers wait for (a rolling update).
+// A component, so that a preview and the console group each host's resources under it.
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,7 +10,7 @@ import { healthProblems, renderHealthCheck } from "../configs/health";
 import { renderReadinessCheck } from "../configs/nginx";
 import { renderDataVolumeCheck, renderGcScheduleInstall, renderStorageCheck } from "../configs/registry";
 import { GC_COORDINATOR_PATH } from "../configs/gc";
-import { Settings } from "../configs/settings";
+import { Settings } from "../settings/types";
 import {
     certbotContainer,
     declareImages,
@@ -22,17 +23,20 @@ import {
     Volumes,
 } from "./containers";
 import { containerScript, dockerCommand } from "./containerScript";
+import { DockerTarget } from "./dockerTarget";
 import { LocalAcmeServer } from "./localAcmeServer";
 import { RegistryUsers } from "./registryUsers";
 import { TlsCertificate } from "./tlsCertificate";
 
 export interface HostParts {
-    /** This host's settings (configs/hosts.ts hostSettings, or the settings of a single host). */
+    /** This host's settings (settings/hosts.ts hostSettings, or the settings of a single host). */
     settings: Settings;
     /** The host's name in `hosts` ("" for a single host). */
     node: string;
     labels: Labels;
     provider: docker.Provider;
+    /** The host's daemon as the docker CLI of the commands reaches it (the provider's). */
+    docker: DockerTarget;
     /** The registry's http.secret, one for every host. */
     httpSecret: pulumi.Output<string>;
     /** Every user's password (one set for every host). */
@@ -43,17 +47,41 @@ export interface HostParts {
     after?: pulumi.Resource;
 }
 
-export interface DeclaredHost {
-    tls: TlsCertificate;
-    users: RegistryUsers;
-    volumes: Volumes;
+/** Pulumi's type of a host's component. */
+export const REGISTRY_HOST_TYPE = "registry:index:RegistryHost";
+
+export class RegistryHost extends pulumi.ComponentResource {
+    public readonly tls: TlsCertificate;
+    public readonly users: RegistryUsers;
+    public readonly volumes: Volumes;
     /** With several hosts: done once this host serves /v2/ again after a change. */
-    ready?: pulumi.Resource;
+    public readonly ready?: pulumi.Resource;
+
+    /** `opts.parent`: the PrivateRegistry, whose children this host's resources were before hosts were components. */
+    constructor(name: string, parts: HostParts, opts: pulumi.ComponentResourceOptions & { parent: pulumi.Resource }) {
+        super(REGISTRY_HOST_TYPE, name, {}, opts);
+        // The alias keeps each resource (and through it, its own children) in stacks made
+        // before: nothing is replaced by the upgrade.
+        const own = { parent: this, aliases: [{ parent: opts.parent }] };
+        const declared = declareHost(name, parts, own);
+        this.tls = declared.tls;
+        this.users = declared.users;
+        this.volumes = declared.volumes;
+        this.ready = declared.ready;
+        this.registerOutputs({});
+    }
 }
 
-export function declareHost(name: string, parts: HostParts, parent: pulumi.Resource): DeclaredHost {
+/** Options every resource of a host is declared with: its parent, and the alias to where it was. */
+type HostOpts = { parent: pulumi.Resource; aliases: pulumi.Input<pulumi.Alias>[] };
+
+function declareHost(
+    name: string,
+    parts: HostParts,
+    own: HostOpts,
+): { tls: TlsCertificate; users: RegistryUsers; volumes: Volumes; ready?: pulumi.Resource } {
     const { settings, labels, provider } = parts;
-    const childOpts = { parent, provider };
+    const childOpts = { ...own, provider };
 
     const network = new docker.Network(
         `${name}-network`,
@@ -73,12 +101,12 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
         redisCheck = containerScript(
             `${name}-redis-check`,
             {
-                docker: settings,
+                docker: parts.docker,
                 container: coordinator.name,
                 script: `python3 ${GC_COORDINATOR_PATH} --check\n`,
                 triggers: [coordinator.id],
             },
-            { parent },
+            own,
         );
     }
     const after = [...(parts.after ? [parts.after] : []), ...(redisCheck ? [redisCheck] : [])];
@@ -98,49 +126,57 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
     // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
     const storageCheck = containerScript(
         `${name}-storage-check`,
-        { docker: settings, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
-        { parent },
+        { docker: parts.docker, container: nginx.name, script: renderStorageCheck(settings), triggers: [registry.id] },
+        own,
     );
-    const dataCheck = settings.storage.driver === "filesystem" ? dataVolumeCheck(name, settings, registry, parent) : undefined;
+    const dataCheck = settings.storage.driver === "filesystem" ? dataVolumeCheck(name, parts.docker, registry, own) : undefined;
     // The GC schedule reaches the running registry (its supervisor reads it at every turn): a
     // new gcIntervalHours or gcDeleteUntagged replaces no container. Written again into every
     // new registry container, whose control volume may be new.
     containerScript(
         `${name}-gc-schedule-install`,
-        { docker: settings, container: registry.name, script: renderGcScheduleInstall(settings), triggers: [registry.id] },
-        { parent },
+        { docker: parts.docker, container: registry.name, script: renderGcScheduleInstall(settings), triggers: [registry.id] },
+        own,
     );
     const tls = new TlsCertificate(
         `${name}-tls`,
-        { settings, nginxContainer: nginx.name, nginxId: nginx.id, certbotContainer: certbot.name, certbotId: certbot.id },
-        { parent },
+        {
+            settings,
+            docker: parts.docker,
+            nginxContainer: nginx.name,
+            nginxId: nginx.id,
+            certbotContainer: certbot.name,
+            certbotId: certbot.id,
+        },
+        own,
     );
     // Passwords are handed out once the registry can store what is pushed with them.
     const users = new RegistryUsers(
         `${name}-htpasswd`,
-        { settings, nginxContainer: nginx.name, nginxId: nginx.id, passwords: parts.passwords },
-        { parent, dependsOn: [tls, storageCheck] },
+        { settings, docker: parts.docker, nginxContainer: nginx.name, nginxId: nginx.id, passwords: parts.passwords },
+        { ...own, dependsOn: [tls, storageCheck] },
     );
     const ready = parts.node
         ? containerScript(
               `${name}-ready`,
               {
-                  docker: settings,
+                  docker: parts.docker,
                   container: nginx.name,
                   script: renderReadinessCheck(settings),
                   triggers: [registry.id, nginx.id],
               },
-              { parent, dependsOn: [users] },
+              { ...own, dependsOn: [users] },
           )
         : undefined;
     const containers = [registry, nginx, certbot, ...(acme ? acme.containers : []), ...(coordinator ? [coordinator] : [])];
     reportHealth(
         name,
         settings,
+        parts.docker,
         containers,
         nginx,
         [users, storageCheck, ...(dataCheck ? [dataCheck] : []), ...(ready ? [ready] : [])],
-        parent,
+        own.parent,
     );
     return { tls, users, volumes, ready };
 }
@@ -151,16 +187,16 @@ export function declareHost(name: string, parts: HostParts, parent: pulumi.Resou
  * storage). The registry's id is in the script, not in triggers: a new container updates this
  * command, which then sees what its last run printed.
  */
-function dataVolumeCheck(name: string, settings: Settings, registry: docker.Container, parent: pulumi.Resource): command.local.Command {
+function dataVolumeCheck(name: string, target: DockerTarget, registry: docker.Container, own: HostOpts): command.local.Command {
     return containerScript(
         `${name}-data-volume`,
         {
-            docker: settings,
+            docker: target,
             container: registry.name,
             script: pulumi.interpolate`# registry container ${registry.id}\n${renderDataVolumeCheck()}`,
             lastOutput: true,
         },
-        { parent },
+        own,
     );
 }
 
@@ -173,6 +209,7 @@ function dataVolumeCheck(name: string, settings: Settings, registry: docker.Cont
 function reportHealth(
     name: string,
     settings: Settings,
+    target: DockerTarget,
     containers: docker.Container[],
     nginx: docker.Container,
     after: pulumi.Resource[],
@@ -181,7 +218,7 @@ function reportHealth(
     const script = pulumi
         .all([pulumi.all(containers.map((c) => c.name)), nginx.name])
         .apply(([names, n]) => renderHealthCheck(settings, names, n));
-    const { line, environment } = dockerCommand(settings, "sh -s");
+    const { line, environment } = dockerCommand(target, "sh -s");
     const check = command.local.runOutput({ command: line, stdin: script, environment, logging: "none" }, { dependsOn: after, parent });
     check.stdout.apply((out) => {
         const problems = healthProblems(out);

@@ -7,13 +7,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Credential, renderAccessRules, renderHtpasswd } from "../configs/htpasswd";
 import { droppedUsersWarning, installedUsers, renderUsersInstall, USERS_RULES_PATH } from "../configs/install";
-import { passwordProblem } from "../configs/secret";
-import { Settings } from "../configs/settings";
+import { passwordProblem } from "../settings/validators";
+import { Settings } from "../settings/types";
 import { containerScript, dockerCommand } from "./containerScript";
+import { DockerTarget } from "./dockerTarget";
 import { secretOutput } from "./secretOutput";
 
 export interface RegistryUsersArgs {
-    settings: Pick<Settings, "users" | "bcryptCost" | "dockerHost" | "dockerTls">;
+    settings: Pick<Settings, "users" | "bcryptCost">;
+    /** The Docker daemon of nginx's host. */
+    docker: DockerTarget;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
     /** Its id: a new nginx container gets the users again (its auth volume may be new). */
@@ -92,11 +95,11 @@ export class RegistryUsers extends pulumi.ComponentResource {
 
         const install = containerScript(
             `${name}-install`,
-            { docker: settings, container: args.nginxContainer, script, triggers: [args.nginxId] },
+            { docker: args.docker, container: args.nginxContainer, script, triggers: [args.nginxId] },
             { parent: this },
         );
 
-        if (pulumi.runtime.isDryRun()) warnDroppedUsers(settings, args.nginxContainer, this);
+        if (pulumi.runtime.isDryRun()) warnDroppedUsers(args, this);
 
         // Handed out only once nginx has them: a consumer never gets a password that fails.
         this.passwords = pulumi.secret(
@@ -112,13 +115,13 @@ export class RegistryUsers extends pulumi.ComponentResource {
  * with this update, so the preview says so, naming them. It reads the installed access rules
  * (names only); a stack not deployed yet, or not reachable, has none to compare.
  */
-function warnDroppedUsers(settings: RegistryUsersArgs["settings"], nginx: pulumi.Input<string>, parent: pulumi.Resource): void {
+function warnDroppedUsers(args: RegistryUsersArgs, parent: pulumi.Resource): void {
     const { line, environment } = dockerCommand(
-        settings,
-        pulumi.interpolate`{ docker exec ${nginx} cat ${USERS_RULES_PATH} 2>/dev/null || true; }`,
+        args.docker,
+        pulumi.interpolate`{ docker exec ${args.nginxContainer} cat ${USERS_RULES_PATH} 2>/dev/null || true; }`,
     );
     command.local.runOutput({ command: line, environment, logging: "none" }).stdout.apply((rules) => {
-        const declared = settings.users.map((u) => u.name);
+        const declared = args.settings.users.map((u) => u.name);
         const dropped = installedUsers(rules).filter((u) => !declared.includes(u));
         if (dropped.length) pulumi.log.warn(droppedUsersWarning(dropped), parent);
     });

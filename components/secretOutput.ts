@@ -2,7 +2,7 @@
 // checked by the parser), or a program's Input, checked once it resolves. Either way it stays a
 // secret in the state and in every resource that reads it.
 import * as pulumi from "@pulumi/pulumi";
-import { Secret, SecretValue } from "../configs/secret";
+import { Secret, SecretValue } from "../settings/types";
 
 /** `field` names it in an error; `problemOf` says what is wrong with a value, if anything. */
 export function secretOutput(value: SecretValue, field: string, problemOf: (text: string) => string | undefined): pulumi.Output<string> {

@@ -18,11 +18,14 @@ import {
     renderMainConf,
     renderNginxAuthModule,
 } from "../configs/nginx";
-import { Settings } from "../configs/settings";
+import { Settings } from "../settings/types";
 import { containerScript } from "./containerScript";
+import { DockerTarget } from "./dockerTarget";
 
 export interface TlsCertificateArgs {
     settings: Settings;
+    /** The Docker daemon of the host's containers. */
+    docker: DockerTarget;
     /** Name of the running nginx container. */
     nginxContainer: pulumi.Input<string>;
     /** Its id: a new nginx container gets its configuration installed again (its config volume may be new). */
@@ -55,7 +58,7 @@ export class TlsCertificate extends pulumi.ComponentResource {
         ) =>
             containerScript(
                 `${name}-${suffix}`,
-                { docker: settings, container, script, triggers },
+                { docker: args.docker, container, script, triggers },
                 { parent: this, dependsOn: after ? [after] : [] },
             );
 

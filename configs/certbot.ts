@@ -4,10 +4,10 @@
 // writes a marker there, and nginx's container reloads itself when it changes. No host cron,
 // no Docker socket and no shared PID namespace (which a restart of either container breaks).
 import { createHash } from "node:crypto";
+import { PEBBLE_DIRECTORY_URL, PEBBLE_ROOTS_URL } from "../settings/pebbleAddress";
+import { Settings } from "../settings/types";
 import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR, LIVE_CERTIFICATE_DIR } from "./certificates";
 import { authenticatorArgs, dnsEnv } from "./dns";
-import { PEBBLE_DIRECTORY_URL, PEBBLE_ROOTS_URL } from "./pebble";
-import { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
 export { LETSENCRYPT_DIR, LIVE_CERTIFICATE_DIR } from "./certificates";

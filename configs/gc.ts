@@ -1,8 +1,8 @@
 // The GC coordinator: one per host when the hosts share a Redis, beside the registry, in the
 // certbot image (it has python3). Pure: settings in, the script and its files out.
+import type { Settings } from "../settings/types";
 import { GC_FILES, REGISTRY_CONTROL_DIR } from "./registry";
 import { REDIS_CA_PATH } from "./redis";
-import type { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
 export const GC_COORDINATOR_PATH = "/usr/local/lib/registry-gc/coordinator.py";

@@ -2,13 +2,13 @@
 // health-probe.sh.mustache inside nginx): whether each container of a host runs and the host
 // serves the registry. A plain `pulumi up` cannot see containers or volumes removed by hand
 // (only a refresh can), so this check is what tells the user. Pure: settings in, text out.
+import { Settings } from "../settings/types";
 import { LIVE_CERTIFICATE_DIR } from "./certificates";
 import { HTPASSWD_VARIABLE } from "./htpasswd";
 import { USERS_RULES_PATH } from "./install";
 import { NGINX_ACTIVE_DIR, NGINX_CONF_DIR } from "./nginx";
 import { NGINX_HTTPS_PORT } from "./ports";
 import { REGISTRY_SOCKET } from "./registry";
-import { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
 /** How long the probe waits for a host that is still starting. */

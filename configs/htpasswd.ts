@@ -5,7 +5,7 @@
 // and the secret key keeps the salt unpredictable.
 import { createHmac } from "node:crypto";
 import * as bcrypt from "bcryptjs";
-import { Access } from "./settings";
+import { Access } from "../settings/types";
 
 export interface Credential {
     name: string;

@@ -6,7 +6,7 @@
 // against a copy of the live config, then renamed into place (atomic on one file system)
 // and nginx is reloaded. A config that nginx rejects never replaces a good one.
 import { createHash } from "node:crypto";
-import { DEFAULTS } from "./defaults";
+import { DEFAULTS } from "../settings/defaults";
 import { USERS_VARIABLE } from "./htpasswd";
 import { NGINX_ACTIVE_DIR, NGINX_AUTH_DIR, NGINX_CONF_DIR, NGINX_INCLUDE_DIRS } from "./nginx";
 import { renderTemplate } from "./template";

@@ -1,4 +1,5 @@
 // nginx configuration for the registry's TLS proxy: pure renderers, settings in, text out.
+import { Settings } from "../settings/types";
 import {
     AUTH_LOCATION,
     AUTH_MODULE,
@@ -15,7 +16,6 @@ import { DEPLOY_MARKER, LIVE_CERTIFICATE_DIR } from "./certificates";
 import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT, NGINX_VERIFY_PORT } from "./ports";
 import { HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
 import { DRAIN_SECONDS, REGISTRY_READONLY_SOCKET, REGISTRY_SOCKET } from "./registry";
-import { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
 /** Where the nginx-config volume is mounted in the nginx container. */

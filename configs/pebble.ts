@@ -1,21 +1,18 @@
-// Pebble, Let's Encrypt's ACME test server, as the CA of local stacks. Pure renderers.
+// Pebble, Let's Encrypt's ACME test server, as the CA of local stacks. Pure renderers. Its
+// name, ports and URLs on the stack's network are settings/pebbleAddress.ts's: the settings
+// need its directory URL too.
+import { PEBBLE_ACME_PORT, PEBBLE_MANAGEMENT_PORT } from "../settings/pebbleAddress";
+import type { Settings } from "../settings/types";
 import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT } from "./ports";
-import type { Settings } from "./settings";
 import { renderTemplate } from "./template";
 
 export const PEBBLE_CONFIG_PATH = "/test/config/registry-pebble.json";
 /** The official image keeps its listener certificate and CA here. */
 export const PEBBLE_CERTS_DIR = "/test/certs";
-/** Pebble's name on the stack's network, and its ports: ACME, and management (its roots). */
-export const PEBBLE_ALIAS = "pebble";
-export const PEBBLE_ACME_PORT = 14000;
-export const PEBBLE_MANAGEMENT_PORT = 15000;
 /** Pebble's DNS server on the stack's network (HTTP-01): its name there, port and script. */
 export const PEBBLE_RESOLVER_ALIAS = "pebble-resolver";
 export const PEBBLE_RESOLVER_PORT = 53;
 export const PEBBLE_RESOLVER_PATH = "/usr/local/lib/registry/pebble-resolver.py";
-export const PEBBLE_DIRECTORY_URL = `https://${PEBBLE_ALIAS}:${PEBBLE_ACME_PORT}/dir`;
-export const PEBBLE_ROOTS_URL = `https://${PEBBLE_ALIAS}:${PEBBLE_MANAGEMENT_PORT}/roots/0`;
 
 /** Pebble validates HTTP-01 on port 80 of the domain, which its resolver answers with nginx's address. */
 export function renderPebbleConfig(certificateDays?: number): string {

@@ -1,9 +1,8 @@
 // The distribution registry: its config.yml, the S3 keys file, the storage check and the
 // supervisor that runs it and its garbage collection. Pure: settings (and secrets) in, text out.
+import { S3_KEY_CHARS } from "../settings/storage";
+import { SecretValue, Settings, StorageSettings } from "../settings/types";
 import { registryRedisView } from "./redis";
-import { Settings, StorageSettings } from "./settings";
-import { SecretValue } from "./secret";
-import { S3_KEY_CHARS } from "./storageSettings";
 import { renderTemplate } from "./template";
 
 export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";

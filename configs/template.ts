@@ -1,6 +1,6 @@
 // Loads a mustache template from configs/templates and renders it without HTML escaping
 // (the outputs are config files, not HTML). Every value reaching a template is validated
-// by settings.ts or produced by this program.
+// by the parsers of settings/ or produced by this program.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Mustache from "mustache";

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The one test command (`npm test`): installs what the tests need on a fresh Debian machine,
-# then runs every test: unit (the program under mocks, renderers with real nginx -t in the
-# test nginx image, with njs, and htpasswd), live (the program deployed by the real Pulumi
-# engine to a real Docker engine with Pebble as the CA) and a smoke run of the benchmark. Idempotent: a warm machine installs and
-# builds nothing.
+# then runs every test: unit (the program under mocks, the renderers read as text, htpasswd;
+# no Docker: `npm run test:unit`), nginx (the renderers through a real nginx -t and the
+# authentication module in a running nginx, both in the test nginx image, with njs:
+# `npm run test:nginx`), live (the program deployed by the real Pulumi engine to a real
+# Docker engine with Pebble as the CA) and a smoke run of the benchmark. Idempotent: a warm
+# machine installs and builds nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,7 +96,7 @@ log "tests"
 status=0
 # Three test files at a time: each live file deploys its own stack on its own ports and name.
 node --import tsx --test --test-concurrency=3 \
-  test/unit/*.test.ts test/live/*.test.ts bench/*.test.ts || status=$?
+  test/unit/*.test.ts test/nginx/*.test.ts test/live/*.test.ts bench/*.test.ts || status=$?
 
 # No Pulumi language host or provider plugin (nor anything they started) may outlive the tests.
 left=

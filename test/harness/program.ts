@@ -1,14 +1,18 @@
 // Runs the real Pulumi program (index.ts) under pulumi.runtime.setMocks, in this process.
-// The `Mocks` decide what each resource "is": a recorder for unit tests, or the live applier
-// that creates it on a real Docker engine. Each run loads the program afresh with its own
-// stack config, as `pulumi up` would.
+// The `Mocks` answer for every resource the program declares: the unit tests and the
+// benchmark's timing of program evaluation pass a Recorder (test/harness/recorder.ts), which
+// keeps each resource's inputs and options and answers with plausible state, so nothing
+// reaches a Docker engine. The live tests do not come here: they drive the real engine
+// (test/live/engine.ts).
+// Each run loads the program afresh with its own stack config, as `pulumi up` would.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "../../configs/settings";
-import { stackConfigFile } from "../../configs/stackConfig";
+import { PROJECT } from "../../settings/defaults";
+import { stackConfigFile } from "../../stackConfig";
+import { Recorder } from "./recorder";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 /** Pulumi's marker for a secret value in mocked inputs. */
@@ -97,6 +101,7 @@ export async function runProgram(opts: RunOptions): Promise<ProgramRun> {
         (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`),
     );
     await pulumi.runtime.setMocks(opts.mocks, PROJECT, stack, opts.preview ?? false);
+    if (opts.mocks instanceof Recorder) opts.mocks.recordOptions();
     forgetProgram();
     // As under the CLI, the program runs in a directory holding the stack's config file, which
     // records which values are encrypted (`secure:`).

@@ -47,7 +47,7 @@ describe("live: authentication under attack", { timeout: 900_000 }, () => {
         const deployed = await bed.up(config);
         ep = await bed.endpoint(deployed.outputs.caRoot.value as string);
         bed.trustRoot(bed.host, ep.ca);
-        sources = await sourceAddresses(10, 16);
+        sources = await sourceAddresses(10, 17);
     });
 
     after(async () => {
@@ -122,9 +122,23 @@ describe("live: authentication under attack", { timeout: 900_000 }, () => {
         const oldAlice = basic(ALICE.name, ALICE.password);
         const reader = basic(READER.name, READER.password);
         const from = sources[9];
-        // Both remembered now.
-        assert.equal((await timed(from, "/v2/", { auth: oldAlice })).reply.status, 200);
-        assert.equal((await timed(from, "/v2/", { auth: reader })).reply.status, 200);
+        // Both remembered (verified now, if not before): they pass even from an address over
+        // its failure limit, which gets 429 for anything that would need bcrypt.
+        const limited = sources[16];
+        /** Wrong passwords from `address` until it is over its failure limit (429). */
+        const overLimit = async (address: string) => {
+            for (let i = 1; i <= AUTH_FAILURE_LIMIT + 1; i++) {
+                const { reply } = await timed(address, "/v2/", { auth: basic(ALICE.name, `wrong-${randomBytes(6).toString("hex")}`) });
+                if (reply.status === 429) return;
+                assert.equal(reply.status, 401, `failure ${i}`);
+            }
+            assert.fail(`${address} is not limited after ${AUTH_FAILURE_LIMIT + 1} failures`);
+        };
+        assert.equal((await timed(limited, "/v2/", { auth: oldAlice })).reply.status, 200);
+        assert.equal((await timed(limited, "/v2/", { auth: reader })).reply.status, 200);
+        await overLimit(limited);
+        assert.equal((await timed(limited, "/v2/", { auth: oldAlice })).reply.status, 200, "alice remembered");
+        assert.equal((await timed(limited, "/v2/", { auth: reader })).reply.status, 200, "reader remembered");
 
         const newPassword = `alice-new-${randomBytes(9).toString("hex")}`;
         config = { ...config, users: users(newPassword, false) };
@@ -132,6 +146,10 @@ describe("live: authentication under attack", { timeout: 900_000 }, () => {
         assert.deepEqual(bed.actions, ["update command:local:Command registry-htpasswd-install"]);
         assert.equal((await timed(from, "/v2/", { auth: oldAlice })).reply.status, 401, "the old password is refused at once");
         assert.equal((await timed(from, "/v2/", { auth: reader })).reply.status, 401, "the removed user is refused at once");
+        // Valid, but not remembered: refused from the limited address (no verification there).
+        await overLimit(limited);
+        const unverified = await timed(limited, "/v2/", { auth: basic(ALICE.name, newPassword) });
+        assert.equal(unverified.reply.status, 429, "only remembered credentials pass from an address over its limit");
 
         // A Docker client's burst with the new password, never used before: 20 layers at once.
         const fresh = basic(ALICE.name, newPassword);

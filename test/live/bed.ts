@@ -4,13 +4,15 @@
 // undone afterwards. Everything a bed deploys carries the Docker label registry-bed=<label>
 // (the stack's `labels` setting), which is how a killed run's leftovers are found.
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { Endpoint } from "./client";
 import { Deployed, Engine, LiveStack, Operation, ROOT, Step } from "./engine";
 import { bedHostAddress } from "./hostAddress";
 import { addHostsLine, removeHostsLine, withHostsLock } from "./hostsFile";
-import { docker } from "./proc";
+import { docker, run } from "./proc";
+import { REGISTRY_HOST_TYPE } from "../../components/registryHost";
 
 export interface BedImages {
     NGINX_IMAGE: string;
@@ -61,6 +63,20 @@ export function loadImages(): BedImages {
 }
 
 export class DeployError extends Error {}
+
+/** The last commit before each host's resources became children of a RegistryHost component. */
+export const BEFORE_HOST_COMPONENT = "a1f338761df29f47e145879cf452fddc8d0c0cf9";
+
+/**
+ * What an upgrade did beyond updates in place: every step that creates, replaces or deletes a
+ * resource other than a RegistryHost component (aliases keep the rest).
+ */
+export function upgradeChanges(steps: Step[]): string[] {
+    return steps
+        .filter((s) => s.op !== "same" && s.op !== "update" && s.op !== "refresh" && s.op !== "read")
+        .filter((s) => !(s.op === "create" && s.type === REGISTRY_HOST_TYPE))
+        .map(describeStep);
+}
 
 /** "update command:local:Command registry-htpasswd-install" */
 export function describeStep(s: Step): string {
@@ -171,6 +187,30 @@ export class Bed {
             return r;
         } catch (e) {
             throw new DeployError(`deploy failed:\n${e instanceof Error ? e.message : String(e)}`);
+        }
+    }
+
+    /**
+     * `pulumi up` with `config` by the program as it was at `commit` (an existing user's stack,
+     * deployed before an upgrade), from a checkout of that commit beside this one.
+     */
+    async upAt(commit: string, config: Record<string, unknown>): Promise<Deployed> {
+        const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-before-"));
+        try {
+            const archive = await run("sh", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", ROOT, commit, checkout]);
+            if (archive.code !== 0) throw new Error(`git archive ${commit}: ${archive.stderr}`);
+            fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
+            await this.configure(config);
+            const file = `Pulumi.${this.prefix}.yaml`;
+            fs.copyFileSync(path.join(ROOT, file), path.join(checkout, file));
+            this.steps = [];
+            const r = await (await this.engine.select(this.prefix, checkout)).up(this.steps);
+            this.changes = r.changes;
+            return r;
+        } catch (e) {
+            throw new DeployError(`deploy at ${commit.slice(0, 7)} failed:\n${e instanceof Error ? e.message : String(e)}`);
+        } finally {
+            fs.rmSync(checkout, { recursive: true, force: true });
         }
     }
 

@@ -85,9 +85,20 @@ export function httpsRequest(
 
 /**
  * A blob upload PATCH whose body trickles in (`chunks` × `chunkBytes`, one every `gapMs`):
- * an upload that is in flight when something else happens.
+ * an upload that is in flight when something else happens. With `onStreaming`, the request
+ * asks for `100 Continue`, which nginx sends as it starts reading the body: past the
+ * authentication and GC checks, as it hands the request to the registry. `onStreaming` is
+ * called then.
  */
-export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: number, chunkBytes: number, gapMs: number): Promise<Reply> {
+export function slowPatch(
+    ep: Endpoint,
+    location: string,
+    auth: string,
+    chunks: number,
+    chunkBytes: number,
+    gapMs: number,
+    onStreaming?: () => void,
+): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const url = new URL(location, `https://${ep.domain}:${ep.httpsPort}`);
         const req = https.request(
@@ -104,12 +115,14 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
                     Authorization: auth,
                     "Content-Type": "application/octet-stream",
                     "Content-Length": String(chunks * chunkBytes),
+                    ...(onStreaming ? { Expect: "100-continue" } : {}),
                 },
                 timeout: 120_000,
             },
             (res) => collect(res, resolve),
         );
         req.on("error", reject);
+        if (onStreaming) req.once("continue", onStreaming);
         let sent = 0;
         const tick = () => {
             req.write(Buffer.alloc(chunkBytes, sent));
@@ -121,15 +134,18 @@ export function slowPatch(ep: Endpoint, location: string, auth: string, chunks: 
 }
 
 /**
- * A download read slowly (`bytesPerSecond`), as a client on a slow link would: in flight for
- * a while. Resolves with the status, the byte count and the body's sha256.
+ * A download read slowly (`bytesPerSecond`, or a rate asked again at every chunk), as a client
+ * on a slow link would: in flight for a while. `onData` hears the byte count so far after each
+ * chunk. Resolves with the status, the byte count and the body's sha256.
  */
 export function slowDownload(
     ep: Endpoint,
     urlPath: string,
     auth: string,
-    bytesPerSecond: number,
+    bytesPerSecond: number | (() => number),
+    onData?: (bytes: number) => void,
 ): Promise<{ status: number; bytes: number; sha256: string }> {
+    const rate = typeof bytesPerSecond === "number" ? () => bytesPerSecond : bytesPerSecond;
     return new Promise((resolve, reject) => {
         const req = https.request(
             {
@@ -145,12 +161,16 @@ export function slowDownload(
             (res) => {
                 const hash = createHash("sha256");
                 let bytes = 0;
+                /** How long the bytes read so far should have taken, each chunk at the rate of its time. */
+                let pacedMs = 0;
                 const started = Date.now();
                 res.on("data", (chunk: Buffer) => {
                     hash.update(chunk);
                     bytes += chunk.length;
+                    pacedMs += (chunk.length / rate()) * 1000;
+                    onData?.(bytes);
                     // Ahead of the rate: stop reading until the clock catches up.
-                    const aheadMs = (bytes / bytesPerSecond) * 1000 - (Date.now() - started);
+                    const aheadMs = pacedMs - (Date.now() - started);
                     if (aheadMs > 0) {
                         res.pause();
                         setTimeout(() => res.resume(), aheadMs);

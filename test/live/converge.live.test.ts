@@ -8,14 +8,10 @@
 // (an existing user's stack), then upgraded: its generated passwords stay.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { stackConfigFile } from "../../configs/stackConfig";
-import { Bed, BED_SLOTS, DeployError } from "./bed";
+import { Bed, BED_SLOTS, BEFORE_HOST_COMPONENT, DeployError, upgradeChanges } from "./bed";
 import { canConnect, DockerClient, peerCertificate } from "./client";
-import { Engine, ROOT } from "./engine";
+import { Engine } from "./engine";
 import { docker, run } from "./proc";
 
 /** The last commit before the stack converged from any state (and kept a single host's generated passwords elsewhere). */
@@ -81,34 +77,19 @@ describe("live: every volume and container removed by hand comes back with one `
         return deployed;
     };
 
-    /** The stack as the program before this change deploys it, from a checkout of that commit. */
-    const deployBefore = async () => {
-        const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-before-"));
-        try {
-            const archive = await run("sh", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "sh", ROOT, BEFORE, checkout]);
-            assert.equal(archive.code, 0, archive.stderr);
-            fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"));
-            await bed.configure(config);
-            fs.copyFileSync(path.join(ROOT, stackConfigFile(bed.prefix)), path.join(checkout, stackConfigFile(bed.prefix)));
-            const old = await engine.select(bed.prefix, checkout);
-            const deployed = await old.up();
-            return (deployed.outputs.passwords.value as Record<string, string>).bob;
-        } finally {
-            fs.rmSync(checkout, { recursive: true, force: true });
-        }
-    };
-
     before(async () => {
-        bobPassword = await deployBefore();
+        bobPassword = (await bed.upAt(BEFORE, config)).outputs.passwords.value.bob;
         assert.equal(bobPassword.length, 32, "bob's password was generated");
-        const deployed = await bed.up(config);
-        assert.equal(
-            (deployed.outputs.passwords.value as Record<string, string>).bob,
-            bobPassword,
-            "the upgrade keeps bob's generated password",
-        );
+        // Upgraded to the program before each host became a component: passwords and volumes stay.
+        let deployed = await bed.upAt(BEFORE_HOST_COMPONENT, config);
+        assert.equal(deployed.outputs.passwords.value.bob, bobPassword, "the upgrade keeps bob's generated password");
         const touched = bed.steps.filter((s) => s.type.startsWith("random:") || s.type === "docker:index/volume:Volume");
         assert.deepEqual(touched, [], "the upgrade creates, replaces or deletes no password or volume");
+        // Then to this program, where the host's resources are a RegistryHost's children
+        // (aliases): nothing is created, replaced or deleted but the component itself.
+        deployed = await bed.up(config);
+        assert.deepEqual(upgradeChanges(bed.steps), [], "the upgrade to RegistryHost changes no resource");
+        assert.equal(deployed.outputs.passwords.value.bob, bobPassword);
         trust(deployed.outputs.caRoot.value);
         const login = await client.login(bed.host, ALICE.name, ALICE.password);
         assert.equal(login.code, 0, login.stderr);

@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { Bed, BED_SLOTS } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest, peerCertificate } from "./client";
 import { changed, Engine } from "./engine";
-import { garbageCollection } from "./gc";
+import { containerLog, garbageCollection, showLog, supervisorReady } from "./gc";
 import { docker, healthBecomes, newImageId, run } from "./proc";
 
 const LABEL = `life-${randomBytes(3).toString("hex")}`;
@@ -87,6 +87,11 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
 
     test("3. the GC schedule survives deploys: a new schedule reaches the running registry, a GC that is due when the registry is replaced runs at once, one that is not waits", async () => {
         const registry = `${prefix}-registry`;
+        // An image of this test's own, which every GC here must keep.
+        const kept = `${host}/sched/keep:1`;
+        extraImages.push(kept);
+        await client.makeImage(kept, 256 * 1024);
+        await client.must(["push", kept]);
         const lastGc = async () => Number(await docker(["exec", registry, "cat", "/var/lib/registry-control/last-gc"]));
         const gcEnded = async (since: string) =>
             /registry-gc: ended/.test((await run("docker", ["logs", "--since", since, registry])).stderr);
@@ -122,10 +127,16 @@ describe("live: the registry's lifecycle on the real Pulumi engine", { timeout: 
         config = { ...config, gcDeleteUntagged: true, registryImage: await retag(bed.images.REGISTRY_IMAGE, `registry-gc2-${LABEL}`) };
         await bed.up(config);
         assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"));
-        await new Promise((r) => setTimeout(r, 5000));
-        assert.equal(await gcEnded(redeployed), false, "no GC on a start when none is due");
+        // The new supervisor has checked once whether a GC is due (a GC would run right then).
+        await supervisorReady(registry);
+        const log = await containerLog(registry, redeployed);
+        assert.ok(!log.some((l) => /registry-gc: started/.test(l.text)), `no GC on a start when none is due:\n${showLog(log)}`);
         assert.equal(await lastGc(), recorded);
-        assert.equal((await httpsRequest(ep, "/v2/gc/keep/tags/list", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+        const tags = await httpsRequest(ep, "/v2/sched/keep/tags/list", { auth: basic(ALICE.name, ALICE.password) });
+        assert.equal(tags.status, 200, tags.body);
+        assert.deepEqual((JSON.parse(tags.body) as { tags: string[] }).tags, ["1"]);
+        await client.must(["image", "rm", kept]);
+        await client.must(["pull", kept]);
     });
 
     test("4. refresh finds no drift, and the next preview shows no change", async () => {

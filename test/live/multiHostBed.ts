@@ -141,20 +141,25 @@ export class MultiHostBed {
     /**
      * bind9 and the bucket, the stack, the load balancers, and a client logged in everywhere.
      * With `oneHostFirst`, the stack is first deployed with one host (oneHostConfig), handed to
-     * it, and then grown to hosts a and b, as an existing stack would.
+     * it, and then grown to hosts a and b, as an existing stack would. With `upgradeFrom` (a
+     * commit), the program at that commit deploys the stack first (one host and then two), and
+     * this one upgrades it: the result's steps are the upgrade's.
      */
-    async start(oneHostFirst?: (up: Deployed) => Promise<void>): Promise<Deployed> {
+    async start(opts: { oneHostFirst?: (up: Deployed) => Promise<void>; upgradeFrom?: string } = {}): Promise<Deployed> {
+        const { oneHostFirst, upgradeFrom } = opts;
+        const up = (config: Record<string, unknown>) => (upgradeFrom ? this.bed.upAt(upgradeFrom, config) : this.bed.up(config));
         await this.bind9.start();
         this.address = this.bind9.address;
         await this.s3.start();
         this.s3.createBucket(BUCKET);
-        if (oneHostFirst) await oneHostFirst(await this.bed.up(this.oneHostConfig()));
+        if (oneHostFirst) await oneHostFirst(await up(this.oneHostConfig()));
         this.daemonB = new DockerTlsProxy(this.address, this.daemonPort);
         await this.daemonB.start();
         await this.bed.addHostNames(this.hosts.map((h) => this.fqdn(h.name)));
         await sourceAddresses(LB_SOURCE_FIRST, LB_SOURCES.length);
-        const up = await this.bed.up(this.config());
-        this.roots = up.outputs.caRoot.value as string;
+        if (upgradeFrom) await up(this.config());
+        const deployed = await this.bed.up(this.config());
+        this.roots = deployed.outputs.caRoot.value as string;
         for (const h of this.hosts) {
             this.ep[h.name] = { domain: this.fqdn(h.name), address: this.address, httpPort: 0, httpsPort: h.port, ca: this.roots };
             this.bed.trustRoot(this.own(h.name), this.roots);
@@ -170,7 +175,7 @@ export class MultiHostBed {
             const login = await this.client.login(host, this.user.name, this.user.password);
             if (login.code !== 0) throw new Error(`docker login ${host}: ${login.stderr}`);
         }
-        return up;
+        return deployed;
     }
 
     async cleanup(): Promise<void> {

@@ -9,8 +9,10 @@ import { ROOT } from "./engine";
 /** What a checkout of the project holds that the program needs. */
 const PROGRAM_FILES = [
     "index.ts",
+    "stackConfig.ts",
     "components",
     "configs",
+    "settings",
     "Pulumi.yaml",
     "Pulumi.dev.yaml",
     "package.json",

@@ -1,9 +1,14 @@
-// The README, as written: its quickstart blocks (deploy the dev stack, use it, run the
-// consumer example) run word for word in one shell, as a new user's terminal session would,
-// in a fresh checkout of the project and a fresh $HOME, with the real Pulumi CLI. The only
-// change is the one the bed needs: the shipped Pulumi.dev.yaml gets the locally built images
-// (no public registry is reachable here). Then a production stack made of `domain` and
-// `acmeEmail` alone must pass `pulumi preview`.
+// The README, as written: its blocks marked `readme-test` run word for word in one shell, as a
+// new user's terminal session would, in a fresh checkout of the project and a fresh $HOME, with
+// the real Pulumi CLI. The only change is the one the bed needs: the shipped Pulumi.dev.yaml
+// gets the locally built images (no public registry is reachable here). The quickstart deploys
+// the dev stack, uses it and runs the consumer example; then "Run it" on that stack, each block
+// proven by what clients see: users added, rotated and removed (logins accepted and refused),
+// the state backed up and restored on a second machine (another checkout and $HOME), the
+// volumes backed up and restored (a later push gone, the certificate served again), an upgrade
+// that changes nothing, and the uninstall (what stays, then nothing). Then the previews: the
+// library example, the private-network and several-hosts blocks, and a production stack made
+// of `domain` and `acmeEmail` alone.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -12,6 +17,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as yaml from "js-yaml";
 import { BED_LABEL, loadImages } from "./bed";
+import { basic, Endpoint, httpsRequest, peerCertificate } from "./client";
 import { MARKER_VAR, processesWith, ROOT } from "./engine";
 import { addHostsLine, HOSTS_FILE, removeHostsLine, withHostsLock } from "./hostsFile";
 import { docker, run, RunResult } from "./proc";
@@ -36,12 +42,24 @@ export function readmeBlock(name: string, text = README): string {
         .join("\n");
 }
 
-describe("live: the README's commands, as written, on the real Pulumi CLI", { timeout: 900_000 }, () => {
+/** The dev stack's outputs as `pulumi stack output --json --show-secrets` prints them. */
+interface DevOutputs {
+    userNames: string[];
+    passwords: Record<string, string>;
+    caRoot: string;
+}
+
+/** The change counts `pulumi preview` and `pulumi up` print ("+ 2 to create", "+-1 replaced"), other than unchanged. */
+const CHANGES = /^\s*(\+-|[+~-])\s*\d+ (to create|to update|to replace|to delete|created|updated|replaced|deleted)\b/m;
+
+describe("live: the README's commands, as written, on the real Pulumi CLI", { timeout: 1_800_000 }, () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-readme-"));
     const home = path.join(work, "home");
     const bin = path.join(work, "bin");
     const marker = `readme-${process.pid}`;
     let checkout = "";
+    /** A second machine's checkout, where the state backup is restored. */
+    let machine = "";
     const hadHostsLine = fs.readFileSync(HOSTS_FILE, "utf8").split("\n").includes(DEV.hostsLine);
     let madeAlpine = false;
     let deployed = false;
@@ -52,7 +70,7 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
      * `pulumi login --local`, from the password database, not $HOME: without the namespace the
      * test's stacks would land in the real ~/.pulumi.)
      */
-    const shell = async (script: string, cwd: string): Promise<RunResult> => {
+    const shell = async (script: string, cwd: string, homeDir = home): Promise<RunResult> => {
         const passwdHome = os.userInfo().homedir;
         const env: NodeJS.ProcessEnv = {
             ...process.env,
@@ -68,7 +86,7 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         try {
             return await run(
                 "unshare",
-                ["--mount", "--propagation", "private", "--", "sh", "-c", inside, "sh", home, passwdHome, cwd, script],
+                ["--mount", "--propagation", "private", "--", "sh", "-c", inside, "sh", homeDir, passwdHome, cwd, script],
                 { env, timeoutMs: 600_000 },
             );
         } finally {
@@ -76,6 +94,54 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
             for (let i = 0; i < 30 && processesWith(MARKER_VAR, marker).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
             for (const pid of processesWith(MARKER_VAR, marker)) process.kill(pid, "SIGKILL");
         }
+    };
+
+    const PASSPHRASE = "export PULUMI_CONFIG_PASSPHRASE=...";
+    /** The README's block `name`, run in the session the deploy block began (its passphrase exported). */
+    const block = (name: string, cwd = checkout, homeDir = home) => shell([PASSPHRASE, readmeBlock(name)].join("\n"), cwd, homeDir);
+    const succeeded = (r: RunResult, what: string) =>
+        assert.equal(r.code, 0, `${what} failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+    const outputs = async (cwd = checkout, homeDir = home): Promise<DevOutputs> => {
+        const r = await shell(`${PASSPHRASE}\npulumi stack output --json --show-secrets --stack dev`, cwd, homeDir);
+        succeeded(r, "pulumi stack output");
+        return JSON.parse(r.stdout) as DevOutputs;
+    };
+    /** Where the dev stack serves, trusting its CA root as the README's step 2 does. */
+    const endpoint = async (): Promise<Endpoint> => ({
+        domain: "registry.test",
+        address: "127.0.0.1",
+        httpPort: 8080,
+        httpsPort: 8443,
+        ca: (await outputs()).caRoot,
+    });
+    /** The status a request with these credentials gets (`GET /v2/`: a login). */
+    const statusOf = async (user: string, password: string, method = "GET", urlPath = "/v2/"): Promise<number> =>
+        (await httpsRequest(await endpoint(), urlPath, { auth: basic(user, password), method })).status;
+    /**
+     * The tags the registry lists for `repository`, once it answers: right after a block started
+     * its containers again, requests get 502 or a refused connection until they serve (60 s at most).
+     */
+    const tagsOf = async (repository: string): Promise<unknown> => {
+        const { passwords } = await outputs();
+        const ep = await endpoint();
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+            const r = await httpsRequest(ep, `/v2/${repository}/tags/list`, { auth: basic("admin", passwords.admin) }).catch(
+                (e: Error) => ({
+                    status: 0,
+                    body: e.message,
+                }),
+            );
+            if (r.status === 200) return JSON.parse(r.body);
+            if (Date.now() > deadline) assert.fail(`the registry does not serve ${repository}'s tags: ${r.status} ${r.body}`);
+            await new Promise((res) => setTimeout(res, 500));
+        }
+    };
+    /** The names in a tar file the README's commands wrote. */
+    const tarNames = async (file: string): Promise<string[]> => {
+        const r = await run("tar", ["-tf", file]);
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.split("\n");
     };
 
     before(async () => {
@@ -124,9 +190,15 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
             await shell(`${env}pulumi destroy --yes --stack dev`, checkout);
             await docker(["volume", "rm", `${DEV.prefix}-data`, `${DEV.prefix}-certs`], { allowFail: true });
         }
-        if (!hadHostsLine) await withHostsLock(() => removeHostsLine(DEV.hostsLine));
+        // The uninstall's cleanup removes every line for registry.test: one the user had is put back.
+        await withHostsLock(() => (hadHostsLine ? addHostsLine(DEV.hostsLine) : removeHostsLine(DEV.hostsLine)));
         fs.rmSync(DEV.certsDir, { recursive: true, force: true });
-        const images = [`${DEV.host}/tools/alpine:3`, `${DEV.host}/examples/hello:1`, ...(madeAlpine ? ["alpine:3"] : [])];
+        const images = [
+            `${DEV.host}/tools/alpine:3`,
+            `${DEV.host}/tools/alpine:after-backup`,
+            `${DEV.host}/examples/hello:1`,
+            ...(madeAlpine ? ["alpine:3"] : []),
+        ];
         await run("docker", ["image", "rm", "--force", ...images]);
         const pulled = (
             await docker(["image", "ls", "--format", "{{.Repository}}@{{.Digest}}", `${DEV.host}/examples/hello`], { allowFail: true })
@@ -135,6 +207,7 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
             .filter(Boolean);
         if (pulled.length) await run("docker", ["image", "rm", "--force", ...pulled]);
         if (checkout) fs.rmSync(checkout, { recursive: true, force: true });
+        if (machine) fs.rmSync(machine, { recursive: true, force: true });
         fs.rmSync(work, { recursive: true, force: true });
         assert.deepEqual(processesWith(MARKER_VAR, marker), []);
     });
@@ -214,6 +287,166 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
             { name: "tools/alpine", tags: ["3"] },
             "what was pushed before is served, over a new certificate",
         );
+    });
+
+    test("Run it, Add a user: a push user with a set password and a pull-only user with a generated one log in; the default admin keeps its password", async () => {
+        const before = await outputs();
+        const r = await block("users-add");
+        succeeded(r, "the README's users-add block");
+        assert.match(r.stdout, /Login Succeeded/, "the pull-only user's docker login");
+        const after = await outputs();
+        assert.deepEqual([...after.userNames].sort(), ["admin", "ci", "reader"]);
+        assert.equal(after.passwords.admin, before.passwords.admin, "admin named in users keeps its generated password");
+        assert.equal(await statusOf("admin", after.passwords.admin), 200);
+        assert.equal(await statusOf("ci", after.passwords.ci), 200);
+        assert.equal(await statusOf("reader", after.passwords.reader), 200);
+        assert.equal(await statusOf("reader", after.passwords.reader, "POST", "/v2/tools/alpine/blobs/uploads/"), 403, "pull only");
+    });
+
+    test("Run it, Rotate a password: a set one is replaced, the old one refused", async () => {
+        const before = await outputs();
+        succeeded(await block("password-set"), "the README's password-set block");
+        const after = await outputs();
+        assert.notEqual(after.passwords.ci, before.passwords.ci);
+        assert.equal(await statusOf("ci", before.passwords.ci), 401, "the old password");
+        assert.equal(await statusOf("ci", after.passwords.ci), 200, "the new password");
+        assert.equal(after.passwords.reader, before.passwords.reader, "other users keep theirs");
+        assert.equal(after.passwords.admin, before.passwords.admin, "other users keep theirs");
+    });
+
+    test("Run it, Rotate a password: a generated one, by replacing its resource found by URN; the old one refused", async () => {
+        const before = await outputs();
+        const r = await block("password-generated");
+        succeeded(r, "the README's password-generated block");
+        assert.match(r.stdout, /registry-users-reader-password/, "the URN found and the resource replaced");
+        assert.match(r.stdout, /1 replaced/);
+        const after = await outputs();
+        assert.equal(r.stdout.trim().split("\n").at(-1), after.passwords.reader, "the block prints the new password");
+        assert.notEqual(after.passwords.reader, before.passwords.reader);
+        assert.equal(await statusOf("reader", before.passwords.reader), 401, "the old password");
+        assert.equal(await statusOf("reader", after.passwords.reader), 200, "the new password");
+        assert.equal(after.passwords.admin, before.passwords.admin, "other users keep theirs");
+        assert.equal(after.passwords.ci, before.passwords.ci, "other users keep theirs");
+    });
+
+    test("Run it, Remove a user: the preview names it, and its credentials are refused once up returns", async () => {
+        const before = await outputs();
+        const r = await block("users-remove");
+        succeeded(r, "the README's users-remove block");
+        assert.match(`${r.stdout}${r.stderr}`, /users removed by this update: ci\b/);
+        const after = await outputs();
+        assert.deepEqual([...after.userNames].sort(), ["admin", "reader"]);
+        assert.equal(await statusOf("ci", before.passwords.ci), 401);
+        assert.equal(await statusOf("reader", after.passwords.reader), 200, "the others still log in");
+    });
+
+    test("Back up and restore: the state and the stack file, restored on another machine, give the same passwords and a preview with no change", async () => {
+        const r = await block("backup-state");
+        succeeded(r, "the README's backup-state block");
+        const exported = fs.readFileSync(path.join(checkout, "registry-dev.state.json"), "utf8");
+        const { passwords } = await outputs();
+        for (const [user, password] of Object.entries(passwords))
+            assert.ok(!exported.includes(password), `${user}'s password is not in the export in clear text`);
+        // Another machine: a checkout of its own (with the shipped Pulumi.dev.yaml), a home of its
+        // own (no backend, no stack), and the two files of the backup.
+        machine = copyProject();
+        const home2 = path.join(work, "home2");
+        fs.mkdirSync(home2);
+        for (const f of ["registry-dev.state.json", "registry-dev.Pulumi.dev.yaml"])
+            fs.copyFileSync(path.join(checkout, f), path.join(machine, f));
+        const restore = await block("restore-state", machine, home2);
+        succeeded(restore, "the README's restore-state block");
+        assert.doesNotMatch(restore.stdout, CHANGES, "the restored state matches what runs");
+        assert.match(restore.stdout, /\d+ unchanged/);
+        assert.deepEqual((await outputs(machine, home2)).passwords, passwords, "the generated passwords came back");
+    });
+
+    test("Back up and restore: the volumes; a push made after the backup is gone and the certificate is served again after the restore", async () => {
+        const ep = await endpoint();
+        const served = (await peerCertificate(ep)).fingerprint256;
+        succeeded(await block("backup-volumes"), "the README's backup-volumes block");
+        assert.ok(
+            (await tarNames(path.join(checkout, "registry-dev-data.tar"))).includes("./docker/registry/v2/repositories/tools/alpine/"),
+        );
+        assert.ok((await tarNames(path.join(checkout, "registry-dev-certs.tar"))).some((n) => /^\.\/live\/.+\/fullchain\.pem$/.test(n)));
+        assert.deepEqual(await tagsOf("tools/alpine"), { name: "tools/alpine", tags: ["3"] }, "the registry serves again");
+        // After the backup: a new tag pushed, and every file of the certificates volume lost.
+        const push = await shell(
+            [
+                PASSPHRASE,
+                "pulumi stack output passwords --show-secrets --stack dev | jq -r .admin | docker login registry.test:8443 --username admin --password-stdin",
+                "docker tag alpine:3 registry.test:8443/tools/alpine:after-backup",
+                "docker push registry.test:8443/tools/alpine:after-backup",
+            ].join("\n"),
+            checkout,
+        );
+        succeeded(push, "a push after the backup");
+        assert.deepEqual(await tagsOf("tools/alpine"), { name: "tools/alpine", tags: ["3", "after-backup"] });
+        const image = await docker(["inspect", "--format", "{{.Image}}", `${DEV.prefix}-registry`]);
+        await docker([
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            "-v",
+            `${DEV.prefix}-certs:/certs`,
+            image,
+            "-c",
+            "find /certs -mindepth 1 -delete",
+        ]);
+        succeeded(await block("restore-volumes"), "the README's restore-volumes block");
+        // tagsOf waits until nginx and the registry, both started again, serve.
+        assert.deepEqual(await tagsOf("tools/alpine"), { name: "tools/alpine", tags: ["3"] }, "the data as it was at the backup");
+        assert.equal((await peerCertificate(ep)).fingerprint256, served, "the same certificate, from the restored volume");
+        const { passwords } = await outputs();
+        assert.equal(await statusOf("admin", passwords.admin), 200);
+    });
+
+    test("Upgrade the program: its commands run, and an up with nothing new changes nothing", async () => {
+        // The checkout is no git clone, and its node_modules are the tests' own: `git pull` and
+        // `npm ci` are stand-ins that record their arguments. Anything else goes to the real
+        // tool (Pulumi's Node.js host asks `npm --version`).
+        const shims = path.join(work, "upgrade-shims");
+        const calls = path.join(work, "upgrade-calls");
+        fs.mkdirSync(shims);
+        for (const [tool, stands] of [
+            ["git", "pull"],
+            ["npm", "ci"],
+        ]) {
+            const real = (await run("sh", ["-c", `command -v ${tool} || echo false`])).stdout.trim();
+            fs.writeFileSync(
+                path.join(shims, tool),
+                `#!/bin/sh\nif [ "$1" = ${stands} ]; then echo "${tool} $*" >> ${calls}; exit 0; fi\nexec ${real} "$@"\n`,
+                { mode: 0o755 },
+            );
+        }
+        const r = await shell([`export PATH=${shims}:$PATH`, PASSPHRASE, readmeBlock("upgrade")].join("\n"), checkout);
+        succeeded(r, "the README's upgrade block");
+        assert.equal(fs.readFileSync(calls, "utf8"), "git pull\nnpm ci\n");
+        assert.doesNotMatch(r.stdout, CHANGES, "nothing to change: the same version");
+    });
+
+    test("Uninstall: destroy keeps the data and certificates volumes; the cleanup removes them, the hosts line, the CA and the stack", async () => {
+        // The consumer's stack first: its image was pushed through this registry.
+        succeeded(
+            await shell(`${PASSPHRASE}\ncd examples/consumer && pulumi destroy --yes --stack dev`, checkout),
+            "the consumer's destroy",
+        );
+        succeeded(await block("destroy"), "the README's destroy block");
+        deployed = false;
+        assert.equal(await docker(["ps", "-a", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Names}}"]), "");
+        assert.equal(await docker(["network", "ls", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Name}}"]), "");
+        const kept = (await docker(["volume", "ls", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Name}}"])).split("\n").sort();
+        assert.deepEqual(kept, [`${DEV.prefix}-certs`, `${DEV.prefix}-data`], "what the README says stays");
+        // The block edits /etc/hosts, which other test files edit too: under their lock.
+        succeeded(await withHostsLock(() => block("cleanup")), "the README's cleanup block");
+        assert.equal(await docker(["volume", "ls", "--filter", `name=^${DEV.prefix}-`, "--format", "{{.Name}}"]), "");
+        assert.ok(!fs.readFileSync(HOSTS_FILE, "utf8").split("\n").includes(DEV.hostsLine), "the hosts line is gone");
+        assert.equal(fs.existsSync(DEV.certsDir), false, "Pebble's root is gone from certs.d");
+        assert.equal(fs.existsSync(path.join(checkout, "Pulumi.dev.yaml")), false, "pulumi stack rm deletes the stack file");
+        const stacks = await shell(`${PASSPHRASE}\npulumi stack ls`, checkout);
+        succeeded(stacks, "pulumi stack ls");
+        assert.doesNotMatch(stacks.stdout, /^dev\b/m, "the stack is gone");
     });
 
     test("the library example is its own program: PrivateRegistry from plain args passes pulumi preview", async () => {

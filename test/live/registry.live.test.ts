@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderConfigInstall } from "../../configs/install";
-import { stackConfigFile } from "../../configs/stackConfig";
+import { stackConfigFile } from "../../stackConfig";
 import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, handshake, httpRequest, httpsRequest, peerCertificate } from "./client";
 import { changed, Engine, ROOT } from "./engine";

@@ -14,6 +14,7 @@ import { REGISTRY_READONLY_SOCKET } from "../../configs/registry";
 import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { basic, canConnect, DockerClient, Endpoint, httpRequest, httpsRequest, peerCertificate, slowPatch } from "./client";
 import { Engine } from "./engine";
+import { containerLog, logShows, oneEvent, showLog, supervisorReady, supervisorTurns, within } from "./gc";
 import { forceRenewal } from "./load";
 import { docker, newImageId, run } from "./proc";
 
@@ -109,36 +110,61 @@ describe("live: reliability", { timeout: 1_200_000 }, () => {
         const registry = `${prefix}-registry`;
         const auth = basic(ALICE.name, ALICE.password);
         const since = new Date(Date.now() - 1000).toISOString();
+        await supervisorReady(registry);
         const started = await httpsRequest(ep, "/v2/gc2/slow/blobs/uploads/", { auth, method: "POST" });
         assert.equal(started.status, 202);
         const chunks = 24;
         const chunkBytes = 64 * 1024;
-        const inFlight = slowPatch(ep, String(started.headers.location), auth, chunks, chunkBytes, 500);
-        await sleep(500);
+        const passedOn = oneEvent();
+        let uploadEnded = false;
+        const inFlight = slowPatch(ep, String(started.headers.location), auth, chunks, chunkBytes, 500, passedOn.fire).finally(
+            () => (uploadEnded = true),
+        );
+        inFlight.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+        await within(passedOn.happened, 30_000, "nginx passing the upload on to the registry (100 Continue)");
         await docker(["kill", "--signal", "USR1", registry]);
-        await sleep(2500);
+
+        // The drain: GC has begun and told the writer to stop (distribution logs its drain),
+        // and the writer has not exited. The second USR1 goes now.
+        const drain = await logShows(registry, since, /Draining connections/);
+        const gcStarted = drain.log.find((l) => /registry-gc: started/.test(l.text));
+        assert.ok(gcStarted && gcStarted.at <= drain.line.at, `the drain is GC's:\n${showLog(drain.log)}`);
+        assert.ok(!drain.log.some((l) => /registry-gc: writer stopped/.test(l.text)), showLog(drain.log));
         await docker(["kill", "--signal", "USR1", registry]);
+        const secondSent = Date.now();
+        assert.equal(uploadEnded, false, "the upload was still in flight when the second USR1 was sent");
         const patched = await inFlight;
         assert.equal(patched.status, 202, `the in-flight upload finished: ${patched.body}`);
         const flagged = async () =>
             (await run("docker", ["exec", `${prefix}-nginx`, "test", "-f", "/etc/nginx/registry-control/gc-in-progress"])).code === 0;
         for (let i = 0; i < 600 && (await flagged()); i++) await sleep(100);
         assert.equal(await flagged(), false, "GC ended");
-        await sleep(5000); // a second GC, if one were coming, would have started by now
+        // A second GC would start at the supervisor's next check: let it check once more.
+        await logShows(registry, since, /registry-gc: ended/);
+        await supervisorTurns(registry, 1);
 
-        const log = (await run("docker", ["logs", "--since", since, registry])).stderr.split("\n");
-        const at = (pattern: RegExp) => log.findIndex((l) => pattern.test(l));
-        const story = log.filter((l) => /registry-gc:|PATCH/.test(l)).join("\n");
-        assert.equal(log.filter((l) => /registry-gc: started/.test(l)).length, 1, `exactly one GC ran:\n${story}`);
+        const log = await containerLog(registry, since);
+        const story = showLog(log.filter((l) => /registry-gc:|PATCH|Draining/.test(l.text)));
+        const at = (pattern: RegExp) => {
+            const line = log.find((l) => pattern.test(l.text));
+            assert.ok(line, `the registry logged ${pattern}:\n${story}`);
+            return line.at;
+        };
+        assert.equal(log.filter((l) => /registry-gc: started/.test(l.text)).length, 1, `exactly one GC ran:\n${story}`);
+        const writerStopped = at(/registry-gc: writer stopped/);
+        const drainBegan = at(/Draining connections/);
+        console.log(
+            `# second USR1: ${(secondSent - drainBegan).toFixed(0)} ms into the writer's drain, ${(writerStopped - secondSent).toFixed(0)} ms before it exited`,
+        );
+        assert.ok(
+            drainBegan < secondSent && secondSent < writerStopped,
+            `the second USR1 (${new Date(secondSent).toISOString()}) landed during the writer's drain:\n${story}`,
+        );
         const patchDone = at(
             /http\.request\.method=PATCH.*http\.response\.status=202|http\.response\.status=202.*http\.request\.method=PATCH/,
         );
-        assert.ok(patchDone >= 0, `the registry logged the upload's PATCH:\n${story}`);
-        assert.ok(patchDone < at(/registry-gc: writer stopped/), `the writer finished the upload before it stopped:\n${story}`);
-        assert.ok(
-            at(/registry-gc: writer stopped/) < at(/registry-gc: garbage-collect finished$/),
-            `GC ran, after the writer had exited:\n${story}`,
-        );
+        assert.ok(patchDone < writerStopped, `the writer finished the upload before it stopped:\n${story}`);
+        assert.ok(writerStopped < at(/registry-gc: garbage-collect finished$/), `GC ran, after the writer had exited:\n${story}`);
 
         // Intact: the upload completes with the digest of exactly what was sent.
         const body = Buffer.concat(Array.from({ length: chunks }, (_, i) => Buffer.alloc(chunkBytes, i)));

@@ -15,7 +15,9 @@ import { basic, canConnect, DockerClient, Endpoint, httpsRequest, peerCertificat
 import { Engine } from "./engine";
 import { makeCa } from "../harness/certs";
 import { bedHostAddress } from "./hostAddress";
+import { oneEvent, within } from "./gc";
 import { docker, newImageId, run } from "./proc";
+import { dockerStops } from "./reads";
 
 const LABEL = `upd-${randomBytes(3).toString("hex")}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,15 +62,33 @@ describe("live: updates", { timeout: 1_200_000 }, () => {
         const manifest = await httpsRequest(ep, "/v2/upd/big/manifests/1", { auth, accept: MANIFEST_TYPES });
         const layer = (JSON.parse(manifest.body) as { layers: { digest: string; size: number }[] }).layers[0];
 
-        // About 20 s at 2 MiB/s: the replacement happens while it runs.
-        const download = slowDownload(ep, `/v2/upd/big/blobs/${layer.digest}`, auth, 2 * 1024 * 1024);
-        await sleep(1000);
+        // Read slowly (at 256 KiB/s the layer would take 160 s) until Docker stops the old
+        // registry, then fast: in flight when the replacement begins, whatever the deploy's pace.
+        const stop = dockerStops(`${prefix}-registry`, 170_000);
+        let stopped = false;
+        void stop.then(() => (stopped = true));
+        const firstBytes = oneEvent();
+        const rate = () => (stopped ? 16 : 0.25) * 1024 * 1024;
+        const download = slowDownload(ep, `/v2/upd/big/blobs/${layer.digest}`, auth, rate, firstBytes.fire);
+        let downloadEnded = Infinity;
+        void download.then(
+            () => (downloadEnded = performance.now()),
+            () => undefined,
+        );
+        await within(firstBytes.happened, 30_000, "the download's first bytes");
+        const downloading = performance.now();
         const retagged = await newImageId(bed.images.REGISTRY_IMAGE, `registry-${LABEL}`);
         images.push(retagged);
         config = { ...config, registryImage: retagged };
         await bed.up(config);
         assert.ok(bed.actions.includes("replace docker:index/container:Container registry-registry"), bed.actions.join("\n"));
+        const stoppedAt = await stop;
+        assert.ok(stoppedAt !== undefined, "Docker stopped the old registry container");
         const done = await download;
+        console.log(
+            `# download: first bytes ${(stoppedAt - downloading).toFixed(0)} ms before Docker stopped the old registry, last ${(downloadEnded - stoppedAt).toFixed(0)} ms after`,
+        );
+        assert.ok(downloading < stoppedAt && stoppedAt < downloadEnded, "the download was in flight when Docker stopped the old registry");
         assert.equal(done.status, 200);
         assert.equal(done.bytes, layer.size, "every byte arrived");
         assert.equal(`sha256:${done.sha256}`, layer.digest, "and they are the layer's");

@@ -6,11 +6,12 @@ import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import { certbotEnv, certonlyArgs, certificateRequestId, renderCertonly, WEBROOT } from "../../configs/certbot";
 import { CERT_NAME } from "../../configs/certificates";
-import { DNS_CREDENTIALS_PATH, DnsChallenge, renderDnsCredentials } from "../../configs/dns";
+import { DNS_CREDENTIALS_PATH, renderDnsCredentials } from "../../configs/dns";
 import { renderHttpsServer } from "../../configs/nginx";
-import { Secret } from "../../configs/secret";
-import { SecretPaths } from "../../configs/secretPaths";
-import { ConfigError, parseSettings, RawConfig, Settings, stackNaming } from "../../configs/settings";
+import { SecretPaths } from "../../settings/secretPaths";
+import { RawConfig } from "../../settings/defaults";
+import { ConfigError, parseSettings, stackNaming } from "../../settings/parse";
+import { DnsChallenge, Secret, Settings } from "../../settings/types";
 
 const TSIG = "c2VjcmV0LXRzaWcta2V5LWZvci10aGUtdGVzdHMtb25seQ==";
 const parse = (raw: RawConfig, secret: string[] = ["dnsCredentials"]) => parseSettings(raw, "dev", stackNaming(new SecretPaths(secret)));

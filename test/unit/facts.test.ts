@@ -7,26 +7,29 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { ROOT } from "../harness/program";
 
+/** The modules that define facts, relative to the project's root. */
 const MODULES = [
-    "auth",
-    "certbot",
-    "certificates",
-    "defaults",
-    "gc",
-    "htpasswd",
-    "install",
-    "nginx",
-    "pebble",
-    "ports",
-    "redis",
-    "registry",
+    "configs/auth",
+    "configs/certbot",
+    "configs/certificates",
+    "configs/gc",
+    "configs/htpasswd",
+    "configs/install",
+    "configs/nginx",
+    "configs/pebble",
+    "configs/ports",
+    "configs/redis",
+    "configs/registry",
+    "settings/defaults",
+    "settings/pebbleAddress",
 ];
 
 /** The program's sources: TypeScript and templates. */
 function sources(): { file: string; text: string }[] {
-    const dirs = ["configs", "components", path.join("configs", "templates")];
+    const dirs = ["settings", "configs", "components", path.join("configs", "templates")];
     const files = [
         path.join(ROOT, "index.ts"),
+        path.join(ROOT, "stackConfig.ts"),
         ...dirs.flatMap((d) => fs.readdirSync(path.join(ROOT, d)).map((f) => path.join(ROOT, d, f))),
     ];
     return files
@@ -42,7 +45,7 @@ test("every path, URL and file name constant is written once: where it is define
     /** How many times a constant's own definition writes its value: once, or never (built from others). */
     const written = new Map<string, number>();
     for (const m of MODULES) {
-        const file = path.join(ROOT, "configs", `${m}.ts`);
+        const file = path.join(ROOT, `${m}.ts`);
         const exports = (await import(file)) as Record<string, unknown>;
         const source = fs.readFileSync(file, "utf8");
         for (const [name, value] of Object.entries(exports)) {
@@ -70,7 +73,7 @@ test("templates take ports from the view, and the test bed's ports live in one p
             .join("\n");
         assert.doesNotMatch(code, /\b(80|443|5000|5001|8081|14000|15000)\b/, `${file} types a port`);
     }
-    const testFiles = ["test/live", "test/unit", "bench"]
+    const testFiles = ["test/live", "test/unit", "test/nginx", "bench"]
         .flatMap((d) => fs.readdirSync(path.join(ROOT, d)).map((f) => path.join(d, f)))
         .filter((f) => fs.statSync(path.join(ROOT, f)).isFile());
     const withBedPorts = testFiles.filter(

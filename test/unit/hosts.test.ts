@@ -8,11 +8,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { renderGcCoordinator } from "../../configs/gc";
-import { hostSettings } from "../../configs/hosts";
+import { hostSettings } from "../../settings/hosts";
 import { REDIS_CA_PATH, renderRedisServerConf } from "../../configs/redis";
 import { GC_FILES, renderRegistryConfig, renderRegistrySupervisor } from "../../configs/registry";
-import { ConfigError, parseSettings, stackNaming } from "../../configs/settings";
-import { SecretPaths } from "../../configs/secretPaths";
+import { ConfigError, parseSettings, stackNaming } from "../../settings/parse";
+import { SecretPaths } from "../../settings/secretPaths";
 import { makeCa } from "../harness/certs";
 import { isSecretWrapper, runProgram, unwrapSecrets } from "../harness/program";
 import { Recorder } from "../harness/recorder";
@@ -332,6 +332,14 @@ describe("two hosts under mocks", () => {
             (run.outputs.hosts.value as { name: string; host: string }[]).map((h) => h.host),
             ["node-1.registry.example.com", "node-2.registry.example.com:8443"],
         );
+    });
+
+    test("certificateExpiry is the soonest of the hosts' certificates", async () => {
+        const { mocks, run } = await deploy();
+        const expiries = ["node-1", "node-2"].map((node) => (mocks.byName(`registry-${node}-tls-expiry`).state.stdout as string).trim());
+        assert.notEqual(expiries[0], expiries[1], "each host's check answers a date of its own");
+        const soonest = expiries.reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b));
+        assert.equal(run.outputs.certificateExpiry.value, soonest);
     });
 
     test("the Redis password is only in secrets: the registries' config, the coordinators' 0400 file, Redis' own config", async () => {

@@ -9,7 +9,7 @@ import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateRegistry } from "../../components/privateRegistry";
 import { DNS_CREDENTIALS_PATH } from "../../configs/dns";
-import { DEFAULTS } from "../../configs/settings";
+import { DEFAULTS } from "../../settings/defaults";
 import { isSecretWrapper, ROOT, settleOutputs, unwrapSecrets } from "../harness/program";
 import { Recorder } from "../harness/recorder";
 

@@ -1,13 +1,12 @@
 // The real program under Pulumi's mocks: the resource graph, its order, secrets, no
 // perpetual diff, previews with unknown values, and config errors.
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { describe, test } from "node:test";
-import { isSecretWrapper, ROOT, runProgram, unwrapSecrets as unwrap } from "../harness/program";
+import { isSecretWrapper, runProgram, unwrapSecrets as unwrap } from "../harness/program";
 import { Recorded, Recorder } from "../harness/recorder";
 import { DNS_CREDENTIALS_PATH, DNS_CREDENTIALS_PERMISSIONS } from "../../configs/dns";
 import { NGINX_HTTPS_PORT } from "../../configs/ports";
+import { ACME_ROOT_FILE } from "../../configs/certbot";
 import { makeCa } from "../harness/certs";
 
 const DEV = { domain: "registry.test", acmeServer: "pebble", bindAddress: "127.0.0.1", httpPort: 8080, httpsPort: 8443 };
@@ -126,11 +125,30 @@ describe("resource graph", () => {
     });
 
     test("containers are deleted before they are replaced and data volumes are retained", async () => {
-        // deleteBeforeReplace and retainOnDelete are resource options: check them in the source
-        // of truth the engine sees, the component's declarations.
-        const src = fs.readFileSync(path.join(ROOT, "components", "containers.ts"), "utf8");
-        assert.match(src, /deleteBeforeReplace: true/);
-        assert.match(src, /retainOnDelete: settings\.retainVolumes/);
+        // Resource options, as the SDK registers them with the engine.
+        const { mocks } = await deploy();
+        const dbr = containers(mocks).map((c) => [c.name, c.options?.deleteBeforeReplace]);
+        assert.equal(dbr.length, 5);
+        assert.deepEqual(
+            dbr.filter(([, deleteFirst]) => deleteFirst !== true),
+            [],
+            "fixed names and published ports: deleted before they are replaced",
+        );
+        const retained = (m: Recorder) =>
+            Object.fromEntries(m.ofType("docker:index/volume:Volume").map((v) => [v.inputs.name, v.options?.retainOnDelete]));
+        assert.deepEqual(retained(mocks), {
+            "registry-test-acme-webroot": undefined,
+            "registry-test-auth": undefined,
+            "registry-test-certs": true,
+            "registry-test-data": true,
+            "registry-test-nginx-conf": undefined,
+            "registry-test-pebble-certs": undefined,
+            "registry-test-registry-control": undefined,
+            "registry-test-registry-socket": undefined,
+        });
+        const { mocks: dropped } = await deploy({ ...DEV, retainVolumes: false });
+        assert.equal(retained(dropped)["registry-test-data"], false, "retainVolumes false: destroy deletes the data");
+        assert.equal(retained(dropped)["registry-test-certs"], false);
     });
 });
 
@@ -172,14 +190,39 @@ describe("bootstrap order", () => {
     });
 
     test("certonly is replaced when the domain, CA, key type or e-mail change, and in every new certbot container", async () => {
-        const { mocks } = await deploy();
-        assert.deepEqual(mocks.byName("registry-tls-certonly").inputs.triggers, [
-            "registry.test",
-            "https://pebble:14000/dir",
+        // A command's triggers replace it when any of them changes.
+        const base = { domain: "registry.example.com" };
+        const deployed = async (change: Record<string, unknown>) => {
+            const { mocks } = await deploy({ ...base, ...change });
+            return {
+                triggers: mocks.byName("registry-tls-certonly").inputs.triggers as unknown[],
+                certbot: mocks.byName("registry-certbot"),
+            };
+        };
+        const before = await deployed({});
+        assert.deepEqual(before.triggers, [
+            "registry.example.com",
+            "https://acme-v02.api.letsencrypt.org/directory",
             "ecdsa",
             "",
-            "registry-certbot-id",
+            before.certbot.id,
         ]);
+        const changes: [Record<string, unknown>, string][] = [
+            [{ domain: "other.example.com" }, "other.example.com"],
+            [{ acmeServer: "staging" }, "https://acme-staging-v02.api.letsencrypt.org/directory"],
+            [{ acmeKeyType: "rsa" }, "rsa"],
+            [{ acmeEmail: "ops@example.com" }, "ops@example.com"],
+        ];
+        for (const [change, value] of changes) {
+            const after = (await deployed(change)).triggers;
+            assert.ok(after.includes(value) && !before.triggers.includes(value), `${JSON.stringify(change)}: ${JSON.stringify(after)}`);
+            assert.equal(after.length, before.triggers.length, JSON.stringify(change));
+        }
+        // What the certificate does not depend on leaves them as they are.
+        assert.deepEqual(
+            (await deployed({ users: { ci: { access: "pull" } }, gcIntervalHours: 24, bcryptCost: 12 })).triggers,
+            before.triggers,
+        );
     });
 
     test("what lives in volumes is installed again in every new container: the nginx steps follow nginx's id, the HTTPS server certonly's too", async () => {
@@ -224,7 +267,9 @@ describe("secrets", () => {
         const { mocks, run } = await deploy({ ...DEV, users: USERS }, ["users"]);
         const passwords = run.outputs.passwords.value as Record<string, string>;
         assert.equal(passwords.alice, "alice-password-123");
-        assert.equal(passwords.bob.length, 32);
+        const generated = mocks.byName("registry-users-bob-password");
+        assert.equal(generated.inputs.length, 32);
+        assert.equal(passwords.bob, generated.state.result, "bob's password is the generated one");
         const secrets = [
             passwords.alice,
             passwords.bob,
@@ -254,8 +299,25 @@ describe("secrets", () => {
         assert.deepEqual(run.outputs.userNames.value, ["alice", "bob"]);
         const auth = JSON.parse(run.outputs.dockerConfigJson.value as string).auths["registry.test:8443"].auth;
         assert.equal(Buffer.from(auth, "base64").toString(), "alice:alice-password-123");
-        assert.match(run.outputs.caRoot.value as string, /BEGIN CERTIFICATE/);
         assert.deepEqual(run.outputs.volumes.value, { data: "registry-test-data", certificates: "registry-test-certs" });
+    });
+
+    test("Pebble's root and the certificate's expiry are read from the certbot container after each issuance", async () => {
+        const { mocks, run } = await deploy();
+        const caRoot = mocks.byName("registry-tls-ca-root");
+        const expiry = mocks.byName("registry-tls-expiry");
+        for (const step of [caRoot, expiry]) {
+            assert.match(step.inputs.create, /^docker exec (-e PULUMI_COMMAND_STDOUT )?-i registry-test-certbot sh -s$/, step.name);
+            assert.deepEqual(
+                step.inputs.triggers,
+                ["registry-tls-certonly-id", mocks.byName("registry-tls-certonly").state.stdout],
+                step.name,
+            );
+        }
+        assert.match(caRoot.inputs.stdin, new RegExp(`^cat ${ACME_ROOT_FILE.replace(/[.]/g, "\\.")}$`, "m"));
+        // The outputs are what those steps printed (each mocked step prints its own text).
+        assert.equal(run.outputs.caRoot.value, `${caRoot.state.stdout.trim()}\n`);
+        assert.equal(run.outputs.certificateExpiry.value, expiry.state.stdout.trim());
     });
 
     test("a custom ACME URL: no Pebble root to read; with a private CA its PEM is trusted by certbot and exported", async () => {

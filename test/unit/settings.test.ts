@@ -4,10 +4,12 @@ import { describe, test } from "node:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { SecretPaths, secretPathsFromStackFile } from "../../configs/secretPaths";
-import { Secret, SecretValue } from "../../configs/secret";
-import { CONFIG_KEYS, ConfigError, DEFAULTS, parseSettings, PROJECT, RawConfig, stackNaming } from "../../configs/settings";
+import { SecretPaths, secretPathsFromStackFile } from "../../settings/secretPaths";
+import { Secret, SecretValue } from "../../settings/types";
+import { CONFIG_KEYS, DEFAULTS, PROJECT, RawConfig } from "../../settings/defaults";
+import { ConfigError, parseSettings, stackNaming } from "../../settings/parse";
 import { makeCa } from "../harness/certs";
+import { between } from "../harness/text";
 
 /** `secret`: config paths stored encrypted, whole keys ("users") or leaves ("users.ci.password"). */
 const ok = (raw: RawConfig, secret: string[] = []) => parseSettings(raw, "dev", stackNaming(new SecretPaths(secret)));
@@ -391,9 +393,19 @@ describe("parseSettings", () => {
         }
     });
 
-    test("every problem is reported at once", () => {
+    test("every problem is reported at once, each naming its key", () => {
         const problems = problemsOf({ httpPort: "x", acmeKeyType: "dsa" });
-        assert.equal(problems.length, 3);
+        assert.deepEqual(problems.map((p) => p.slice(0, p.indexOf(": "))).sort(), [
+            "private-registry:acmeKeyType",
+            "private-registry:domain",
+            "private-registry:httpPort",
+        ]);
+        assert.ok(problems.includes('private-registry:httpPort: expected an integer from 0 to 65535, got "x"'), problems.join("\n"));
+        assert.ok(problems.includes('private-registry:acmeKeyType: expected ecdsa or rsa, got "dsa"'), problems.join("\n"));
+        assert.match(
+            problems.find((p) => p.startsWith("private-registry:domain: "))!,
+            /^private-registry:domain: required/,
+        );
     });
 
     test("Pulumi.yaml declares exactly the keys the program reads, and the README documents each", () => {
@@ -564,7 +576,7 @@ describe("Pulumi.yaml: a config schema the CLI accepts", () => {
 
     test("the README's configuration table states the same defaults, value by value", () => {
         const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-        const table = readme.slice(readme.indexOf("| key | default | meaning |"), readme.indexOf("### Outputs"));
+        const table = between(readme, "| key | default | meaning |", "### Outputs");
         const documented = new Map<string, unknown>();
         for (const row of table.split("\n").filter((l) => l.startsWith("| `"))) {
             const [keys, defaults] = row.split(" | ");

@@ -5,11 +5,16 @@
 // component. Which values are encrypted comes from the stack's config file,
 // `Pulumi.<stack>.yaml` in the project directory. Values are read raw, so a secret is never
 // copied into a plain Output or echoed by an error message.
+//
+// It sits beside index.ts, above every folder, because it reads (the Pulumi runtime, the stack
+// file) and speaks the component's types, while settings/ stays pure and configs/ and
+// components/ know nothing of where their settings came from.
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
-import type { PrivateRegistryArgs } from "../components/privateRegistry";
-import { SecretPaths, secretPathsFromStackFile } from "./secretPaths";
-import { CONFIG_KEYS, ConfigKey, DEFAULTS, parseSettings, PROJECT, qualified, RawConfig, stackNaming } from "./settings";
+import type { PrivateRegistryArgs } from "./components/privateRegistry";
+import { CONFIG_KEYS, ConfigKey, DEFAULTS, PROJECT, qualified, RawConfig } from "./settings/defaults";
+import { parseSettings, stackNaming } from "./settings/parse";
+import { SecretPaths, secretPathsFromStackFile } from "./settings/secretPaths";
 
 /** The stack config file Pulumi reads for `stack`, relative to the project directory. */
 export function stackConfigFile(stack: string): string {

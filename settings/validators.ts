@@ -1,4 +1,5 @@
-// The shapes the settings accept: names, addresses, references. Pure predicates and patterns.
+// The shapes the settings accept: names, addresses, references, passwords. Pure predicates and
+// patterns, with no import from this folder, so every parser of it can use them.
 import { isIP } from "node:net";
 
 const DOMAIN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -19,6 +20,16 @@ export function isValidDomain(domain: string): boolean {
     if (IPV4.test(domain)) return false;
     const labels = domain.split(".");
     return labels.every((l) => DOMAIN_LABEL.test(l)) && /[a-z]/.test(labels[labels.length - 1]);
+}
+
+/** What is wrong with a registry password (bcrypt reads 72 bytes and no line breaks), or undefined. */
+export function passwordProblem(password: string): string | undefined {
+    const bytes = Buffer.byteLength(password, "utf8");
+    if (password.length < 12) return `expected at least 12 characters, got ${password.length}`;
+    // bcrypt reads only the first 72 bytes: a longer password would be silently cut.
+    if (bytes > 72) return `expected at most 72 bytes (bcrypt's limit), got ${bytes}`;
+    if (/[\r\n\0]/.test(password)) return "must not contain line breaks or NUL characters";
+    return undefined;
 }
 
 export const isPort = (value: string) => /^\d{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535;

@@ -5,39 +5,18 @@
 // http.secret and one Redis. Each host's certificate carries the shared name plus the host's
 // own (`node-1.registry.example.com`), so no two hosts ask the CA for the same set of names.
 import { isIP } from "node:net";
+import { DEFAULTS } from "./defaults";
 import type { Fields } from "./fields";
 import { pemCertificates } from "./pem";
-import type { SecretValue } from "./secret";
-import type { Settings } from "./settings";
 import { show } from "./show";
-import { DEFAULTS } from "./defaults";
+import type { DockerTls, HostSettings, Settings } from "./types";
 import { dockerHostProblem, DOCKER_NAME, isValidDomain, splitHostPort } from "./validators";
-
-/** A Docker daemon's TLS (tcp://, `dockerd --tlsverify`): its CA, and this client's certificate and key. */
-export interface DockerTls {
-    caCertificate: string;
-    certificate: string;
-    key: SecretValue;
-}
 
 /** What is wrong with a PEM private key, or undefined. */
 export function keyPemProblem(text: string): string | undefined {
     return /^-----BEGIN (EC |RSA )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END (EC |RSA )?PRIVATE KEY-----\s*$/.test(text.trim())
         ? undefined
         : "expected a PEM private key (-----BEGIN PRIVATE KEY----- ...)";
-}
-
-export interface HostSettings {
-    /** The host's name in the list: a DNS label, e.g. `node-1`. */
-    name: string;
-    /** Its own name on its certificate: `<name>.<domain>`. */
-    fqdn: string;
-    dockerHost: string;
-    /** Prefix of its containers, networks and volumes: `<namePrefix>-<name>`. */
-    namePrefix: string;
-    publish: Settings["publish"];
-    /** With a tcp:// dockerHost: the daemon's TLS. */
-    tls?: DockerTls;
 }
 
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;

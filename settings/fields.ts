@@ -3,9 +3,9 @@
 // reader, one set of rules: a problem names the field as the caller names it
 // (`private-registry:httpPort` or `httpPort`), says what is expected, and shows the value
 // given unless it is a secret's. Every problem is collected; none stops the others. Pure.
-import { DeferredSecret, Secret, SecretValue } from "./secret";
 import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
+import { DeferredSecret, Secret, SecretValue } from "./types";
 
 export interface FieldNaming {
     /** How a field path (`httpPort`, `users.ci.password`) is named in messages. */

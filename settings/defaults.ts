@@ -1,8 +1,8 @@
 // The settings' keys and defaults, written once: Pulumi.yaml's defaults, PrivateRegistryArgs'
 // documented defaults and the README's table are held equal to these by unit tests, value by
 // value. Pure data.
-import { PEBBLE_DIRECTORY_URL } from "./pebble";
-import type { AcmeKind } from "./settings";
+import { PEBBLE_DIRECTORY_URL } from "./pebbleAddress";
+import type { AcmeKind } from "./types";
 
 export const PROJECT = "private-registry";
 
@@ -51,7 +51,7 @@ export const DEFAULTS = {
     rolloutPauseSeconds: 10,
 } as const;
 
-/** certbot's image for HTTP-01 (an empty certbotImage); DNS-01 uses the plugin's (configs/dns.ts). */
+/** certbot's image for HTTP-01 (an empty certbotImage); DNS-01 uses the plugin's (settings/acmeChallenge.ts). */
 export const CERTBOT_IMAGE = "certbot/certbot:latest";
 
 export const ACME_DIRECTORIES: Record<Exclude<AcmeKind, "custom">, string> = {

@@ -1,22 +1,23 @@
-// The registry's settings, parsed once into a typed, validated Settings object, whether they
-// come from the stack config (index.ts, through configs/stackConfig.ts) or from a program's
-// PrivateRegistryArgs (components/privateRegistry.ts).
+// The registry's settings, parsed once into a typed, validated Settings (settings/types.ts),
+// whether they come from the stack config (index.ts, through stackConfig.ts) or from a
+// program's PrivateRegistryArgs (components/privateRegistry.ts).
 //
 // `parseSettings` is pure: values in (strings from the stack config, typed values from args),
 // Settings (or one ConfigError listing every problem) out. Defaults are applied here, from
 // DEFAULTS, and nowhere else. Error messages name the field as the caller names it, the value
-// given (never a secret's) and what is expected.
+// given (never a secret's) and what is expected. The fields that have a file of their own
+// (hosts, storage, redis, the ACME challenge) are parsed there; this file puts them together.
 import { isIP } from "node:net";
+import { parseChallenge, PLUGINS } from "./acmeChallenge";
 import { ACME_DIRECTORIES, CERTBOT_IMAGE, ConfigKey, DEFAULTS, PROJECT, SettingsValues } from "./defaults";
-import { AcmeChallenge, parseChallenge, PLUGINS } from "./dns";
 import { Fields, FieldNaming } from "./fields";
-import { DockerTls, HostSettings, hostsProblems, parseHosts } from "./hosts";
-import { parseRedis, RedisSettings } from "./redis";
+import { hostsProblems, parseHosts } from "./hosts";
 import { pemCertificates } from "./pem";
-import { passwordProblem, SecretValue } from "./secret";
+import { parseRedis } from "./redis";
 import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
-import { parseStorage, StorageSettings } from "./storageSettings";
+import { parseStorage } from "./storage";
+import type { AcmeChallenge, AcmeKind, Settings, UserSettings } from "./types";
 import {
     BCRYPT_COST_MAX,
     BCRYPT_COST_MIN,
@@ -25,86 +26,11 @@ import {
     DOCKER_NAME,
     EMAIL,
     IMAGE_REF,
+    passwordProblem,
     splitHostPort,
     isValidDomain,
     USER_NAME,
 } from "./validators";
-
-export type { S3Storage, StorageSettings } from "./storageSettings";
-export { ACME_DIRECTORIES, CONFIG_KEYS, DEFAULTS, PROJECT, qualified } from "./defaults";
-export type { ConfigKey, RawConfig, SettingsValues } from "./defaults";
-export type { AcmeChallenge, DnsChallenge, DnsPlugin } from "./dns";
-export type { DockerTls, HostSettings } from "./hosts";
-export type { RedisSettings } from "./redis";
-
-export type Access = "push" | "pull";
-export type AcmeKind = "production" | "staging" | "pebble" | "custom";
-export type KeyType = "ecdsa" | "rsa";
-
-export interface UserSettings {
-    name: string;
-    access: Access;
-    /** Absent: a password is generated and kept in the stack's state. */
-    password?: SecretValue;
-}
-
-export interface Settings {
-    stack: string;
-    /** Prefix of every container, network and volume name on the Docker host. */
-    namePrefix: string;
-    /** Docker daemon address used by the provider and by every command. */
-    dockerHost: string;
-    /** With a tcp:// dockerHost (a host of `hosts`): the daemon's TLS. */
-    dockerTls?: DockerTls;
-    domain: string;
-    /** More names on the certificate (SANs), besides domain. */
-    domains: string[];
-    acme: {
-        kind: AcmeKind;
-        /** ACME directory URL. */
-        server: string;
-        email?: string;
-        keyType: KeyType;
-        /** A custom CA's root (PEM): certbot trusts it for the ACME server, and it is exported as caRoot. */
-        caCertificate?: string;
-        /** True when the CA's root is not publicly trusted and is exported as an output (Pebble, or a custom CA's PEM). */
-        privateRoot: boolean;
-        /** HTTP-01 through nginx's port 80, or DNS-01 through a certbot DNS plugin. */
-        challenge: AcmeChallenge;
-        /** ip:port of the DNS server a local Pebble checks DNS-01 records with (undefined: its container's resolver). */
-        pebbleDnsServer?: string;
-    };
-    /** httpPort undefined: port 80 is not published (DNS-01 only). */
-    publish: { bindAddress: string; httpPort?: number; httpsPort: number };
-    /**
-     * Addresses and CIDR ranges of the proxies (load balancers) in front of nginx whose
-     * X-Forwarded-For it believes: the client address it logs and limits failed logins by.
-     */
-    trustedProxies: string[];
-    images: { registry: string; nginx: string; certbot: string; pebble: string; redis: string };
-    users: UserSettings[];
-    bcryptCost: number;
-    /** How often the certbot container checks whether the certificate is due. */
-    renewCheckHours: number;
-    /** Keep the data and certificate volumes on `pulumi destroy`. */
-    retainVolumes: boolean;
-    /** The certbot container turns unhealthy when the certificate expires within this many days. */
-    certificateWarningDays: number;
-    /** Lifetime of certificates a local Pebble issues, in days (Pebble's default when absent). */
-    pebbleCertificateDays?: number;
-    /** Extra Docker labels on every container, network and volume of the stack. */
-    labels: Record<string, string>;
-    /** Garbage collection: every this many hours (0: only on demand), and whether untagged manifests go too. */
-    gc: { intervalHours: number; deleteUntagged: boolean };
-    /** Where the registry keeps blobs and manifests: the data volume, or an S3 bucket. */
-    storage: StorageSettings;
-    /** Several Docker hosts serving the registry (configs/hosts.ts); empty: one, at dockerHost. */
-    hosts: HostSettings[];
-    /** The shared blob descriptor cache and GC coordination (configs/redis.ts); undefined: none. */
-    redis?: RedisSettings;
-    /** With hosts: seconds between a host serving again and the next host's turn (a load balancer takes it back). */
-    rolloutPauseSeconds: number;
-}
 
 export class ConfigError extends Error {
     constructor(

@@ -5,7 +5,8 @@
 //
 // bcrypt runs only in the verification server (auth_basic on the container's loopback), so
 // its requests are the bcrypt runs: the test logs them to a file of its own (the one change to
-// the rendered config, which does not log them) and counts the lines.
+// the rendered config, which does not log them) and counts the lines. Needs Docker and the
+// bed's images (test/bed/images.sh): `npm run test:nginx`, part of `npm test`.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -16,7 +17,7 @@ import { AUTH_FAILURE_LIMIT, AUTH_LIMITS, AUTH_ZONES, AuthZone, authZones, rende
 import { htpasswdLine, renderAccessRules } from "../../configs/htpasswd";
 import { AUTH_MODULE_PATH, NGINX_CONTROL_DIR, renderHttpsServer, renderMainConf } from "../../configs/nginx";
 import { NGINX_HTTPS_PORT } from "../../configs/ports";
-import { parseSettings } from "../../configs/settings";
+import { parseSettings } from "../../settings/parse";
 import { layOut, selfSignedCert, tmp } from "../harness/nginxRoot";
 import { loadImages } from "../live/bed";
 import { basic, Endpoint, httpsRequest, Reply } from "../live/client";

@@ -1,31 +1,10 @@
 // The `storage` field: the data volume (default) or an S3 bucket, parsed into typed settings.
-// Pure, like the rest of configs/: values in, StorageSettings (or problems) out.
+// Pure, like everything in settings/: values in, StorageSettings (or problems) out, with no I/O
+// and no Pulumi. configs/registry.ts renders the registry's storage section from the result.
 import { Fields } from "./fields";
 import { pemCertificates } from "./pem";
-import { SecretValue } from "./secret";
 import { show } from "./show";
-
-export interface S3Storage {
-    driver: "s3";
-    bucket: string;
-    region: string;
-    /** S3-compatible server (MinIO, versitygw, Ceph, R2...): its URL; absent on AWS. */
-    endpoint?: string;
-    /** bucket in the path (endpoint/bucket/key) rather than in the host name. */
-    forcePathStyle: boolean;
-    /** HTTPS to the storage (false only for an http:// endpoint). */
-    secure: boolean;
-    /** Key prefix of everything the registry stores in the bucket (no leading or trailing slash; "" for the bucket root). */
-    rootDirectory: string;
-    /** Static keys; absent: the AWS SDK's default chain (e.g. an EC2 instance role). */
-    credentials?: { accessKey: SecretValue; secretKey: SecretValue };
-    /** Let clients download blobs straight from the storage (presigned URLs) instead of through nginx. */
-    redirect: boolean;
-    /** PEM certificate(s) of a private CA that signed the endpoint's certificate, trusted besides the system roots. */
-    caCertificate?: string;
-}
-
-export type StorageSettings = { driver: "filesystem" } | S3Storage;
+import type { S3Storage, StorageSettings } from "./types";
 
 const S3_FIELDS = [
     "driver",
