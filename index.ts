@@ -16,3 +16,4 @@ export const caRoot = registry.caRoot;
 export const certificateExpiry = registry.certificateExpiry;
 export const volumes = registry.volumes;
 export const hosts = registry.hosts;
+export const mirrors = registry.mirrors;

@@ -26,8 +26,12 @@ import {
 } from "../configs/registry";
 import { DNS_CREDENTIALS_PATH, DNS_CREDENTIALS_PERMISSIONS, hasDnsCredentials, renderDnsCredentials } from "../configs/dns";
 import { GC_COORDINATOR_PATH, GC_REDIS_PASSWORD_PATH, renderGcCoordinator } from "../configs/gc";
+import { NGINX_METRICS_PORT, renderMetricsCertificateCopy, renderMetricsRelay } from "../configs/metrics";
+import { MIRROR_SOCKET_DIR } from "../configs/mirrors";
+import { sendsNotifications } from "../configs/notifications";
 import { REDIS_CA_PATH, REDIS_CONTAINER_PORT, REDIS_SERVER_CONF, redisPublishAddress, renderRedisServerConf } from "../configs/redis";
 import { credentialProblem } from "../settings/acmeChallenge";
+import { headerValueProblem } from "../settings/notifications";
 import { redisPasswordProblem } from "../settings/redis";
 import { keyProblem } from "../settings/storage";
 import { HostSettings, Settings } from "../settings/types";
@@ -101,6 +105,19 @@ function redisCaUploads(settings: Settings): docker.types.input.ContainerUpload[
     return ca ? [{ file: REDIS_CA_PATH, content: ca }] : [];
 }
 
+/** The values of each notification endpoint's headers, as secret Outputs (configs/notifications.ts). */
+function notificationHeaders(settings: Settings): pulumi.Output<string[][]> {
+    return pulumi.all(
+        settings.notifications.map((e, i) =>
+            pulumi.all(
+                Object.entries(e.headers).map(([header, value]) =>
+                    secretOutput(value, `notifications[${i}].headers.${header}`, headerValueProblem),
+                ),
+            ),
+        ),
+    );
+}
+
 /** The registry: the supervisor that serves it and runs garbage collection safely (configs/registry.ts). */
 export function registryContainer(
     name: string,
@@ -131,24 +148,28 @@ export function registryContainer(
         ...(files.ca ? [{ file: files.ca.path, content: files.ca.content }] : []),
         ...redisCaUploads(settings),
     ];
-    const secrets = pulumi.all([parts.httpSecret, redisPassword(settings)]);
+    const secrets = pulumi.all([parts.httpSecret, redisPassword(settings), notificationHeaders(settings)]);
     const config = (mode: "read-write" | "read-only") =>
-        pulumi.secret(secrets.apply(([secret, redis]) => renderRegistryConfig(settings, secret, mode, redis)));
+        pulumi.secret(secrets.apply(([secret, redis, headers]) => renderRegistryConfig(settings, secret, mode, redis, headers)));
     return new docker.Container(
         `${name}-registry`,
         {
             name: `${settings.namePrefix}-registry`,
             image: parts.image.imageId,
             entrypoints: ["/bin/sh", "-c"],
-            command: [renderRegistrySupervisor(settings)],
+            // With metrics, their relay to nginx runs beside the supervisor (configs/metrics.ts).
+            command: [renderMetricsRelay(settings) + renderRegistrySupervisor(settings)],
             uploads: [
                 { file: REGISTRY_CONFIG_PATH, content: config("read-write") },
                 { file: REGISTRY_READONLY_CONFIG_PATH, content: config("read-only") },
                 ...storageUploads,
             ],
             // It listens on no TCP port, only on sockets in a volume nginx alone shares. With
-            // its data volume it needs no network at all; S3 needs a way out to the bucket.
-            ...(settings.storage.driver === "s3" ? { networksAdvanced: [{ name: parts.network.name }] } : { networkMode: "none" }),
+            // its data volume it needs no network at all; S3 needs a way out to the bucket, and
+            // notifications one to their webhooks.
+            ...(settings.storage.driver === "s3" || sendsNotifications(settings)
+                ? { networksAdvanced: [{ name: parts.network.name }] }
+                : { networkMode: "none" }),
             volumes: [
                 { volumeName: parts.volumes.data.name, containerPath: REGISTRY_DATA_DIR },
                 { volumeName: parts.volumes.control.name, containerPath: REGISTRY_CONTROL_DIR },
@@ -175,7 +196,7 @@ export function nginxName(settings: Pick<Settings, "namePrefix">): string {
 export function nginxContainer(
     name: string,
     settings: Settings,
-    parts: ContainerParts & { registry: docker.Container },
+    parts: ContainerParts & { registry: docker.Container; mirrorSocket?: docker.Volume },
     childOpts: pulumi.CustomResourceOptions,
 ): docker.Container {
     return new docker.Container(
@@ -184,13 +205,18 @@ export function nginxContainer(
             name: nginxName(settings),
             image: parts.image.imageId,
             entrypoints: ["/bin/sh", "-c"],
-            command: [renderNginxEntrypoint()],
+            // With metrics, a copy of the certificate its workers can read (configs/metrics.ts).
+            command: [renderMetricsCertificateCopy(settings) + renderNginxEntrypoint()],
             // Port 80 stays unpublished on a private network (httpPort 0, DNS-01).
             ports: [
                 ...(settings.publish.httpPort === undefined
                     ? []
                     : [{ internal: NGINX_HTTP_PORT, external: settings.publish.httpPort, ip: settings.publish.bindAddress }]),
                 { internal: NGINX_HTTPS_PORT, external: settings.publish.httpsPort, ip: settings.publish.bindAddress },
+                // The scrape endpoint, on its own address and port (configs/metrics.ts).
+                ...(settings.metrics.enabled
+                    ? [{ internal: NGINX_METRICS_PORT, external: settings.metrics.port, ip: settings.metrics.bindAddress }]
+                    : []),
             ],
             // No aliases: a local Pebble finds nginx by its name (LocalAcmeServer's resolver), so the
             // domain is not among nginx's settings and a new one replaces no container.
@@ -202,6 +228,8 @@ export function nginxContainer(
                 { volumeName: parts.volumes.webroot.name, containerPath: WEBROOT, readOnly: true },
                 { volumeName: parts.volumes.control.name, containerPath: NGINX_CONTROL_DIR, readOnly: true },
                 { volumeName: parts.volumes.socket.name, containerPath: REGISTRY_SOCKET_DIR },
+                // With mirrors (components/mirrors.ts): their sockets.
+                ...(parts.mirrorSocket ? [{ volumeName: parts.mirrorSocket.name, containerPath: MIRROR_SOCKET_DIR }] : []),
             ],
             // Stopped or replaced: a graceful shutdown (QUIT) lets in-flight transfers finish.
             stopSignal: "SIGQUIT",

@@ -6,6 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { MirrorOutput, mirrorOutput } from "../configs/mirrors";
 import { publicHost } from "../configs/nginx";
 import { hostSettings } from "../settings/hosts";
 import { ARGS_NAMING, ConfigError, parseSettings } from "../settings/parse";
@@ -19,9 +20,11 @@ import { DockerTarget, dockerProvider } from "./dockerTarget";
 export type {
     PrivateRegistryArgs,
     RegistryHostArgs,
+    RegistryMirrorArgs,
     RegistryRedisArgs,
     RegistryStorageArgs,
     RegistryUserArgs,
+    RetentionRuleArgs,
 } from "./privateRegistryArgs";
 
 export class PrivateRegistry extends pulumi.ComponentResource {
@@ -43,6 +46,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
 
     /** Several hosts: each host's name, its own address (`<name>.<domain>[:port]`) and Docker host. Undefined with one. */
     public readonly hosts: pulumi.Output<{ name: string; host: string; url: string; dockerHost: string }[] | undefined>;
+
+    /** Each pull-through mirror: its host and URL, and client snippets (daemon.json for Docker Hub, containerd's hosts.toml). */
+    public readonly mirrors: pulumi.Output<MirrorOutput[]>;
 
     constructor(name: string, args: PrivateRegistryArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("registry:index:PrivateRegistry", name, {}, opts);
@@ -128,7 +134,9 @@ export class PrivateRegistry extends pulumi.ComponentResource {
                       return { name: h.name, host: own, url: `https://${own}`, dockerHost: h.dockerHost };
                   }),
         );
+        this.mirrors = pulumi.output(settings.mirrors.map((m) => mirrorOutput(m, settings.publish.httpsPort)));
         this.registerOutputs({
+            mirrors: this.mirrors,
             url: this.url,
             host: this.host,
             userNames: this.userNames,

@@ -5,10 +5,35 @@ import * as pulumi from "@pulumi/pulumi";
 
 /** A registry user. */
 export interface RegistryUserArgs {
-    /** `push` (read and write) or `pull` (read only: every write gets 403). Default: `push`. */
-    access?: "push" | "pull";
+    /**
+     * `push` (read and write), `pull` (read only: every write gets 403) or `none` (only what
+     * `repositories` grants), for every repository no glob of `repositories` matches. Default: `push`.
+     */
+    access?: "push" | "pull" | "none";
+    /**
+     * Repository glob → `pull` or `push`: `*` within one path segment, `**` across segments, `?`
+     * one character. The most specific matching glob decides (most characters other than `*`;
+     * between equals, `pull`). Default: `{}`.
+     */
+    repositories?: Record<string, "push" | "pull">;
     /** 12 to 72 bytes. Default: a generated 32-character password (see `passwords`). Kept secret. */
     password?: pulumi.Input<string>;
+}
+
+/**
+ * A tag retention rule: which repositories it covers and which of their tags it keeps. A tag
+ * is kept when any rule covering its repository keeps it; a repository no rule covers keeps
+ * every tag; `latest` and signature tags (`sha256-<hex>.sig` ...) are always kept.
+ */
+export interface RetentionRuleArgs {
+    /** Repository glob: `*` within one path segment, `**` across segments, `?` one character. Required. */
+    repositories: string;
+    /** Keep tags matching this regex (the whole tag; the syntax JavaScript and POSIX ERE share). Default: none. */
+    keepTags?: string;
+    /** Keep the N most recently pushed tags of each repository (latest and signature tags not counted). Default: none. */
+    keepLast?: number;
+    /** Keep tags pushed within this duration: `30d`, `12h`, `1w2d` (s, m, h, d, w). Default: none. */
+    keepPushedWithin?: string;
 }
 
 /** Where the registry keeps blobs: its data volume (the default), or an S3 bucket. */
@@ -99,6 +124,10 @@ export interface PrivateRegistryArgs {
     gcIntervalHours?: number;
     /** GC also deletes untagged manifests. Default: `false`. */
     gcDeleteUntagged?: boolean;
+    /** Tag retention rules, applied in the GC window before collection (filesystem storage only). Default: `[]`, every tag kept. */
+    retention?: RetentionRuleArgs[];
+    /** Retention only reports what it would delete (registry log and report file). Default: `true`. */
+    retentionDryRun?: boolean;
     /** Default: `{driver: filesystem}`. */
     storage?: RegistryStorageArgs;
     /** Extra Docker labels on every container, network and volume. Default: `{}`. */
@@ -111,6 +140,46 @@ export interface PrivateRegistryArgs {
     redisImage?: string;
     /** With `hosts`: seconds between a host serving again and the next host's turn (0-600). Default: `10`. */
     rolloutPauseSeconds?: number;
+    /** Webhooks the registry POSTs its events (push, pull, delete) to; distribution queues them in memory. Default: `[]`, none. */
+    notifications?: RegistryNotificationArgs[];
+    /** The Prometheus scrape endpoint: `{enabled, port?: 9145, bindAddress?: 127.0.0.1, password?}` (password: required off loopback, kept secret). Default: `{}`, off. */
+    metrics?: { enabled?: boolean; port?: number; bindAddress?: string; password?: pulumi.Input<string> };
+    /** Pull-through caches of other registries, each on its own host name `<name>.<domain>` (on the certificate). Default: `[]`, none. */
+    mirrors?: RegistryMirrorArgs[];
+}
+
+/** A pull-through cache of another registry (Docker Hub or any): distribution's proxy mode, pull only. */
+export interface RegistryMirrorArgs {
+    /** A DNS label, unique: the mirror's host name is `<name>.<domain>`. Required. */
+    name: string;
+    /** The upstream registry's URL, e.g. `https://registry-1.docker.io` (no path, no credentials). Required. */
+    upstream: string;
+    /** The upstream's user (with `password`, an `https://` upstream only). Default: none, anonymous. */
+    username?: string;
+    /** The upstream's password or token. Default: none. Kept secret. */
+    password?: pulumi.Input<string>;
+    /** How long cached content lives: `0` (never expires) or a duration such as `168h`. Default: `0`. */
+    ttl?: string;
+    /** PEM of a private CA that signed an `https://` upstream's certificate. Default: the system's roots. */
+    caCertificate?: string;
+}
+
+/** A webhook endpoint of the registry's events (distribution's `notifications.endpoints`). */
+export interface RegistryNotificationArgs {
+    /** 1-64 letters, digits, `.`, `_` or `-`, unique. Required. */
+    name: string;
+    /** `http://` or `https://`, without credentials. Required. */
+    url: string;
+    /** Sent with every request, e.g. `{ Authorization: "Bearer ..." }`. Default: none. Kept secret. */
+    headers?: Record<string, pulumi.Input<string>>;
+    /** Per request: `500ms`, `5s`, `1m` (100ms-300s). Default: `5s`. */
+    timeout?: string;
+    /** Failures in a row before the endpoint backs off (1-1000). Default: `5`. */
+    threshold?: number;
+    /** Wait after `threshold` failures (100ms-3600s). Default: `1s`. */
+    backoff?: string;
+    /** Events about targets of these media types are not sent, e.g. `application/octet-stream` (layers). Default: `[]`. */
+    ignoredMediaTypes?: string[];
 }
 
 /** One of several Docker hosts serving the registry. */

@@ -25,6 +25,8 @@ import {
 import { containerScript, dockerCommand } from "./containerScript";
 import { DockerTarget } from "./dockerTarget";
 import { LocalAcmeServer } from "./localAcmeServer";
+import { declareMirrors } from "./mirrors";
+import { declareMetricsEndpoint } from "./metricsEndpoint";
 import { RegistryUsers } from "./registryUsers";
 import { TlsCertificate } from "./tlsCertificate";
 
@@ -111,7 +113,9 @@ function declareHost(
     }
     const after = [...(parts.after ? [parts.after] : []), ...(redisCheck ? [redisCheck] : [])];
     const registry = registryContainer(name, settings, { ...base, image: images.registry, httpSecret: parts.httpSecret, after }, childOpts);
-    const nginx = nginxContainer(name, settings, { ...base, image: images.nginx, registry }, childOpts);
+    // Pull-through mirrors: each its own registry and cache volume, reached by nginx alone.
+    const mirrors = declareMirrors(name, settings, { labels, network, image: images.registry, httpSecret: parts.httpSecret }, childOpts);
+    const nginx = nginxContainer(name, settings, { ...base, image: images.nginx, registry, mirrorSocket: mirrors.socket }, childOpts);
     const acme =
         settings.acme.kind === "pebble"
             ? new LocalAcmeServer(
@@ -156,6 +160,8 @@ function declareHost(
         { settings, docker: parts.docker, nginxContainer: nginx.name, nginxId: nginx.id, passwords: parts.passwords },
         { ...own, dependsOn: [tls, storageCheck] },
     );
+    // The scrape endpoint, once the users (the last nginx install of a deploy) are in.
+    declareMetricsEndpoint(name, settings, parts.docker, nginx, { ...own, dependsOn: [users] });
     const ready = parts.node
         ? containerScript(
               `${name}-ready`,
@@ -168,7 +174,14 @@ function declareHost(
               { ...own, dependsOn: [users] },
           )
         : undefined;
-    const containers = [registry, nginx, certbot, ...(acme ? acme.containers : []), ...(coordinator ? [coordinator] : [])];
+    const containers = [
+        registry,
+        nginx,
+        certbot,
+        ...(acme ? acme.containers : []),
+        ...(coordinator ? [coordinator] : []),
+        ...mirrors.containers,
+    ];
     reportHealth(
         name,
         settings,

@@ -1,5 +1,5 @@
 // RegistryUsers: the registry's users as bcrypt lines in nginx's htpasswd file, plus per-user
-// access rules (pull-only users get 403 on writes), installed as one unit. Passwords come
+// access rules (what each may do with which repository), installed as one unit. Passwords come
 // from secret config or are generated; the file changes only when a password does. A
 // password change replaces no container.
 import * as command from "@pulumi/command";
@@ -80,9 +80,14 @@ export class RegistryUsers extends pulumi.ComponentResource {
 
         const passwords = args.passwords;
 
-        const users = pulumi
-            .all(passwords)
-            .apply((pws) => settings.users.map((u, i): Credential => ({ name: u.name, access: u.access, password: pws[i] })));
+        const users = pulumi.all(passwords).apply((pws) =>
+            settings.users.map((u, i): Credential => ({
+                name: u.name,
+                access: u.access,
+                repositories: u.repositories,
+                password: pws[i],
+            })),
+        );
 
         // The htpasswd file and the access rules go live together, with one reload.
         const script = pulumi.secret(

@@ -2,7 +2,7 @@
 // checks credentials by bcrypt once, remembers them for a while as keyed hashes in shared
 // memory, limits failures (counting each verification before it starts) by address and
 // answers every failure after the same time. Pure: settings in, text out.
-import { HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
+import { GRANTS_VARIABLE, HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
 import { NGINX_VERIFY_PORT } from "./ports";
 import { GC_FLAG } from "./registry";
 import { renderTemplate } from "./template";
@@ -22,6 +22,13 @@ export const AUTH_LOCATION = "/_registry_auth";
 export const VERIFY_PATH = "/verify";
 export const VERIFY_URL = `http://127.0.0.1:${NGINX_VERIFY_PORT}${VERIFY_PATH}`;
 export const AUTH_REALM = "Registry";
+/** The request's normalised path ($uri), kept for the check: a subrequest's own $uri is the check's location. */
+export const PATH_VARIABLE = "$registry_path";
+/**
+ * The URI the registry gets instead of the client's, when the check sets one (a mount whose
+ * source the user may not pull, without its mount parameters); empty: the client's own.
+ */
+export const UPSTREAM_URI_VARIABLE = "$registry_upstream_uri";
 
 /** How long verified credentials are remembered (the issue's bound: at most 5 minutes). */
 export const AUTH_CACHE_SECONDS = 300;
@@ -109,5 +116,7 @@ export function renderAuthModule(bcryptCost: number, controlDir: string, limits:
         htpasswdVariableName: HTPASSWD_VARIABLE.slice(1),
         usersVariableName: USERS_VARIABLE.slice(1),
         pullUsersVariableName: PULL_USERS_VARIABLE.slice(1),
+        grantsVariableName: GRANTS_VARIABLE.slice(1),
+        pathVariableName: PATH_VARIABLE.slice(1),
     });
 }

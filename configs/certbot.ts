@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { PEBBLE_DIRECTORY_URL, PEBBLE_ROOTS_URL } from "../settings/pebbleAddress";
 import { Settings } from "../settings/types";
-import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR, LIVE_CERTIFICATE_DIR } from "./certificates";
+import { CERT_NAME, DEPLOY_MARKER, LETSENCRYPT_DIR, LIVE_CERTIFICATE_DIR, RENEWAL_STATUS } from "./certificates";
 import { authenticatorArgs, dnsEnv } from "./dns";
 import { renderTemplate } from "./template";
 
@@ -136,6 +136,7 @@ export function renderRenewLoop(s: Settings): string {
         pebbleAccountCheck: pebbleAccountCheck(s),
         renewCheckHours: s.renewCheckHours,
         renewCheckSeconds: s.renewCheckHours * 3600,
+        renewalStatus: s.metrics.enabled ? RENEWAL_STATUS : false,
     });
 }
 

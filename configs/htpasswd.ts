@@ -5,12 +5,15 @@
 // and the secret key keeps the salt unpredictable.
 import { createHmac } from "node:crypto";
 import * as bcrypt from "bcryptjs";
-import { Access } from "../settings/types";
+import { orderedGrants } from "../settings/repositories";
+import { Access, UserAccess } from "../settings/types";
 
 export interface Credential {
     name: string;
     password: string;
-    access: Access;
+    access: UserAccess;
+    /** Repository glob → access (settings/repositories.ts); none: `access` everywhere. */
+    repositories?: Record<string, Access>;
 }
 
 /** bcrypt salt string ($2y$, cost, 22 characters) derived from the key and the user name. */
@@ -35,23 +38,41 @@ export const HTPASSWD_VARIABLE = "$registry_htpasswd";
 /** nginx variables, set by the access rules, that the authentication module reads (configs/auth.ts). */
 export const USERS_VARIABLE = "$registry_users";
 export const PULL_USERS_VARIABLE = "$registry_pull_users";
+/**
+ * Every user's access, by repository: `;<user> <access> <glob>=<access> …;` for each user,
+ * the globs in the order they are tried (orderedGrants), so the module takes the first match.
+ */
+export const GRANTS_VARIABLE = "$registry_grants";
+
+/** The value of GRANTS_VARIABLE. Names and globs hold no space, `;`, `=` or quote (settings/validators.ts, settings/retention.ts). */
+export function renderGrants(users: Pick<Credential, "name" | "access" | "repositories">[]): string {
+    const line = (u: Pick<Credential, "name" | "access" | "repositories">) =>
+        [u.name, u.access, ...orderedGrants(u.repositories ?? {}).map(([glob, access]) => `${glob}=${access}`)].join(" ");
+    return `;${users.map((u) => `${line(u)};`).join("")}`;
+}
 
 /**
  * nginx rules, included in the registry location: which htpasswd file holds the users, who
- * they are, and who may only pull (configs/auth.ts applies it, after the password). Users'
- * names are not secret; their passwords never appear here.
+ * they are, and what each may do with which repository (configs/auth.ts applies it, after
+ * the password). Users' names and globs are not secret; their passwords never appear here.
+ * The pull-only list is for a module installed before per-repository access, until the same
+ * `pulumi up` installs the new one.
  */
-export function renderAccessRules(users: Pick<Credential, "name" | "access">[], htpasswdPath: string): string {
-    const names = (access?: Access) =>
+export function renderAccessRules(users: Pick<Credential, "name" | "access" | "repositories">[], htpasswdPath: string): string {
+    const names = (which: (u: (typeof users)[number]) => boolean) =>
         users
-            .filter((u) => access === undefined || u.access === access)
+            .filter(which)
             .map((u) => u.name)
             .join(" ");
+    // A module without per-repository access lets these users only read: anyone but push
+    // everywhere, so that no user can write more than their rules say.
+    const readOnly = (u: (typeof users)[number]) => u.access !== "push" || Object.keys(u.repositories ?? {}).length > 0;
     return [
         "# Managed by the private-registry Pulumi program: the users and their access.",
         `set ${HTPASSWD_VARIABLE} ${htpasswdPath};`,
-        `set ${USERS_VARIABLE} "${names()}";`,
-        `set ${PULL_USERS_VARIABLE} "${names("pull")}";`,
+        `set ${USERS_VARIABLE} "${names(() => true)}";`,
+        `set ${PULL_USERS_VARIABLE} "${names(readOnly)}";`,
+        `set ${GRANTS_VARIABLE} "${renderGrants(users)}";`,
         "",
     ].join("\n");
 }

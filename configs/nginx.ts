@@ -8,13 +8,16 @@ import {
     AUTH_ZONES,
     GC_RETRY_AFTER_SECONDS,
     NJS_MODULE,
+    PATH_VARIABLE,
     renderAuthModule,
+    UPSTREAM_URI_VARIABLE,
     VERIFY_PATH,
 } from "./auth";
 import { WEBROOT } from "./certbot";
 import { DEPLOY_MARKER, LIVE_CERTIFICATE_DIR } from "./certificates";
+import { proxyUpstream, renderMirrorRouting } from "./mirrors";
 import { NGINX_HTTP_PORT, NGINX_HTTPS_PORT, NGINX_VERIFY_PORT } from "./ports";
-import { HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
+import { GRANTS_VARIABLE, HTPASSWD_VARIABLE, PULL_USERS_VARIABLE, USERS_VARIABLE } from "./htpasswd";
 import { DRAIN_SECONDS, REGISTRY_READONLY_SOCKET, REGISTRY_SOCKET } from "./registry";
 import { renderTemplate } from "./template";
 
@@ -92,6 +95,12 @@ export function renderHttpsServer(s: Settings): string {
         htpasswdVariable: HTPASSWD_VARIABLE,
         usersVariable: USERS_VARIABLE,
         pullUsersVariable: PULL_USERS_VARIABLE,
+        grantsVariable: GRANTS_VARIABLE,
+        pathVariable: PATH_VARIABLE,
+        upstreamUriVariable: UPSTREAM_URI_VARIABLE,
+        // With mirrors: their host names routed to their own registries (configs/mirrors.ts).
+        upstream: proxyUpstream(s),
+        mirrorRouting: renderMirrorRouting(s),
         noUsersFile: `${NGINX_AUTH_DIR}/no-users-installed`,
     });
 }

@@ -2,7 +2,9 @@
 // supervisor that runs it and its garbage collection. Pure: settings (and secrets) in, text out.
 import { S3_KEY_CHARS } from "../settings/storage";
 import { SecretValue, Settings, StorageSettings } from "../settings/types";
+import { NotificationHeaderValues, renderNotifications } from "./notifications";
 import { registryRedisView } from "./redis";
+import { renderRetentionFunction, renderRetentionRulesInstall } from "./retention";
 import { renderTemplate } from "./template";
 
 export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";
@@ -51,17 +53,26 @@ export const REGISTRY_SOCKET_DIR = "/run/registry";
 export const REGISTRY_SOCKET = `${REGISTRY_SOCKET_DIR}/registry.sock`;
 /** The read-only registry that serves reads while garbage collection runs. */
 export const REGISTRY_READONLY_SOCKET = `${REGISTRY_SOCKET_DIR}/registry-readonly.sock`;
+/**
+ * distribution's debug server (Prometheus metrics), with metrics enabled: on the registry
+ * container's loopback, read-write registry only (the read-only one would take the same port).
+ */
+export const REGISTRY_DEBUG_ADDR = "127.0.0.1:5001";
 /** How long a stopping registry (and nginx) lets in-flight requests run (http.draintimeout). */
 export const DRAIN_SECONDS = 60;
 /** How long Docker waits for the registry and nginx to stop before it kills them. */
 export const STOP_GRACE_SECONDS = DRAIN_SECONDS + 15;
 
-/** `redisPassword`: Redis' password when it has one (the result is then a secret either way). */
+/**
+ * `redisPassword`: Redis' password when it has one; `notificationHeaders`: the values of the
+ * notification endpoints' headers (configs/notifications.ts). The result is a secret either way.
+ */
 export function renderRegistryConfig(
     s: Settings,
     httpSecret: string,
     mode: "read-write" | "read-only" = "read-write",
     redisPassword?: string,
+    notificationHeaders: NotificationHeaderValues = [],
 ): string {
     if (!/^[A-Za-z0-9]+$/.test(httpSecret)) throw new Error("registry http secret must be alphanumeric");
     const readonly = mode === "read-only";
@@ -78,6 +89,8 @@ export function renderRegistryConfig(
         socket,
         drainSeconds: DRAIN_SECONDS,
         redis: s.redis ? registryRedisView(s.redis, redisPassword) : false,
+        notifications: renderNotifications(s.notifications, notificationHeaders),
+        debugAddr: s.metrics.enabled && !readonly ? REGISTRY_DEBUG_ADDR : false,
     });
 }
 
@@ -125,10 +138,16 @@ export function renderGcSchedule(s: Pick<Settings, "gc">): string {
     return `${s.gc.intervalHours * 3600} ${s.gc.deleteUntagged ? 1 : 0}`;
 }
 
-/** Writes the schedule into the control volume (whole, then renamed), run in the registry container. */
-export function renderGcScheduleInstall(s: Pick<Settings, "gc">): string {
+/**
+ * Writes the schedule and the retention rules into the control volume (each whole, then
+ * renamed), run in the registry container.
+ */
+export function renderGcScheduleInstall(s: Pick<Settings, "gc" | "retention">): string {
     const file = `${REGISTRY_CONTROL_DIR}/${GC_SCHEDULE}`;
-    return `set -eu\necho '${renderGcSchedule(s)}' > ${file}.tmp\nmv -f ${file}.tmp ${file}\necho "GC schedule: $(cat ${file})"\n`;
+    return (
+        `set -eu\necho '${renderGcSchedule(s)}' > ${file}.tmp\nmv -f ${file}.tmp ${file}\necho "GC schedule: $(cat ${file})"\n` +
+        renderRetentionRulesInstall(s, REGISTRY_CONTROL_DIR)
+    );
 }
 
 /**
@@ -160,7 +179,8 @@ export function renderDataVolumeCheck(): string {
  *   1. flag the GC (nginx then refuses writes with 503 and Retry-After);
  *   2. start a read-only registry beside the writer (nginx's backup upstream: reads go on);
  *   3. stop the writer, which lets in-flight uploads finish (http.draintimeout);
- *   4. `registry garbage-collect` (optionally --delete-untagged) on the quiet storage;
+ *   4. tag retention (configs/retention.ts), when rules are installed, then
+ *      `registry garbage-collect` (optionally --delete-untagged) on the quiet storage;
  *   5. start the writer again (a fresh blob descriptor cache), stop the read-only one, unflag.
  * No host cron, no Docker socket. The schedule counts from the last GC's end, recorded in the
  * control volume, so replacing the container (a deploy) does not postpone a due GC.
@@ -185,5 +205,6 @@ export function renderRegistrySupervisor(s: Settings): string {
         gcAck: GC_FILES.ack,
         gcRun: GC_FILES.run,
         gcDone: GC_FILES.done,
+        retention: renderRetentionFunction(REGISTRY_DATA_DIR),
     });
 }

@@ -43,12 +43,17 @@ export const DEFAULTS = {
     pebbleCertificateDays: 0,
     gcIntervalHours: 0,
     gcDeleteUntagged: false,
+    retention: [],
+    retentionDryRun: true,
     storage: { driver: "filesystem" },
     labels: {},
     hosts: [],
     redis: {},
     redisImage: "redis:7-alpine",
     rolloutPauseSeconds: 10,
+    notifications: [],
+    metrics: {},
+    mirrors: [],
 } as const;
 
 /** certbot's image for HTTP-01 (an empty certbotImage); DNS-01 uses the plugin's (settings/acmeChallenge.ts). */
@@ -91,12 +96,17 @@ export const CONFIG_KEYS = [
     "pebbleCertificateDays",
     "gcIntervalHours",
     "gcDeleteUntagged",
+    "retention",
+    "retentionDryRun",
     "storage",
     "labels",
     "hosts",
     "redis",
     "redisImage",
     "rolloutPauseSeconds",
+    "notifications",
+    "metrics",
+    "mirrors",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 

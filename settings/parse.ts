@@ -13,7 +13,12 @@ import { ACME_DIRECTORIES, CERTBOT_IMAGE, ConfigKey, DEFAULTS, PROJECT, Settings
 import { Fields, FieldNaming } from "./fields";
 import { hostsProblems, parseHosts } from "./hosts";
 import { pemCertificates } from "./pem";
+import { parseMetrics } from "./metrics";
+import { parseMirrors } from "./mirrors";
+import { parseNotifications } from "./notifications";
 import { parseRedis } from "./redis";
+import { parseRepositories } from "./repositories";
+import { parseRetention, retentionProblems } from "./retention";
 import { SecretPaths } from "./secretPaths";
 import { show } from "./show";
 import { parseStorage } from "./storage";
@@ -65,12 +70,15 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
     const publish = parsePublish(f, acme.challenge);
     const namePrefix = parseNamePrefix(f, stack);
     const hosts = parseHosts(f, { domain, namePrefix, publish });
+    // Each mirror's own name goes on the certificate, after the names given.
+    const domains = parseDomains(f, domain, acme.challenge);
+    const mirrors = parseMirrors(f, domain, [domain, ...domains, ...hosts.map((h) => h.fqdn)]);
     const settings: Settings = {
         stack,
         namePrefix,
         dockerHost: parseDockerHost(f),
         domain,
-        domains: parseDomains(f, domain, acme.challenge),
+        domains: [...domains, ...mirrors.map((m) => m.fqdn)],
         acme,
         publish,
         trustedProxies: parseTrustedProxies(f),
@@ -92,12 +100,17 @@ export function parseSettings(values: SettingsValues, stack: string, naming: Fie
             intervalHours: f.int("gcIntervalHours", DEFAULTS.gcIntervalHours, 0, 8760),
             deleteUntagged: f.flag("gcDeleteUntagged", DEFAULTS.gcDeleteUntagged),
         },
+        retention: parseRetention(f),
         storage: parseStorage(f),
         hosts,
         redis: parseRedis(f, hosts),
         rolloutPauseSeconds: f.int("rolloutPauseSeconds", DEFAULTS.rolloutPauseSeconds, 0, 600),
+        notifications: parseNotifications(f),
+        metrics: parseMetrics(f, publish),
+        mirrors,
     };
     for (const [key, problem] of hostsProblems(settings)) f.problem(key, problem);
+    for (const [key, problem] of retentionProblems(settings)) f.problem(key, problem);
     if (f.problems.length > 0) throw new ConfigError(f.problems, what);
     return settings;
 }
@@ -281,7 +294,7 @@ function parsePebbleDays(f: Fields, acmeKind: AcmeKind): number | undefined {
 }
 
 function parseUsers(f: Fields): UserSettings[] {
-    const expected = "a map of user name to { access: push|pull, password?: secret }";
+    const expected = "a map of user name to { access: push|pull|none, repositories?: { glob: push|pull }, password?: secret }";
     const value = f.map("users", DEFAULTS.users, expected);
     if (value === undefined) return [];
     const entries = Object.entries(value);
@@ -294,25 +307,27 @@ function parseUsers(f: Fields): UserSettings[] {
         }
         const at = `users.${name}`;
         if (typeof (spec ?? {}) !== "object" || Array.isArray(spec)) {
-            f.problem(at, "expected { access: push|pull, password?: secret }");
+            f.problem(at, "expected { access: push|pull|none, repositories?: { glob: push|pull }, password?: secret }");
             continue;
         }
         const user = (spec ?? {}) as Record<string, unknown>;
         for (const k of Object.keys(user)) {
-            if (k !== "access" && k !== "password") f.problem(at, `unknown field ${show(k)}; expected access or password`);
+            if (k !== "access" && k !== "repositories" && k !== "password")
+                f.problem(at, `unknown field ${show(k)}; expected access, repositories or password`);
         }
         const access = user.access ?? "push";
-        if (access !== "push" && access !== "pull") {
-            f.problem(`${at}.access`, `expected push or pull, got ${show(String(access))}`);
+        if (access !== "push" && access !== "pull" && access !== "none") {
+            f.problem(`${at}.access`, `expected push, pull or none, got ${show(String(access))}`);
             continue;
         }
+        const repositories = parseRepositories(f, `${at}.repositories`, user.repositories);
         const password = f.secret(
             `${at}.password`,
             user.password,
             passwordProblem,
             `pulumi config set --secret --path 'users.${name}.password' ...`,
         );
-        users.push({ name, access, password });
+        users.push({ name, access, repositories, password });
     }
     return users;
 }

@@ -51,6 +51,8 @@ export class DeferredSecret extends Redacted {
 export type SecretValue = Secret | DeferredSecret;
 
 export type Access = "push" | "pull";
+/** A user's access where no repository glob of theirs matches: `none` grants only what the globs grant. */
+export type UserAccess = Access | "none";
 export type AcmeKind = "production" | "staging" | "pebble" | "custom";
 export type KeyType = "ecdsa" | "rsa";
 
@@ -70,7 +72,12 @@ export type AcmeChallenge = { kind: "http" } | DnsChallenge;
 
 export interface UserSettings {
     name: string;
-    access: Access;
+    access: UserAccess;
+    /**
+     * Repository glob → access, for the repositories it matches (settings/repositories.ts):
+     * the most specific matching glob decides; `access` decides where none matches.
+     */
+    repositories: Record<string, Access>;
     /** Absent: a password is generated and kept in the stack's state. */
     password?: SecretValue;
 }
@@ -131,6 +138,26 @@ export interface RedisSettings {
     runOn?: string;
 }
 
+/** One retention rule (settings/retention.ts): which repositories it covers and which of their tags it keeps. */
+export interface RetentionRule {
+    /** The glob as given: `*` within one path segment, `**` across segments, `?` one character. */
+    repositories: string;
+    /** The same glob as an anchored POSIX ERE (also a JS RegExp source), for the retention script. */
+    repositoriesPattern: string;
+    /** Tags (the whole tag) matching this regex are kept; POSIX ERE that JS reads the same way. */
+    keepTags?: string;
+    /** The N most recently pushed tags of each repository it covers are kept. */
+    keepLast?: number;
+    /** Tags pushed within this duration are kept: as given ("30d") and in seconds. */
+    keepPushedWithin?: { text: string; seconds: number };
+}
+
+/** Tag retention: the rules, and whether it only reports (dry run) or deletes. */
+export interface RetentionSettings {
+    rules: RetentionRule[];
+    dryRun: boolean;
+}
+
 export interface Settings {
     stack: string;
     /** Prefix of every container, network and volume name on the Docker host. */
@@ -179,6 +206,8 @@ export interface Settings {
     labels: Record<string, string>;
     /** Garbage collection: every this many hours (0: only on demand), and whether untagged manifests go too. */
     gc: { intervalHours: number; deleteUntagged: boolean };
+    /** Tag retention, applied in the GC window before collection (empty rules: every tag is kept). */
+    retention: RetentionSettings;
     /** Where the registry keeps blobs and manifests: the data volume, or an S3 bucket. */
     storage: StorageSettings;
     /** Several Docker hosts serving the registry (settings/hosts.ts); empty: one, at dockerHost. */
@@ -187,4 +216,55 @@ export interface Settings {
     redis?: RedisSettings;
     /** With hosts: seconds between a host serving again and the next host's turn (a load balancer takes it back). */
     rolloutPauseSeconds: number;
+    /** Webhooks the registry sends its events to (settings/notifications.ts); empty: none. */
+    notifications: NotificationEndpoint[];
+    /** Pull-through caches of other registries, each on its own host name (settings/mirrors.ts); empty: none. */
+    mirrors: Mirror[];
+    /** The Prometheus scrape endpoint nginx serves on its own port (settings/metrics.ts). */
+    metrics: MetricsSettings;
+}
+
+/** The scrape endpoint: off by default; on its own published port, behind basic auth unless on loopback. */
+export interface MetricsSettings {
+    enabled: boolean;
+    /** Published port on bindAddress. */
+    port: number;
+    bindAddress: string;
+    /** Basic auth password of the user `metrics`; required unless bindAddress is a loopback address. */
+    password?: SecretValue;
+}
+
+/** A webhook endpoint of distribution's notifications: where the registry POSTs its push, pull and delete events. */
+export interface NotificationEndpoint {
+    /** Its name in the registry's logs and metrics. */
+    name: string;
+    /** http:// or https:// URL, without credentials (they go in headers, as secrets). */
+    url: string;
+    /** Header name → value, sent with every request; every value handled as a secret. */
+    headers: Record<string, SecretValue>;
+    /** Go durations as distribution reads them (`5s`, `500ms`). */
+    timeout: string;
+    /** Failures in a row before the endpoint backs off. */
+    threshold: number;
+    backoff: string;
+    /** Events about targets of these media types are not sent (e.g. `application/octet-stream`: layers). */
+    ignoredMediaTypes: string[];
+}
+
+/** A pull-through cache of another registry: one more registry, in distribution's proxy mode. */
+export interface Mirror {
+    /** A DNS label: its containers', volume's and socket's name. */
+    name: string;
+    /** Its host name, `<name>.<domain>`, on the certificate (in `domains`). */
+    fqdn: string;
+    /** The upstream registry: scheme, host and port. */
+    upstream: string;
+    /** The upstream is Docker Hub: Docker's `registry-mirrors` can use this mirror. */
+    dockerHub: boolean;
+    /** The upstream's credentials (an https:// upstream only). */
+    credentials?: { username: string; password: SecretValue };
+    /** How long cached content lives, as distribution reads it (`0`: never expires). */
+    ttl: string;
+    /** PEM of a private CA that signed the upstream's certificate, trusted besides the system roots. */
+    caCertificate?: string;
 }

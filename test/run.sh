@@ -14,7 +14,7 @@ log() { printf '\n== %s\n' "$*"; }
 # System packages: apache2-utils (htpasswd -v), openssl, the Docker engine,
 # debootstrap (test images), skopeo (the benchmark's push and pull client), openssh
 # (a loopback sshd stands in for a remote Docker host), jq and xz (the README's commands, the
-# Pulumi toolchain's sources).
+# Pulumi toolchain's sources), prometheus (promtool tests the alert rules).
 need=()
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
@@ -28,6 +28,7 @@ command -v python3 >/dev/null || need+=(python3)
 command -v jq >/dev/null || need+=(jq)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
+command -v promtool >/dev/null || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   # Never let a package's postinst start a service (sshd would take port 22 on the host).

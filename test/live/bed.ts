@@ -42,11 +42,16 @@ export const BED_SLOTS = {
     hostsBench: 11,
     converge: 12,
     availability: 13,
+    access: 14,
+    retention: 15,
+    events: 16,
+    metrics: 17,
+    mirrors: 18,
 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
 /** Config leaves a user sets with --secret. */
-const SECRET_LEAF = /(^|\.)(password|accessKey|secretKey|secret|key)$/;
+const SECRET_LEAF = /(^|\.)(password|accessKey|secretKey|secret|key|Authorization)$/;
 
 export function loadImages(): BedImages {
     const file = process.env.IMAGES_ENV ?? path.join(ROOT, "test", "bed", ".images.env");

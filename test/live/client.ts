@@ -54,7 +54,16 @@ export function basic(user: string, password: string): string {
 export function httpsRequest(
     ep: Endpoint,
     urlPath: string,
-    opts: { auth?: string; method?: string; timeoutMs?: number; accept?: string; body?: Buffer; localAddress?: string } = {},
+    opts: {
+        auth?: string;
+        method?: string;
+        timeoutMs?: number;
+        accept?: string;
+        body?: Buffer;
+        /** The body's type. Default: application/octet-stream. */
+        contentType?: string;
+        localAddress?: string;
+    } = {},
 ): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const req = https.request(
@@ -71,7 +80,9 @@ export function httpsRequest(
                     Host: `${ep.domain}:${ep.httpsPort}`,
                     ...(opts.auth ? { Authorization: opts.auth } : {}),
                     ...(opts.accept ? { Accept: opts.accept } : {}),
-                    ...(opts.body ? { "Content-Type": "application/octet-stream", "Content-Length": String(opts.body.length) } : {}),
+                    ...(opts.body
+                        ? { "Content-Type": opts.contentType ?? "application/octet-stream", "Content-Length": String(opts.body.length) }
+                        : {}),
                 },
                 timeout: opts.timeoutMs ?? 10_000,
             },

@@ -16,6 +16,7 @@ import { BED_LABEL, BED_SLOTS, BEFORE_HOST_COMPONENT, DeployError, upgradeChange
 import { basic, Endpoint, httpsRequest, peerCertificate, slowPatch } from "./client";
 import { statusCounts, wrongPasswordFlood } from "./flood";
 import { requestsDuring } from "./load";
+import { oneEvent, supervisorReady, within } from "./gc";
 import { LOCAL_ENGINE, MultiHostBed } from "./multiHostBed";
 import { docker, newImageId, run } from "./proc";
 import { leaksIn, secretAtoms } from "./secrets";
@@ -63,6 +64,8 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
     /** Asks host `node` for a GC (USR1) and returns its coordinator's log once the GC has ended (at most 60 s). */
     const gcAskedOn = async (node: string) => {
         const since = new Date(Date.now() - 1000).toISOString();
+        // A registry just replaced may not have set its trap yet: USR1 would end its supervisor.
+        await supervisorReady(`${prefix(node)}-registry`);
         await docker(["kill", "--signal", "USR1", `${prefix(node)}-registry`]);
         let coordinator = "";
         for (let i = 0; i < 300 && !/writes resume/.test(coordinator); i++) {
@@ -227,8 +230,12 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
         assert.equal(started.status, 202);
         const chunks = 12;
         const chunkBytes = 64 * 1024;
-        const inFlight = slowPatch(ep.a, String(started.headers.location), auth, chunks, chunkBytes, 250);
-        await sleep(300);
+        await supervisorReady(`${prefix("b")}-registry`);
+        // The USR1 goes once nginx has passed the upload on to a's registry (its 100 Continue).
+        const passedOn = oneEvent();
+        const inFlight = slowPatch(ep.a, String(started.headers.location), auth, chunks, chunkBytes, 250, passedOn.fire);
+        inFlight.catch(() => undefined);
+        await within(passedOn.happened, 30_000, "nginx passing the upload on");
         await docker(["kill", "--signal", "USR1", `${prefix("b")}-registry`]);
         for (let i = 0; i < 100 && !((await flagged("a")) && (await flagged("b"))); i++) await sleep(100);
         assert.ok((await flagged("a")) && (await flagged("b")), "both hosts flag the GC");

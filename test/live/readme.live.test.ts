@@ -530,6 +530,23 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.match(stackFile, /password:\s*\n?\s*secure: /, "the Redis password stored encrypted");
     });
 
+    test("the team example (per-repository access and retention) passes pulumi preview with what it says", async () => {
+        const r = await shell(["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("team")].join("\n"), checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+        // The users it names get generated passwords; the default admin is not declared.
+        assert.match(r.stdout, /random:index:RandomPassword\s+registry-users-ci-password\s+create/);
+        assert.match(r.stdout, /random:index:RandomPassword\s+registry-users-dev-password\s+create/);
+        assert.doesNotMatch(r.stdout, /registry-users-admin-password/);
+        const config = (yaml.load(fs.readFileSync(path.join(checkout, "Pulumi.team.yaml"), "utf8")) as { config: Record<string, unknown> })
+            .config;
+        assert.deepEqual(config["private-registry:users"], {
+            ci: { access: "none", repositories: { "team-a/**": "push" } },
+            dev: { access: "pull" },
+        });
+        assert.deepEqual(config["private-registry:retention"], [{ repositories: "**", keepTags: "release-.*", keepLast: 10 }]);
+    });
+
     test("a production stack with only domain and acmeEmail set passes pulumi preview", async () => {
         const script = [
             "export PULUMI_CONFIG_PASSPHRASE=...",

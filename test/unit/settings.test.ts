@@ -55,7 +55,7 @@ describe("parseSettings", () => {
             pebble: "ghcr.io/letsencrypt/pebble:latest",
             redis: "redis:7-alpine",
         });
-        assert.deepEqual(s.users, [{ name: "admin", access: "push", password: undefined }]);
+        assert.deepEqual(s.users, [{ name: "admin", access: "push", repositories: {}, password: undefined }]);
         assert.equal(s.bcryptCost, 10);
         assert.equal(s.retainVolumes, true);
     });
@@ -165,7 +165,7 @@ describe("parseSettings", () => {
         [
             "bad access",
             { domain: "a.example.com", users: JSON.stringify({ ci: { access: "admin" } }) },
-            /private-registry:users\.ci\.access: expected push or pull, got "admin"/,
+            /private-registry:users\.ci\.access: expected push, pull or none, got "admin"/,
         ],
         [
             "Pebble lifetime without Pebble",
@@ -609,7 +609,7 @@ describe("Pulumi.yaml: a config schema the CLI accepts", () => {
         assert.equal(prod.acme.kind, "production");
         assert.equal(prod.acme.email, "ops@example.com");
         assert.equal(prod.pebbleCertificateDays, undefined);
-        assert.deepEqual(prod.users, [{ name: "admin", access: "push", password: undefined }]);
+        assert.deepEqual(prod.users, [{ name: "admin", access: "push", repositories: {}, password: undefined }]);
     });
 });
 
