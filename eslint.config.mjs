@@ -4,7 +4,7 @@
 // The program is in layers, each importing only from those below it: settings/ (the pure
 // parsing of the settings), then configs/ (what the containers are given, rendered from them),
 // then components/ (the Pulumi resources), then index.ts and stackConfig.ts (the stack's
-// program). import-x checks both that (no-restricted-paths) and that no modules import each
+// program) and plugin/ (the component package's entry). import-x checks both that (no-restricted-paths) and that no modules import each
 // other in a circle (no-cycle). no-cycle skips `import type`, so test/unit/layers.test.ts walks
 // the same graph with type imports included.
 import path from "node:path";
@@ -15,7 +15,7 @@ import tseslint from "typescript-eslint";
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 /** Above a layer: everything that may import it, which it must never import back. */
-const ABOVE_COMPONENTS = ["./index.ts", "./stackConfig.ts", "./test", "./bench", "./examples"];
+const ABOVE_COMPONENTS = ["./index.ts", "./stackConfig.ts", "./plugin", "./test", "./bench", "./examples"];
 const ABOVE_CONFIGS = ["./components", ...ABOVE_COMPONENTS];
 const ABOVE_SETTINGS = ["./configs", ...ABOVE_CONFIGS];
 

@@ -27,6 +27,31 @@ export type {
     RetentionRuleArgs,
 } from "./privateRegistryArgs";
 
+/** The volumes that hold what a registry must keep. */
+export interface RegistryVolumes {
+    /** The registry's data (filesystem storage). */
+    data: string;
+    /** The certificates and certbot's account. */
+    certificates: string;
+}
+
+/** One of several hosts, as the `hosts` output lists it. */
+export interface RegistryHostOutput {
+    name: string;
+    /** `<name>.<domain>[:port]`. */
+    host: string;
+    url: string;
+    dockerHost: string;
+}
+
+/**
+ * Pulumi's type of the component: `<package>:index:<class>`, as the component package
+ * (plugin/, package name `private-registry`) exposes it to every Pulumi language.
+ */
+export const PRIVATE_REGISTRY_TYPE = "private-registry:index:PrivateRegistry";
+/** Its type before it was a package's. */
+const FORMER_TYPE = "registry:index:PrivateRegistry";
+
 export class PrivateRegistry extends pulumi.ComponentResource {
     /** `https://<host>`: the registry's address. */
     public readonly url: pulumi.Output<string>;
@@ -42,16 +67,17 @@ export class PrivateRegistry extends pulumi.ComponentResource {
     /** The certificate's expiry (ISO 8601) as of the last issuance by `pulumi up`. */
     public readonly certificateExpiry: pulumi.Output<string>;
     /** Names of the data and certificate volumes. */
-    public readonly volumes: pulumi.Output<{ data: string; certificates: string }>;
+    public readonly volumes: pulumi.Output<RegistryVolumes>;
 
     /** Several hosts: each host's name, its own address (`<name>.<domain>[:port]`) and Docker host. Undefined with one. */
-    public readonly hosts: pulumi.Output<{ name: string; host: string; url: string; dockerHost: string }[] | undefined>;
+    public readonly hosts: pulumi.Output<RegistryHostOutput[] | undefined>;
 
     /** Each pull-through mirror: its host and URL, and client snippets (daemon.json for Docker Hub, containerd's hosts.toml). */
     public readonly mirrors: pulumi.Output<MirrorOutput[]>;
 
     constructor(name: string, args: PrivateRegistryArgs, opts: pulumi.ComponentResourceOptions = {}) {
-        super("registry:index:PrivateRegistry", name, {}, opts);
+        // Stacks made before keep every resource through the alias of the former type.
+        super(PRIVATE_REGISTRY_TYPE, name, {}, { ...opts, aliases: [...(opts.aliases ?? []), { type: FORMER_TYPE }] });
         const settings = this.settings(name, args);
         const labels: Labels = [
             { label: "org.opencontainers.image.vendor", value: "private-registry" },
@@ -64,7 +90,8 @@ export class PrivateRegistry extends pulumi.ComponentResource {
         // The users' passwords, the same on every host, under one name whatever the number of
         // hosts: a single host kept them under its RegistryUsers before (aliases), so neither an
         // upgrade nor a second host makes new ones.
-        const passwords = userPasswords(`${name}-users`, settings.users, this, formerUsers(`${name}-htpasswd`, this));
+        const formerSelf = pulumi.createUrn(name, FORMER_TYPE, opts.parent);
+        const passwords = userPasswords(`${name}-users`, settings.users, this, formerUsers(`${name}-htpasswd`, [this.urn, formerSelf]));
         const given = this.dockerProviderGiven(settings, args.dockerHost !== undefined);
         let declared: RegistryHost[];
         if (settings.hosts.length === 0) {

@@ -3,19 +3,41 @@
 // applied, with its validation, by settings/parse.ts.
 import * as pulumi from "@pulumi/pulumi";
 
+// Closed sets of values as `as const` objects: TypeScript programs keep their literal types, and
+// Pulumi's schema (other languages: plugin/) gets an enum for each, where a union has none.
+
+/** What a user may do in a repository. */
+export const UserAccess = { push: "push", pull: "pull", none: "none" } as const;
+export type UserAccess = (typeof UserAccess)[keyof typeof UserAccess];
+/** What a repository glob grants. */
+export const RepositoryAccess = { push: "push", pull: "pull" } as const;
+export type RepositoryAccess = (typeof RepositoryAccess)[keyof typeof RepositoryAccess];
+/** The certificate's key type. */
+export const AcmeKeyType = { ecdsa: "ecdsa", rsa: "rsa" } as const;
+export type AcmeKeyType = (typeof AcmeKeyType)[keyof typeof AcmeKeyType];
+/** How the CA validates the names. */
+export const AcmeChallengeType = { http: "http", dns: "dns" } as const;
+export type AcmeChallengeType = (typeof AcmeChallengeType)[keyof typeof AcmeChallengeType];
+/** certbot's DNS plugin for DNS-01 (`""`: none). */
+export const DnsPluginName = { none: "", rfc2136: "rfc2136", cloudflare: "cloudflare", route53: "route53" } as const;
+export type DnsPluginName = (typeof DnsPluginName)[keyof typeof DnsPluginName];
+/** Where the registry keeps blobs. */
+export const StorageDriver = { filesystem: "filesystem", s3: "s3" } as const;
+export type StorageDriver = (typeof StorageDriver)[keyof typeof StorageDriver];
+
 /** A registry user. */
 export interface RegistryUserArgs {
     /**
      * `push` (read and write), `pull` (read only: every write gets 403) or `none` (only what
      * `repositories` grants), for every repository no glob of `repositories` matches. Default: `push`.
      */
-    access?: "push" | "pull" | "none";
+    access?: UserAccess;
     /**
      * Repository glob → `pull` or `push`: `*` within one path segment, `**` across segments, `?`
      * one character. The most specific matching glob decides (most characters other than `*`;
      * between equals, `pull`). Default: `{}`.
      */
-    repositories?: Record<string, "push" | "pull">;
+    repositories?: Record<string, RepositoryAccess>;
     /** 12 to 72 bytes. Default: a generated 32-character password (see `passwords`). Kept secret. */
     password?: pulumi.Input<string>;
 }
@@ -36,29 +58,32 @@ export interface RetentionRuleArgs {
     keepPushedWithin?: string;
 }
 
-/** Where the registry keeps blobs: its data volume (the default), or an S3 bucket. */
-export type RegistryStorageArgs =
-    | { driver?: "filesystem" }
-    | {
-          driver: "s3";
-          /** An existing bucket. Required. */
-          bucket: string;
-          /** The bucket's region. Required on AWS; default with an endpoint: `us-east-1`. */
-          region?: string;
-          /** `https://host[:port]` (or `http://`) of an S3-compatible server. Default: AWS. */
-          endpoint?: string;
-          /** Bucket in the path rather than the host name. Default: `true` with an endpoint, else `false`. */
-          forcePathStyle?: boolean;
-          /** Key prefix of everything the registry stores. Default: the bucket root. */
-          rootDirectory?: string;
-          /** Both or neither. Default: neither (the AWS SDK's default chain, e.g. an instance role). Kept secret. */
-          accessKey?: pulumi.Input<string>;
-          secretKey?: pulumi.Input<string>;
-          /** Let clients download blobs from presigned bucket URLs. Default: `false`. */
-          redirect?: boolean;
-          /** PEM of a private CA that signed an `https://` endpoint's certificate. Default: none. */
-          caCertificate?: string;
-      };
+/**
+ * Where the registry keeps blobs: its data volume (the default), or an S3 bucket (`driver: s3`
+ * and the fields after it, which the filesystem driver refuses).
+ */
+export interface RegistryStorageArgs {
+    /** `filesystem` (the data volume) or `s3`. Default: `filesystem`. */
+    driver?: StorageDriver;
+    /** An existing bucket. Required with s3. */
+    bucket?: string;
+    /** The bucket's region. Required on AWS; default with an endpoint: `us-east-1`. */
+    region?: string;
+    /** `https://host[:port]` (or `http://`) of an S3-compatible server. Default: AWS. */
+    endpoint?: string;
+    /** Bucket in the path rather than the host name. Default: `true` with an endpoint, else `false`. */
+    forcePathStyle?: boolean;
+    /** Key prefix of everything the registry stores. Default: the bucket root. */
+    rootDirectory?: string;
+    /** Both or neither. Default: neither (the AWS SDK's default chain, e.g. an instance role). Kept secret. */
+    accessKey?: pulumi.Input<string>;
+    /** With accessKey. Kept secret. */
+    secretKey?: pulumi.Input<string>;
+    /** Let clients download blobs from presigned bucket URLs. Default: `false`. */
+    redirect?: boolean;
+    /** PEM of a private CA that signed an `https://` endpoint's certificate. Default: none. */
+    caCertificate?: string;
+}
 
 /**
  * The registry's settings, in the shape of the stack config (Pulumi.yaml documents the same
@@ -77,13 +102,13 @@ export interface PrivateRegistryArgs {
     /** ACME account e-mail. Default: `""`, none. */
     acmeEmail?: string;
     /** Certificate key type: `ecdsa` or `rsa`. Default: `ecdsa`. */
-    acmeKeyType?: "ecdsa" | "rsa";
+    acmeKeyType?: AcmeKeyType;
     /** PEM root of a custom ACME CA whose root is private. Default: `""`, publicly trusted. */
     acmeCaCertificate?: string;
     /** How the CA validates the names: `http` (HTTP-01 through port 80) or `dns` (DNS-01 through `dnsPlugin`). Default: `http`. */
-    acmeChallenge?: "http" | "dns";
+    acmeChallenge?: AcmeChallengeType;
     /** With `acmeChallenge: dns`: `rfc2136`, `cloudflare` or `route53`. Default: `""`, none (required with dns). */
-    dnsPlugin?: "" | "rfc2136" | "cloudflare" | "route53";
+    dnsPlugin?: DnsPluginName;
     /** With `acmeChallenge: dns`, the plugin's credential fields (see the README's table). Default: `{}`. Kept secret. */
     dnsCredentials?: Record<string, pulumi.Input<string>>;
     /** Seconds certbot waits for the TXT record to propagate (0-3600). Default: `0`, the plugin's own. */
@@ -143,7 +168,7 @@ export interface PrivateRegistryArgs {
     /** Webhooks the registry POSTs its events (push, pull, delete) to; distribution queues them in memory. Default: `[]`, none. */
     notifications?: RegistryNotificationArgs[];
     /** The Prometheus scrape endpoint: `{enabled, port?: 9145, bindAddress?: 127.0.0.1, password?}` (password: required off loopback, kept secret). Default: `{}`, off. */
-    metrics?: { enabled?: boolean; port?: number; bindAddress?: string; password?: pulumi.Input<string> };
+    metrics?: RegistryMetricsArgs;
     /** Pull-through caches of other registries, each on its own host name `<name>.<domain>` (on the certificate). Default: `[]`, none. */
     mirrors?: RegistryMirrorArgs[];
 }
@@ -189,13 +214,35 @@ export interface RegistryHostArgs {
     /** Its Docker daemon: `unix://...`, `ssh://user@host[:port]`, or `tcp://host:port` with `tls`. Required. */
     dockerHost: string;
     /** With a `tcp://` dockerHost (`dockerd --tlsverify`): the daemon's CA, this client's certificate (PEM) and key (PEM, kept secret). Default: none. */
-    tls?: { caCertificate: string; certificate: string; key: pulumi.Input<string> };
+    tls?: RegistryHostTlsArgs;
     /** Default: the top-level `bindAddress`. */
     bindAddress?: string;
     /** Default: the top-level `httpPort`. */
     httpPort?: number;
     /** Default: the top-level `httpsPort`. */
     httpsPort?: number;
+}
+
+/** A host's Docker daemon over `tcp://` with TLS (`dockerd --tlsverify`). */
+export interface RegistryHostTlsArgs {
+    /** PEM of the daemon's CA. Required. */
+    caCertificate: string;
+    /** PEM of this client's certificate. Required. */
+    certificate: string;
+    /** PEM of this client's key. Required. Kept secret. */
+    key: pulumi.Input<string>;
+}
+
+/** The Prometheus scrape endpoint. */
+export interface RegistryMetricsArgs {
+    /** Default: `false`. */
+    enabled?: boolean;
+    /** Published port of the endpoint. Default: `9145`. */
+    port?: number;
+    /** Address it is published on. Default: `127.0.0.1`. */
+    bindAddress?: string;
+    /** Basic-auth password of user `metrics`; required off loopback. Default: none. Kept secret. */
+    password?: pulumi.Input<string>;
 }
 
 /** Redis: external, or run by this program on one of the hosts (`runOn`). */

@@ -50,14 +50,13 @@ export function userPasswords(
 }
 
 /**
- * Where a single host's RegistryUsers named `name` under `parent` kept its generated passwords,
- * under either of its types (`Htpasswd` before it was renamed).
+ * Where a single host's RegistryUsers named `name` kept its generated passwords: under any of
+ * `parents` (the PrivateRegistry's URN now and under its former type), as either of its types
+ * (`Htpasswd` before it was renamed).
  */
-export function formerUsers(name: string, parent: pulumi.Resource): { name: string; parents: pulumi.Output<string>[] } {
-    return {
-        name,
-        parents: ["registry:index:Htpasswd", "registry:index:RegistryUsers"].map((type) => pulumi.createUrn(name, type, parent)),
-    };
+export function formerUsers(name: string, parents: pulumi.Input<string>[]): { name: string; parents: pulumi.Output<string>[] } {
+    const types = ["registry:index:Htpasswd", "registry:index:RegistryUsers"];
+    return { name, parents: parents.flatMap((parent) => types.map((type) => pulumi.createUrn(name, type, parent))) };
 }
 
 export class RegistryUsers extends pulumi.ComponentResource {

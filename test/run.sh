@@ -14,7 +14,8 @@ log() { printf '\n== %s\n' "$*"; }
 # System packages: apache2-utils (htpasswd -v), openssl, the Docker engine,
 # debootstrap (test images), skopeo (the benchmark's push and pull client), openssh
 # (a loopback sshd stands in for a remote Docker host), jq and xz (the README's commands, the
-# Pulumi toolchain's sources), prometheus (promtool tests the alert rules).
+# Pulumi toolchain's sources), prometheus (promtool tests the alert rules), python3-venv (the
+# Python example's virtualenv).
 need=()
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v openssl >/dev/null || need+=(openssl)
@@ -25,6 +26,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v jq >/dev/null || need+=(jq)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || need+=(iproute2)
@@ -51,7 +53,7 @@ npx tsc --noEmit -p .
 log "lint (eslint, prettier)"
 npm run --silent lint
 
-# The Pulumi CLI, its language host and providers (on PATH, or built from source).
+# The Pulumi CLI, its language hosts and providers (on PATH, or built from source).
 # shellcheck source=test/bed/toolchain.sh
 source test/bed/toolchain.sh
 

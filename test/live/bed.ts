@@ -47,6 +47,7 @@ export const BED_SLOTS = {
     events: 16,
     metrics: 17,
     mirrors: 18,
+    package: 19,
 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";
@@ -72,6 +73,9 @@ export class DeployError extends Error {}
 /** The last commit before each host's resources became children of a RegistryHost component. */
 export const BEFORE_HOST_COMPONENT = "a1f338761df29f47e145879cf452fddc8d0c0cf9";
 
+/** The commit that made each host's resources children of a RegistryHost component. */
+export const HOST_COMPONENT = "77981d4463678dc3108fff74cc84f20fa30f5739";
+
 /**
  * What an upgrade did beyond updates in place: every step that creates, replaces or deletes a
  * resource other than a RegistryHost component (aliases keep the rest).
@@ -83,12 +87,35 @@ export function upgradeChanges(steps: Step[]): string[] {
         .map(describeStep);
 }
 
+/**
+ * What a missing alias shows as in an upgrade: a resource created under a new name and the old
+ * one deleted (a replacement, by contrast, is a changed input under the same name).
+ */
+export function aliasMisses(steps: Step[]): string[] {
+    return steps.filter((s) => s.op === "create" || s.op === "delete").map(describeStep);
+}
+
 /** "update command:local:Command registry-htpasswd-install" */
 export function describeStep(s: Step): string {
     return `${s.op} ${s.type} ${s.name}`;
 }
 
 /** Removes every container, network and volume labelled registry-bed=<label>. */
+/**
+ * Removes the containers, networks and volumes whose names start with `prefix`: what a program
+ * that sets no labels (examples/yaml) deployed for a bed.
+ */
+export async function removeNamed(prefix: string): Promise<void> {
+    const named = (kind: string[], fmt: string) =>
+        docker([...kind, "--format", fmt], { allowFail: true }).then((out) => out.split("\n").filter((n) => n.startsWith(`${prefix}-`)));
+    const containers = await named(["ps", "-a"], "{{.Names}}");
+    if (containers.length) await docker(["rm", "--force", ...containers], { allowFail: true });
+    const networks = await named(["network", "ls"], "{{.Name}}");
+    if (networks.length) await docker(["network", "rm", ...networks], { allowFail: true });
+    const volumes = await named(["volume", "ls"], "{{.Name}}");
+    if (volumes.length) await docker(["volume", "rm", "--force", ...volumes], { allowFail: true });
+}
+
 export async function removeLabelled(label: string): Promise<void> {
     const byLabel = ["--filter", `label=${BED_LABEL}=${label}`];
     const list = async (args: string[]) => (await docker([...args, ...byLabel], { allowFail: true })).split("\n").filter(Boolean);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { Bed, BED_SLOTS, BEFORE_HOST_COMPONENT, DeployError, upgradeChanges } from "./bed";
+import { aliasMisses, Bed, BED_SLOTS, BEFORE_HOST_COMPONENT, DeployError, HOST_COMPONENT, upgradeChanges } from "./bed";
 import { canConnect, DockerClient, peerCertificate } from "./client";
 import { Engine } from "./engine";
 import { docker, run } from "./proc";
@@ -85,10 +85,15 @@ describe("live: every volume and container removed by hand comes back with one `
         assert.equal(deployed.outputs.passwords.value.bob, bobPassword, "the upgrade keeps bob's generated password");
         const touched = bed.steps.filter((s) => s.type.startsWith("random:") || s.type === "docker:index/volume:Volume");
         assert.deepEqual(touched, [], "the upgrade creates, replaces or deletes no password or volume");
-        // Then to this program, where the host's resources are a RegistryHost's children
+        // Then to the program where the host's resources are a RegistryHost's children
         // (aliases): nothing is created, replaced or deleted but the component itself.
-        deployed = await bed.up(config);
+        deployed = await bed.upAt(HOST_COMPONENT, config);
         assert.deepEqual(upgradeChanges(bed.steps), [], "the upgrade to RegistryHost changes no resource");
+        assert.equal(deployed.outputs.passwords.value.bob, bobPassword);
+        // Then to this program (the component under its package's type, an alias of the former):
+        // whatever it renders differently is updated or replaced, nothing is created anew.
+        deployed = await bed.up(config);
+        assert.deepEqual(aliasMisses(bed.steps), [], "every resource keeps its state through the upgrade");
         assert.equal(deployed.outputs.passwords.value.bob, bobPassword);
         trust(deployed.outputs.caRoot.value);
         const login = await client.login(bed.host, ALICE.name, ALICE.password);

@@ -9,7 +9,7 @@ import { Bed } from "./bed";
 import { Bind9 } from "./bind9";
 import { DockerClient, Endpoint } from "./client";
 import { DockerTlsProxy } from "./dockerTlsProxy";
-import { Deployed, Engine } from "./engine";
+import { Deployed, Engine, Step } from "./engine";
 import { LoadBalancer } from "./loadBalancer";
 import { S3Server } from "./s3server";
 import { sourceAddress, sourceAddresses } from "./sourceAddresses";
@@ -47,6 +47,8 @@ export class MultiHostBed {
     /** The hosts' certificates' roots (each host's Pebble). */
     roots = "";
     readonly ep: Record<string, Endpoint> = {};
+    /** The steps of each upgrade through the commits of start's `upgradeFrom`. */
+    readonly upgrades: { commit: string; steps: Step[] }[] = [];
     /** Host b's Docker daemon: this engine over tcp:// with TLS (client certificates). */
     daemonB?: DockerTlsProxy;
     private readonly daemonPort: number;
@@ -141,13 +143,15 @@ export class MultiHostBed {
     /**
      * bind9 and the bucket, the stack, the load balancers, and a client logged in everywhere.
      * With `oneHostFirst`, the stack is first deployed with one host (oneHostConfig), handed to
-     * it, and then grown to hosts a and b, as an existing stack would. With `upgradeFrom` (a
-     * commit), the program at that commit deploys the stack first (one host and then two), and
-     * this one upgrades it: the result's steps are the upgrade's.
+     * it, and then grown to hosts a and b, as an existing stack would. With `upgradeFrom`
+     * (commits), the program at the first deploys the stack first (one host and then two), each
+     * next one upgrades it (their steps in `upgrades`), and then this one: the result's steps are
+     * that last upgrade's.
      */
-    async start(opts: { oneHostFirst?: (up: Deployed) => Promise<void>; upgradeFrom?: string } = {}): Promise<Deployed> {
-        const { oneHostFirst, upgradeFrom } = opts;
-        const up = (config: Record<string, unknown>) => (upgradeFrom ? this.bed.upAt(upgradeFrom, config) : this.bed.up(config));
+    async start(opts: { oneHostFirst?: (up: Deployed) => Promise<void>; upgradeFrom?: string[] } = {}): Promise<Deployed> {
+        const { oneHostFirst, upgradeFrom = [] } = opts;
+        const [first] = upgradeFrom;
+        const up = (config: Record<string, unknown>) => (first ? this.bed.upAt(first, config) : this.bed.up(config));
         await this.bind9.start();
         this.address = this.bind9.address;
         await this.s3.start();
@@ -157,7 +161,8 @@ export class MultiHostBed {
         await this.daemonB.start();
         await this.bed.addHostNames(this.hosts.map((h) => this.fqdn(h.name)));
         await sourceAddresses(LB_SOURCE_FIRST, LB_SOURCES.length);
-        if (upgradeFrom) await up(this.config());
+        // The stack at each commit in turn, then this program's.
+        for (const commit of upgradeFrom) this.upgrades.push({ commit, steps: (await this.bed.upAt(commit, this.config())).steps });
         const deployed = await this.bed.up(this.config());
         this.roots = deployed.outputs.caRoot.value as string;
         for (const h of this.hosts) {

@@ -169,7 +169,7 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         // /etc/hosts at most every 5 seconds and sends a name it misses to DNS, which the tests
         // never ask. So the line is in place from the start; the block adds it again.
         if (!hadHostsLine) await withHostsLock(() => addHostsLine(DEV.hostsLine));
-        checkout = copyProject(["examples"]);
+        checkout = copyProject(["examples", "plugin"]);
         // The one change the bed needs: images built here instead of pulled.
         const images = loadImages();
         const file = path.join(checkout, "Pulumi.dev.yaml");
@@ -456,10 +456,30 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.doesNotMatch(`${r.stdout}${r.stderr}`, /private-registry:/, "it runs its own program, not the registry's stack config");
         // Its own resource, the component and the component's children, all under the example's project.
         assert.match(r.stdout, /\+\s+random:index:RandomPassword\s+ci-password\s+create/);
-        assert.match(r.stdout, /\+\s+registry:index:PrivateRegistry\s+registry\s+create/);
+        assert.match(r.stdout, /\+\s+private-registry:index:PrivateRegistry\s+registry\s+create/);
         assert.match(r.stdout, /\+\s+pulumi:pulumi:Stack\s+registry-library-dev\s+create/);
         assert.match(r.stdout, /url\s*: "https:\/\/registry\.example\.com"/);
         assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+    });
+
+    test("the YAML example uses the component package: its preview declares the registry, the secret stays encrypted", async () => {
+        const r = await shell(["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("yaml")].join("\n"), checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.match(r.stdout, /\+\s+private-registry:index:PrivateRegistry\s+registry\s+create/);
+        assert.match(r.stdout, /\+\s+docker:index:Container\s+registry-nginx\s+create/);
+        assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+        const stackFile = fs.readFileSync(path.join(checkout, "examples", "yaml", "Pulumi.dev.yaml"), "utf8");
+        assert.match(stackFile, /ciPassword:\s*\n?\s*secure: /, "the password stored encrypted");
+    });
+
+    test("the Python example adds the package (its SDK generated) and previews the registry", async () => {
+        const r = await shell(["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("python")].join("\n"), checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.match(r.stdout, /import pulumi_private_registry/);
+        assert.match(r.stdout, /\+\s+private-registry:index:PrivateRegistry\s+registry\s+create/);
+        assert.match(r.stdout, /\+\s+random:index:RandomPassword\s+registry-users-reader-password\s+create/);
+        assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+        assert.ok(fs.existsSync(path.join(checkout, "examples", "python", "sdks", "private-registry")), "the SDK is generated");
     });
 
     test("the private-network walkthrough (DNS-01, port 80 unpublished) passes pulumi preview, the TSIG secret encrypted", async () => {

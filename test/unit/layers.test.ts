@@ -120,6 +120,7 @@ function layer(file: string): { rank: number; name: string } {
     if (top === "configs") return { rank: 1, name: "configs/" };
     if (top === "components") return { rank: 2, name: "components/" };
     if (file === "index.ts" || file === "stackConfig.ts") return { rank: 3, name: "the program (index.ts, stackConfig.ts)" };
+    if (top === "plugin") return { rank: 3, name: "the component package (plugin/)" };
     return { rank: 4, name: "tests, benchmark and examples" };
 }
 
