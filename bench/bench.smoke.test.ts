@@ -99,3 +99,41 @@ test("the several-hosts benchmark runs end to end: both paths measured, both hos
         fs.rmSync(out, { recursive: true, force: true });
     }
 });
+
+test("the scale benchmark runs end to end: repository rules' push row and every GC window, split", { timeout: 900_000 }, async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));
+    try {
+        const r = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "scale.ts")], {
+            env: {
+                ...process.env,
+                BENCH_OUT: out,
+                BENCH_SMALL_COUNT: "2",
+                BENCH_SMALL_MB: "1",
+                BENCH_RUNS: "1",
+                BENCH_WINDOW_MANIFESTS: "100",
+                BENCH_WINDOW_S3_MANIFESTS: "100",
+            },
+            timeoutMs: 900_000,
+        });
+        assert.equal(r.code, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+        const result = JSON.parse(fs.readFileSync(path.join(out, "scale.json"), "utf8"));
+        assert.ok(result.accessRules.todayMBps > 0 && result.accessRules.rulesMBps > 0, JSON.stringify(result.accessRules));
+        assert.equal(result.accessRules.rules, 200);
+        assert.deepEqual(Object.keys(result.windows), ["filesystem 100", "S3 100"]);
+        for (const [name, w] of Object.entries(result.windows as Record<string, Record<string, Record<string, number>>>)) {
+            for (const k of ["nothing", "half"]) {
+                const parts = ["readOnlyS", "retentionS", "markS", "sweepS", "resumeS"];
+                assert.ok(w[k].totalS > 0 && parts.every((p) => w[k][p] >= 0), `${name} ${k}: ${JSON.stringify(w[k])}`);
+                assert.ok(w[k].totalS >= w[k].readOnlyS + w[k].retentionS + w[k].collectS, `${name} ${k}: the parts fit in the window`);
+            }
+            assert.equal(w.half.deleted, 50, name);
+        }
+        assert.ok(result.windows["filesystem 100"].half.retentionS > 0, "retention ran in the filesystem window");
+        const md = fs.readFileSync(path.join(out, "scale.md"), "utf8");
+        assert.match(md, /\| 50 users, 200 repository rules \| [\d.]+ \| [\d.]+ \|/);
+        const row = /\| filesystem 100, 50 tags deleted \(by retention\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/;
+        assert.match(md, row);
+    } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+    }
+});

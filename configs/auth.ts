@@ -89,6 +89,8 @@ export function authZones(limits: AuthLimits) {
         failures: { name: "registry_auth_failures", size: "1m", timeoutSeconds: limits.failureWindowSeconds, number: true },
         windows: { name: "registry_auth_windows", size: "1m", timeoutSeconds: limits.failureWindowSeconds * 2 },
         state: { name: "registry_auth_state", size: "64k" },
+        // What the module did, for the metrics endpoint (configs/metrics.ts): a few keys, never expiring.
+        counters: { name: "registry_auth_counters", size: "64k", number: true },
     } satisfies Record<string, AuthZone>;
 }
 

@@ -59,7 +59,7 @@ export function renderGrants(users: Pick<Credential, "name" | "access" | "reposi
  * `pulumi up` installs the new one.
  */
 export function renderAccessRules(users: Pick<Credential, "name" | "access" | "repositories">[], htpasswdPath: string): string {
-    const names = (which: (u: (typeof users)[number]) => boolean) =>
+    const names = (which: (u: (typeof users)[number]) => boolean = () => true) =>
         users
             .filter(which)
             .map((u) => u.name)
@@ -70,9 +70,24 @@ export function renderAccessRules(users: Pick<Credential, "name" | "access" | "r
     return [
         "# Managed by the private-registry Pulumi program: the users and their access.",
         `set ${HTPASSWD_VARIABLE} ${htpasswdPath};`,
-        `set ${USERS_VARIABLE} "${names(() => true)}";`,
-        `set ${PULL_USERS_VARIABLE} "${names(readOnly)}";`,
-        `set ${GRANTS_VARIABLE} "${renderGrants(users)}";`,
+        ...setLong(USERS_VARIABLE, names()),
+        ...setLong(PULL_USERS_VARIABLE, names(readOnly)),
+        ...setLong(GRANTS_VARIABLE, renderGrants(users)),
         "",
     ].join("\n");
+}
+
+/** Characters of a value per `set`: nginx refuses a parameter longer than its 4 KiB config buffer. */
+export const SET_CHUNK = 2000;
+
+/**
+ * `set <variable> "<value>";` as one line, or, for a value longer than SET_CHUNK (50 users
+ * with 4 repository rules each pass 4 KiB), as lines that append a chunk each. The value
+ * holds no quote, backslash or `$` (settings/validators.ts, settings/repositories.ts).
+ */
+export function setLong(variable: string, value: string): string[] {
+    const lines = [`set ${variable} "${value.slice(0, SET_CHUNK)}";`];
+    for (let i = SET_CHUNK; i < value.length; i += SET_CHUNK)
+        lines.push(`set ${variable} "\${${variable.slice(1)}}${value.slice(i, i + SET_CHUNK)}";`);
+    return lines;
 }

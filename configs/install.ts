@@ -99,8 +99,10 @@ export const USERS_RULES_PATH = `${NGINX_CONF_DIR}/${NGINX_INCLUDE_DIRS.access}/
 
 /** The users that installed access rules name (none when there are none). */
 export function installedUsers(rules: string): string[] {
-    const m = new RegExp(`^set \\${USERS_VARIABLE} "([^"]*)";$`, "m").exec(rules);
-    return m ? m[1].split(" ").filter(Boolean) : [];
+    // The list may be set in chunks, each line appending to the variable (setLong).
+    const v = USERS_VARIABLE.slice(1);
+    const chunks = [...rules.matchAll(new RegExp(`^set \\$${v} "(?:\\$\\{${v}\\})?([^"]*)";$`, "gm"))].map((m) => m[1]);
+    return chunks.join("").split(" ").filter(Boolean);
 }
 
 /**

@@ -2,15 +2,19 @@
 // njs module, installed like every nginx config: staged, `nginx -t`, renamed, reloaded), and
 // the registry container relays distribution's metrics (its debug server, on the container's
 // loopback) and the data volume's usage to it through a file in the socket volume, which only
-// the two share. Pure: settings in, text out.
+// the two share. The module also reads the authentication module's counters (a shared zone of
+// nginx.conf) and the supervisor's last GC and retention results (the control volume). Pure:
+// settings in, text out.
 import { createHash } from "node:crypto";
 import { METRICS_USER } from "../settings/metrics";
 import { Settings } from "../settings/types";
+import { AUTH_ZONES } from "./auth";
 import { LIVE_CERTIFICATE_DIR, RENEWAL_STATUS } from "./certificates";
 import { renderConfigInstall, StagedFile } from "./install";
 import { NGINX_CONTROL_DIR, NGINX_INCLUDE_DIRS } from "./nginx";
 import { NGINX_METRICS_PORT } from "./ports";
-import { GC_FLAG, GC_LAST, GC_SCHEDULE, REGISTRY_DATA_DIR, REGISTRY_DEBUG_ADDR, REGISTRY_SOCKET_DIR } from "./registry";
+import { GC_FLAG, GC_LAST, GC_RESULT, GC_SCHEDULE, REGISTRY_DATA_DIR, REGISTRY_DEBUG_ADDR, REGISTRY_SOCKET_DIR } from "./registry";
+import { RETENTION_RESULT } from "./retention";
 import { renderTemplate } from "./template";
 
 export { NGINX_METRICS_PORT } from "./ports";
@@ -57,6 +61,9 @@ export function renderMetricsFiles(s: Pick<Settings, "stack">, passwordSha256: s
         gcFlag: GC_FLAG,
         gcLast: GC_LAST,
         gcSchedule: GC_SCHEDULE,
+        gcResult: GC_RESULT,
+        retentionResult: RETENTION_RESULT,
+        authCountersZone: AUTH_ZONES.counters.name,
         ...VARIABLES,
     };
     return [

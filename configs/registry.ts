@@ -16,6 +16,11 @@ export const GC_FLAG = "gc-in-progress";
 /** When the last GC ended (epoch seconds), in the control volume: the schedule survives container replacement. */
 export const GC_LAST = "last-gc";
 /**
+ * The last collection's result, in the control volume, for the metrics endpoint:
+ * "<start> <duration s> <1 worked|0 failed> <blobs deleted> <bytes freed|- (S3: not measured)>".
+ */
+export const GC_RESULT = "last-gc-result";
+/**
  * The GC schedule, in the control volume: "<interval seconds> <1 if untagged manifests go too>",
  * written by `pulumi up` (renderGcScheduleInstall) and read by the supervisor at every turn, so
  * a new schedule reaches the running registry: no new container, no moment without a registry.
@@ -196,6 +201,9 @@ export function renderRegistrySupervisor(s: Settings): string {
         gcFlag: GC_FLAG,
         gcLast: GC_LAST,
         gcSchedule: GC_SCHEDULE,
+        gcResult: GC_RESULT,
+        // Filesystem: the blobs' bytes are summed before and after a collection (S3: not measured).
+        blobsDir: s.storage.driver === "filesystem" ? `${REGISTRY_DATA_DIR}/docker/registry/v2/blobs` : false,
         s3KeysPath: hasS3Keys(s.storage) ? S3_KEYS_PATH : false,
         s3CaPath: hasS3Ca(s.storage) ? S3_CA_PATH : false,
         s3CaDir: S3_CA_DIR,

@@ -8,6 +8,11 @@ import { renderTemplate } from "./template";
 export const RETENTION_RULES = "retention-rules";
 /** In the control volume: the last run's report (every tag deleted, or that a dry run would delete, and why). */
 export const RETENTION_REPORT = "retention-report";
+/**
+ * In the control volume: the last run's result, for the metrics endpoint:
+ * "<start> <duration s> <1 worked|0 failed> <tags deleted> <1 dry run|0>".
+ */
+export const RETENTION_RESULT = "last-retention-result";
 
 /**
  * The rules file: `dryrun <TAB> 1|0`, then one line per rule: `rule`, its number (from 1, as
@@ -46,6 +51,7 @@ export function renderRetentionFunction(dataDir: string): string {
     return renderTemplate("retention.sh.mustache", {
         rulesFile: RETENTION_RULES,
         reportFile: RETENTION_REPORT,
+        resultFile: RETENTION_RESULT,
         repositoriesDir: `${dataDir}/docker/registry/v2/repositories`,
     });
 }

@@ -48,6 +48,7 @@ export const BED_SLOTS = {
     metrics: 17,
     mirrors: 18,
     package: 19,
+    scale: 20,
 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";

@@ -1,17 +1,25 @@
 // Metrics, live: a stack with `metrics` enabled, deployed by the real Pulumi engine; its scrape
 // endpoint on its own published port refuses scrapes without the credential (401), and with it
 // serves Prometheus text: nginx's counters by status class and connections, refused logins,
-// the served certificate's notAfter, the GC's state, the data volume's usage and
-// distribution's own metrics, which change after a push. Its password is in no plain state or
-// `docker inspect`. Turned off, the port is gone and nginx no longer serves it.
+// bcrypt verifications and remembered credentials, the served certificate's notAfter, the
+// GC's state and its last run's and retention's results (blobs, bytes and tags gone), the data
+// volume's usage and distribution's own metrics, which change after a push. A real Prometheus
+// scrapes it with the alert rules loaded: `up` is 1, a series of each source is there, a
+// flood of wrong passwords shows as 429s, and RegistryGarbageCollectionFailed fires while a GC
+// fails (a repository without its layers) and stops once one works. Its password is in no
+// plain state or `docker inspect`. Turned off, the port is gone and nginx no longer serves it.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { AUTH_FAILURE_LIMIT } from "../../configs/auth";
+import { tempDir } from "../harness/tempDir";
 import { Bed, BED_SLOTS } from "./bed";
 import { basic, canConnect, DockerClient, Endpoint, httpsRequest, peerCertificate } from "./client";
 import { Engine } from "./engine";
 import { bedHostAddress } from "./hostAddress";
 import { docker, run } from "./proc";
+import { Prometheus } from "./prometheus";
 import { leaksIn } from "./secrets";
 
 const LABEL = `metrics-${randomBytes(3).toString("hex")}`;
@@ -47,8 +55,16 @@ describe("live: the metrics endpoint", { timeout: 900_000 }, () => {
     let address = "";
     let host = "";
     let ep: Endpoint;
+    let prometheus: Prometheus | undefined;
+    // Retention keeps each metrics/* repository's newest tag; the GC takes the rest's layers.
     const config = (metrics: Record<string, unknown>) =>
-        bed.config({ users: { alice: { access: "push", password: ALICE.password } }, metrics: { ...metrics, port, bindAddress: address } });
+        bed.config({
+            users: { alice: { access: "push", password: ALICE.password } },
+            metrics: { ...metrics, port, bindAddress: address },
+            retention: [{ repositories: "metrics/*", keepLast: 1 }],
+            retentionDryRun: false,
+            gcDeleteUntagged: true,
+        });
 
     const scrape = (auth?: string) => fetch(`http://${address}:${port}/metrics`, { headers: auth ? { Authorization: auth } : {} });
 
@@ -84,6 +100,7 @@ describe("live: the metrics endpoint", { timeout: 900_000 }, () => {
     });
 
     after(async () => {
+        await prometheus?.stop();
         client.cleanup();
         await bed.cleanup();
         await run("docker", ["image", "rm", "--force", ...refs]);
@@ -110,6 +127,8 @@ describe("live: the metrics endpoint", { timeout: 900_000 }, () => {
         for (const name of [
             "registry_nginx_http_requests_total",
             "registry_auth_refused_total",
+            "registry_auth_verifications_total",
+            "registry_auth_remembered_total",
             "registry_nginx_connections_active",
             "registry_certificate_not_after_seconds",
             "registry_gc_in_progress",
@@ -147,6 +166,10 @@ describe("live: the metrics endpoint", { timeout: 900_000 }, () => {
         assert.ok(ok(after) > ok(before), "nginx counted the push's 2xx answers");
         const refused = (s: Map<string, number>) => s.get('registry_auth_refused_total{code="401"}') ?? 0;
         assert.ok(refused(after) > refused(before), "the anonymous request counts as refused with 401");
+        // The login in before() ran bcrypt; the push's requests were answered from memory.
+        assert.ok((after.get('registry_auth_verifications_total{result="success"}') ?? 0) >= 1, "alice's password, verified by bcrypt");
+        const remembered = (s: Map<string, number>) => s.get('registry_auth_remembered_total{result="success"}') ?? 0;
+        assert.ok(remembered(after) > remembered(before), "the push's requests, answered from memory");
     });
 
     test("3b. a renewal check (USR1 to certbot) reports when it ran and that it worked", async () => {
@@ -157,6 +180,117 @@ describe("live: the metrics endpoint", { timeout: 900_000 }, () => {
             "the renewal check's time",
         );
         assert.equal(s.get("registry_certificate_renewal_success"), 1);
+    });
+
+    test("3c. a GC after retention: its start, duration and result, the blobs and bytes it freed, the tags retention deleted", async () => {
+        // Retention ranks tags by their push time, in seconds: v2 is pushed in a later second than v1.
+        await new Promise((r) => setTimeout(r, 1100));
+        const ref = `${host}/metrics/app:v2`;
+        refs.push(ref);
+        await client.makeImage(ref, 256 * 1024);
+        await client.must(["push", ref]);
+        const asked = Math.floor(Date.now() / 1000);
+        await docker(["kill", "--signal", "USR1", `${bed.prefix}-registry`]);
+        // The result is recorded as collection ends; the end's time once writes are back.
+        const s = await scrapedUntil(
+            (x) =>
+                (x.get("registry_gc_last_start_timestamp_seconds") ?? 0) >= asked &&
+                (x.get("registry_gc_last_end_timestamp_seconds") ?? 0) >= asked,
+            "the GC's result and end",
+        );
+        const { text } = await scraped();
+        for (const name of ["registry_gc_last_success", "registry_gc_last_freed_bytes", "registry_retention_last_deleted_tags"]) {
+            assert.match(text, new RegExp(`^# HELP ${name} \\S`, "m"), `${name} has HELP`);
+            assert.match(text, new RegExp(`^# TYPE ${name} gauge$`, "m"), `${name} has TYPE`);
+        }
+        assert.equal(s.get("registry_gc_last_success"), 1);
+        assert.ok((s.get("registry_gc_last_duration_seconds") ?? -1) >= 0);
+        assert.ok((s.get("registry_gc_last_deleted_blobs") ?? 0) >= 2, "v1's manifest, layer and config blobs");
+        assert.ok((s.get("registry_gc_last_freed_bytes") ?? 0) > 256 * 1024, "at least v1's layer");
+        assert.equal(s.get("registry_retention_last_success"), 1);
+        assert.equal(s.get("registry_retention_last_deleted_tags"), 1, "metrics/app:v1");
+        assert.equal(s.get("registry_retention_last_dry_run"), 0);
+        assert.ok((s.get("registry_retention_last_start_timestamp_seconds") ?? 0) >= asked);
+        assert.ok(
+            (s.get("registry_gc_last_end_timestamp_seconds") ?? 0) >= (s.get("registry_gc_last_start_timestamp_seconds") ?? Infinity),
+        );
+    });
+
+    test("3d. a real Prometheus scrapes it with the alert rules: up, every source, and an alert while GC fails", async () => {
+        const dir = tempDir("registry-prometheus-");
+        prometheus = new Prometheus({
+            dir,
+            port: bed.ports.spare[1],
+            target: `${address}:${port}`,
+            password: SCRAPE_PASSWORD,
+            ruleFiles: [path.resolve(__dirname, "..", "..", "monitoring", "alerts.yml")],
+        });
+        await prometheus.start();
+        const p = prometheus;
+        assert.ok((await p.alertRules()).includes("RegistryGarbageCollectionFailed"), "the alert rules are loaded");
+        const value = (expr: string) => async () => {
+            const r = await p.query(expr);
+            return r.length > 0 ? r[0].value : undefined;
+        };
+        assert.equal(await p.until(value('up{job="private-registry"}'), "a scrape"), 1);
+        // The GC started a new registry process: a request, so that its request counters have a sample.
+        assert.equal((await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, ALICE.password) })).status, 200);
+        // A series of each source: nginx, the auth module, the certificate, the supervisor, the relay, distribution.
+        for (const series of [
+            'registry_nginx_http_requests_total{code_class="2xx"}',
+            'registry_auth_verifications_total{result="success"}',
+            "registry_certificate_not_after_seconds",
+            "registry_gc_last_success",
+            "registry_retention_last_success",
+            "registry_storage_filesystem_avail_bytes",
+            "registry_http_requests_total",
+        ])
+            await p.until(value(`count(${series})`), `the series ${series}`, 15_000);
+        const served = await peerCertificate(ep);
+        assert.equal(await p.until(value("registry_certificate_not_after_seconds"), "notAfter"), Date.parse(served.valid_to) / 1000);
+        assert.ok((await p.until(value("registry_gc_last_freed_bytes"), "bytes freed")) > 0);
+
+        // A bounded flood of wrong passwords from this address: past the failure limit, 429s.
+        const refused429 = value('sum(registry_auth_refused_total{code="429"})');
+        const before429 = (await refused429()) ?? 0;
+        for (let i = 0; i < AUTH_FAILURE_LIMIT + 3; i++)
+            await httpsRequest(ep, "/v2/", { auth: basic(ALICE.name, `wrong-${randomBytes(6).toString("hex")}`) });
+        await p.until(async () => (((await refused429()) ?? 0) > before429 ? true : undefined), "the flood's 429s");
+
+        // A repository whose manifest has no layers directory: the GC's mark phase fails.
+        const broken = "/var/lib/registry/docker/registry/v2/repositories/metrics-broken";
+        const digest = `sha256:${"1".repeat(64)}`;
+        await docker([
+            "exec",
+            `${bed.prefix}-registry`,
+            "sh",
+            "-c",
+            `mkdir -p ${broken}/_manifests/revisions/sha256/${"1".repeat(64)} && printf %s ${digest} > ${broken}/_manifests/revisions/sha256/${"1".repeat(64)}/link`,
+        ]);
+        const firing = async () => {
+            const a = (await p.alerts()).find((x) => x.labels.alertname === "RegistryGarbageCollectionFailed");
+            return a?.state === "firing" ? a : undefined;
+        };
+        try {
+            await docker(["kill", "--signal", "USR1", `${bed.prefix}-registry`]);
+            const alert = await p.until(firing, "RegistryGarbageCollectionFailed firing");
+            assert.equal(alert.labels.severity, "warning");
+            assert.equal(alert.labels.job, "private-registry");
+        } finally {
+            await docker(["exec", `${bed.prefix}-registry`, "rm", "-rf", broken]);
+        }
+        // Mended: once the failed GC is over (a signal during a GC is served by it), the next one works and the alert is over.
+        await p.until(value("registry_gc_last_end_timestamp_seconds >= registry_gc_last_start_timestamp_seconds"), "the failed GC's end");
+        await docker(["kill", "--signal", "USR1", `${bed.prefix}-registry`]);
+        await p.until(
+            async () => ((await firing()) === undefined && (await value("registry_gc_last_success")()) === 1 ? true : undefined),
+            "the alert resolved",
+        );
+        assert.deepEqual(
+            (await p.alerts()).map((a) => a.labels.alertname),
+            [],
+            "no other alert is pending or firing on a healthy stack",
+        );
     });
 
     test("4. the scrape password is in no plain state and no docker inspect", async () => {

@@ -5,7 +5,9 @@
 // through nginx and the mirror; the digests are the upstream's. With the upstream stopped, cached pulls (by tag
 // and by digest) still work and an uncached one fails; pushes to the mirror are refused and
 // never reach the upstream; anonymous requests get 401; the upstream's password is in no plain
-// state, `docker inspect`, process argument or log.
+// state, `docker inspect`, process argument or log. A Docker daemon of the test's own, started
+// from the `daemonJson` snippet of a Docker Hub mirror (the test's upstream stands in for Docker
+// Hub), pulls a Docker Hub name through the mirror with the credentials it has for Docker Hub.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -13,10 +15,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { htpasswdLine } from "../../configs/htpasswd";
+import { mirrorOutput } from "../../configs/mirrors";
 import { Bed, BED_LABEL, BED_SLOTS } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest } from "./client";
 import { Engine } from "./engine";
 import { bedHostAddress } from "./hostAddress";
+import { PrivateDockerd } from "./privateDockerd";
 import { docker, run } from "./proc";
 import { leaksIn } from "./secrets";
 
@@ -70,6 +74,7 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
     const bed = new Bed(LABEL, engine, BED_SLOTS.mirrors);
     const client = new DockerClient();
     const readerClient = new DockerClient();
+    const dockerd = new PrivateDockerd();
     const upstream = `${bed.prefix}-upstream`;
     const upstreamHost = `${upstream}:${bed.ports.spare[0]}`;
     const mirrorFqdn = `hub.${bed.domain}`;
@@ -198,6 +203,8 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
     });
 
     after(async () => {
+        await dockerd.stop();
+        assert.deepEqual(dockerd.processes(), [], "the private dockerd and its containerd are gone");
         client.cleanup();
         readerClient.cleanup();
         await bed.cleanup();
@@ -237,7 +244,53 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
         assert.equal(digestOf(pulled.stdout), pushed.v1);
     });
 
-    test("3. anonymous: 401; pushes to the mirror refused (405 UNSUPPORTED, 403 for a pull-only user) and never reach the upstream", async () => {
+    test("3. a Docker daemon with the daemon.json snippet pulls a Docker Hub name (library/...) through the mirror, with its Docker Hub credentials", async () => {
+        // The snippet this stack would output for a Docker Hub mirror named hub (the test's
+        // mirror has another upstream, so its own output has none): the same mirror URL.
+        const snippet = mirrorOutput(
+            { name: "hub", fqdn: mirrorFqdn, upstream: "https://registry-1.docker.io", dockerHub: true, ttl: "0" },
+            bed.ports.https,
+        ).daemonJson;
+        assert.ok(snippet);
+        assert.deepEqual(JSON.parse(snippet), { "registry-mirrors": [`https://${mirrorHost}`] });
+        // Only the mirror is reachable: were the mirror to fail, the daemon's turn to Docker Hub would fail too.
+        await dockerd.start(snippet, [mirrorFqdn]);
+        const info = JSON.parse((await dockerd.docker(["info", "--format", "{{json .RegistryConfig.Mirrors}}"])).stdout) as string[];
+        assert.deepEqual(info, [`https://${mirrorHost}/`], "the daemon reads the snippet's mirror");
+        const digest = await pushUpstream("library/daemon", "v1");
+
+        // dockerd sends a mirror the credentials it has for Docker Hub: none, then a user of the stack's.
+        const anonymous = await dockerd.docker(["pull", "library/daemon:v1"]);
+        assert.notEqual(anonymous.code, 0, "without credentials for Docker Hub, the mirror refuses (401) and Docker Hub is out of reach");
+        const manifestUrl = `https://${mirrorHost}/v2/library/daemon/manifests/v1`;
+        assert.ok(
+            dockerd
+                .log()
+                .split("\n")
+                .some((l) => l.includes(manifestUrl) && l.includes("no basic auth credentials")),
+            `the daemon asked the mirror first, with no credentials to give:\n${dockerd.log().slice(-3000)}`,
+        );
+        assert.match(anonymous.stderr, /registry-1\.docker\.io.*127\.0\.0\.1:9/, "then Docker Hub, through the dead proxy only");
+        const configDir = path.join(dockerd.dir, "client-alice");
+        fs.mkdirSync(configDir);
+        const auth = Buffer.from(`${ALICE.name}:${ALICE.password}`).toString("base64");
+        fs.writeFileSync(path.join(configDir, "config.json"), JSON.stringify({ auths: { "https://index.docker.io/v1/": { auth } } }));
+        const pulled = await dockerd.docker(["pull", "library/daemon:v1"], configDir);
+        assert.equal(pulled.code, 0, `the private daemon pulls library/daemon:v1: ${pulled.stderr}\n${dockerd.log().slice(-3000)}`);
+        assert.equal(digestOf(pulled.stdout), digest, "the upstream's digest");
+        const repoDigests = (await dockerd.docker(["image", "inspect", "--format", "{{json .RepoDigests}}", "daemon:v1"], configDir))
+            .stdout;
+        assert.deepEqual(JSON.parse(repoDigests), [`daemon@${digest}`], "stored as Docker Hub's library/daemon");
+        // The request reached the mirror, from the daemon (its user agent), and no other client asked for library/daemon.
+        const logs = await run("docker", ["logs", `${bed.prefix}-mirror-hub`]);
+        const requests = `${logs.stdout}${logs.stderr}`.split("\n").filter((l) => l.includes("/v2/library/daemon/manifests/v1"));
+        assert.ok(
+            requests.some((l) => /useragent="docker\/[^"]* UpstreamClient\(Docker-Client/.test(l)),
+            `the mirror logged the daemon's request:\n${requests.join("\n")}`,
+        );
+    });
+
+    test("4. anonymous: 401; pushes to the mirror refused (405 UNSUPPORTED, 403 for a pull-only user) and never reach the upstream", async () => {
         const anonymous = await httpsRequest(mirrorEp, "/v2/library/app/manifests/v1", { accept: MANIFESTS });
         assert.equal(anonymous.status, 401);
         assert.match(String(anonymous.headers["www-authenticate"]), /^Basic /);
@@ -276,7 +329,7 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
         assert.deepEqual(JSON.parse(tags.body).tags, ["v1"], "the upstream got no push");
     });
 
-    test("4. the upstream stopped: cached pulls by tag and by digest still work; an uncached one fails", async () => {
+    test("5. the upstream stopped: cached pulls by tag and by digest still work; an uncached one fails", async () => {
         await docker(["stop", upstream]);
         const byTag = await pullThroughMirror(`${mirrorHost}/library/app:v1`);
         assert.equal(byTag.code, 0, `cached pull by tag: ${byTag.stderr}`);
@@ -288,7 +341,7 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
         assert.match(uncached.stderr, /not found|unknown|manifest/i, uncached.stderr);
     });
 
-    test("5. the upstream's password: in no plain state, docker inspect, process argument, environment of the container or log", async () => {
+    test("6. the upstream's password: in no plain state, docker inspect, process argument, environment of the container or log", async () => {
         const stack = await bed.stack();
         const secret = [UPSTREAM_USER.password];
         assert.deepEqual(leaksIn(secret, await stack.exportText()), [], "the password readable in `pulumi stack export`");

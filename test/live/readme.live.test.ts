@@ -7,8 +7,8 @@
 // the state backed up and restored on a second machine (another checkout and $HOME), the
 // volumes backed up and restored (a later push gone, the certificate served again), an upgrade
 // that changes nothing, and the uninstall (what stays, then nothing). Then the previews: the
-// library example, the private-network and several-hosts blocks, and a production stack made
-// of `domain` and `acmeEmail` alone.
+// library example, the private-network, several-hosts and mirrors blocks, and a production
+// stack made of `domain` and `acmeEmail` alone.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -453,7 +453,12 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         const script = ["export PULUMI_CONFIG_PASSPHRASE=...", readmeBlock("library")].join("\n");
         const r = await shell(script, checkout);
         assert.equal(r.code, 0, `the library example's commands failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
-        assert.doesNotMatch(`${r.stdout}${r.stderr}`, /private-registry:/, "it runs its own program, not the registry's stack config");
+        // No stack config key of the registry's project (private-registry:<key>); the component's type is private-registry:index:….
+        assert.doesNotMatch(
+            `${r.stdout}${r.stderr}`,
+            /private-registry:(?!index:)/,
+            "it runs its own program, not the registry's stack config",
+        );
         // Its own resource, the component and the component's children, all under the example's project.
         assert.match(r.stdout, /\+\s+random:index:RandomPassword\s+ci-password\s+create/);
         assert.match(r.stdout, /\+\s+private-registry:index:PrivateRegistry\s+registry\s+create/);
@@ -565,6 +570,32 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
             dev: { access: "pull" },
         });
         assert.deepEqual(config["private-registry:retention"], [{ repositories: "**", keepTags: "release-.*", keepLast: 10 }]);
+    });
+
+    test("the Docker Hub mirror block passes pulumi preview: the mirror's container and cache volume, its snippet, the password encrypted", async () => {
+        const token = `hub-${randomBytes(12).toString("hex")}`;
+        const script = [
+            "export PULUMI_CONFIG_PASSPHRASE=...",
+            `export HUB_TOKEN=${token}`,
+            "pulumi stack init mirrors",
+            "pulumi config set domain registry.example.com",
+            readmeBlock("mirrors"),
+        ].join("\n");
+        const r = await shell(script, checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.match(r.stdout, /\+\s+docker:index:Container\s+registry-mirror-hub\s+create/);
+        assert.match(r.stdout, /\+\s+docker:index:Volume\s+registry-mirror-hub-data\s+create/);
+        assert.match(r.stdout, /registry-mirrors: \[\s*\[0\]: "https:\/\/hub\.registry\.example\.com"/, "the daemon.json snippet");
+        const stackFile = fs.readFileSync(path.join(checkout, "Pulumi.mirrors.yaml"), "utf8");
+        assert.ok(
+            !stackFile.includes(token) && !`${r.stdout}${r.stderr}`.includes(token),
+            "the password is not in the stack file or the output",
+        );
+        assert.match(stackFile, /password:\s*\n?\s*secure: /, "stored encrypted");
+        // Read from stdin, the password is stored without printenv's line break.
+        const stored = await shell(`${PASSPHRASE}\npulumi config get --stack mirrors --path 'mirrors[0].password'`, checkout);
+        succeeded(stored, "pulumi config get");
+        assert.equal(stored.stdout, `${token}\n`);
     });
 
     test("a production stack with only domain and acmeEmail set passes pulumi preview", async () => {

@@ -6,7 +6,8 @@
 // bcrypt runs only in the verification server (auth_basic on the container's loopback), so
 // its requests are the bcrypt runs: the test logs them to a file of its own (the one change to
 // the rendered config, which does not log them) and counts the lines. Needs Docker and the
-// bed's images (test/bed/images.sh): `npm run test:nginx`, part of `npm test`.
+// bed's images (test/bed/images.sh): `npm run test:nginx`, part of `npm test`. The metrics
+// endpoint (configs/metrics.ts) runs beside it: its count of verifications is the log's.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,7 +16,10 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AUTH_FAILURE_LIMIT, AUTH_LIMITS, AUTH_ZONES, AuthZone, authZones, renderAuthModule } from "../../configs/auth";
 import { htpasswdLine, renderAccessRules } from "../../configs/htpasswd";
+import { NGINX_METRICS_PORT, renderMetricsFiles } from "../../configs/metrics";
 import { AUTH_MODULE_PATH, NGINX_CONTROL_DIR, renderHttpsServer, renderMainConf } from "../../configs/nginx";
+import { GC_RESULT } from "../../configs/registry";
+import { RETENTION_RESULT } from "../../configs/retention";
 import { NGINX_HTTPS_PORT } from "../../configs/ports";
 import { parseSettings } from "../../settings/parse";
 import { layOut, selfSignedCert, tmp } from "../harness/nginxRoot";
@@ -116,7 +120,12 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
                 ],
                 htpasswd,
             ),
+            ...Object.fromEntries(renderMetricsFiles(settings, "").map((f) => [f.path, f.content])),
         });
+        // The supervisor's last results, as it records them in the control volume.
+        fs.mkdirSync(path.join(root, "control"), { recursive: true });
+        fs.writeFileSync(path.join(root, "control", GC_RESULT), "1700000000 3 0 7 123456\n");
+        fs.writeFileSync(path.join(root, "control", RETENTION_RESULT), "1700000000 1 1 2 0\n");
         fs.writeFileSync(
             path.join(root, "auth", path.basename(htpasswd)),
             [ALICE, READER].map((u) => htpasswdLine(u.name, u.password, "unit-test-salt-key", 10)).join("\n") + "\n",
@@ -132,6 +141,8 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
             "nginx",
             "-v",
             `${root}:${root}`,
+            "-v",
+            `${path.join(root, "control")}:${NGINX_CONTROL_DIR}:ro`,
             image,
             "-c",
             conf,
@@ -293,5 +304,42 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
             `# wrong password: known ${known.map((m) => m.toFixed(0)).join(" ")} ms, unknown ${unknown.map((m) => m.toFixed(0)).join(" ")} ms (medians differ by ${difference.toFixed(1)} ms)`,
         );
         assert.ok(difference <= 20, `medians differ by ${difference.toFixed(1)} ms`);
+    });
+
+    test("the metrics endpoint counts a verification per bcrypt run and the answers from memory, and serves the supervisor's results", async () => {
+        // A wrong password twice: verified, then remembered.
+        await freshWindow();
+        const wrong = wrongPassword();
+        assert.equal((await get(wrong)).status, 401);
+        assert.equal((await get(wrong)).status, 401);
+        let text = "";
+        const value = (series: string) => {
+            const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+            assert.ok(line, `${series} is served:\n${text}`);
+            return Number(line.slice(series.length + 1));
+        };
+        const verified = () =>
+            value('registry_auth_verifications_total{result="success"}') + value('registry_auth_verifications_total{result="failure"}');
+        // The verification server logs a request as it ends: both settle within 5 s.
+        for (const deadline = Date.now() + 5000; ; await sleep(50)) {
+            const reply = await fetch(`http://${ep.address}:${NGINX_METRICS_PORT}/metrics`);
+            assert.equal(reply.status, 200);
+            text = await reply.text();
+            if (verified() === verifications() || Date.now() > deadline) break;
+        }
+        assert.equal(verified(), verifications(), "one per request the verification server answered");
+        assert.ok(value('registry_auth_verifications_total{result="failure"}') > 0);
+        assert.ok(value('registry_auth_remembered_total{result="success"}') > 0, "remembered credentials passed throughout");
+        assert.ok(value('registry_auth_remembered_total{result="failure"}') > 0, "wrong passwords tried again");
+        assert.ok(value('registry_auth_refused_total{code="429"}') > 0);
+        assert.match(text, /^# TYPE registry_auth_verifications_total counter$/m);
+        assert.equal(value("registry_gc_last_start_timestamp_seconds"), 1700000000);
+        assert.equal(value("registry_gc_last_duration_seconds"), 3);
+        assert.equal(value("registry_gc_last_success"), 0);
+        assert.equal(value("registry_gc_last_deleted_blobs"), 7);
+        assert.equal(value("registry_gc_last_freed_bytes"), 123456);
+        assert.equal(value("registry_retention_last_success"), 1);
+        assert.equal(value("registry_retention_last_deleted_tags"), 2);
+        assert.equal(value("registry_retention_last_dry_run"), 0);
     });
 });

@@ -36,6 +36,13 @@ const USERS: User[] = [
     { name: "reader", access: "none", repositories: { "**": "pull", "tools/*": "push" }, password: "reader-password-1234" },
 ];
 
+const FILLER: User[] = Array.from({ length: 50 }, (_, i) => ({
+    name: `filler-user-${i}`,
+    access: "none",
+    repositories: { [`team-${i}/*`]: "push", [`team-${i}/ci/**`]: "push", [`shared/team-${i}-*`]: "pull", [`tools/${i}/**`]: "pull" },
+    password: `filler-password-${i}`,
+}));
+
 const REPOSITORIES = [
     "team-a/app",
     "team-a/x/y",
@@ -105,7 +112,10 @@ describe("per-repository access in a real nginx", () => {
                 "}",
                 "",
             ].join("\n"),
-            "access/users.conf": renderAccessRules(USERS, htpasswd),
+            // 50 more users with 4 rules each, first: the rules pass nginx's 4 KiB limit on a
+            // parameter, so the variables are set in chunks, and the users above are decided
+            // from the later ones.
+            "access/users.conf": renderAccessRules([...FILLER, ...USERS], htpasswd),
         });
         fs.mkdirSync(path.join(root, "run"), { recursive: true });
         fs.writeFileSync(

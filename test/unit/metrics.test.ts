@@ -5,17 +5,21 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, test } from "node:test";
 import * as yaml from "js-yaml";
 import { renderRenewLoop } from "../../configs/certbot";
 import { metricsCredentialHash, renderMetricsCertificateCopy, renderMetricsFiles, renderMetricsRelay } from "../../configs/metrics";
-import { renderRegistryConfig, REGISTRY_DEBUG_ADDR } from "../../configs/registry";
+import { GC_RESULT, REGISTRY_DATA_DIR, renderRegistryConfig, renderRegistrySupervisor, REGISTRY_DEBUG_ADDR } from "../../configs/registry";
+import { RETENTION_RESULT, RETENTION_RULES, renderRetentionFunction } from "../../configs/retention";
 import { RawConfig } from "../../settings/defaults";
 import { ConfigError, parseSettings, stackNaming } from "../../settings/parse";
 import { SecretPaths } from "../../settings/secretPaths";
 import { Secret, Settings } from "../../settings/types";
 import { isSecretWrapper, runProgram, unwrapSecrets } from "../harness/program";
 import { Recorder } from "../harness/recorder";
+import { tempDir } from "../harness/tempDir";
 
 const PASSWORD = "scrape-password-0123456789";
 const DEV = { domain: "registry.test", acmeServer: "pebble", bindAddress: "127.0.0.1", httpPort: 8080, httpsPort: 8443 };
@@ -108,6 +112,89 @@ describe("metrics renderers", () => {
         assert.ok(server.content.includes(metricsCredentialHash(PASSWORD)));
         assert.doesNotMatch(server.content, new RegExp(PASSWORD));
         assert.throws(() => renderMetricsFiles(on, 'x"; return 200;'), /SHA-256/);
+    });
+});
+
+/** A shell function's definition, cut out of a script: from `name() {` to its closing brace (its own line, or `; }` on one line). */
+function shellFunction(script: string, name: string): string {
+    const from = script.indexOf(`${name}() {`);
+    assert.ok(from >= 0, `${name} is defined`);
+    const ends = ["; }\n", "\n}\n"].map((e) => ({ at: script.indexOf(e, from), length: e.length })).filter((e) => e.at >= 0);
+    const end = ends.reduce((a, b) => (b.at < a.at ? b : a));
+    return script.slice(from, end.at + end.length);
+}
+
+describe("the supervisor's results for the endpoint (its shell functions run by sh)", () => {
+    const on = parse({ enabled: true });
+
+    /** Runs the supervisor's collect() with a stand-in `registry` that prints `output`, deletes `a`'s blob and exits `exit`. */
+    function collect(supervisor: string, output: string, exit: number): string[] {
+        const dir = tempDir("registry-gc-result-");
+        const blobs = path.join(dir, "blobs");
+        for (const [name, bytes] of [
+            ["a", 1000],
+            ["b", 500],
+        ] as const) {
+            fs.mkdirSync(path.join(blobs, "sha256", name), { recursive: true });
+            fs.writeFileSync(path.join(blobs, "sha256", name, "data"), Buffer.alloc(bytes));
+        }
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "registry"), `#!/bin/sh\nrm -rf ${blobs}/sha256/a\nprintf '%s\\n' '${output}'\nexit ${exit}\n`, {
+            mode: 0o755,
+        });
+        const functions = ["record", "blob_bytes", "collect"]
+            .filter((f) => supervisor.includes(`${f}() {`))
+            .map((f) => shellFunction(supervisor, f).replaceAll(`${REGISTRY_DATA_DIR}/docker/registry/v2/blobs`, blobs))
+            .join("\n");
+        const script = `ctl=${dir}\nrw=/dev/null\nuntagged=0\nlog() { :; }\n${functions}\ncollect\n`;
+        const r = spawnSync("sh", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr.includes("not found"), false, r.stderr);
+        return fs.readFileSync(path.join(dir, GC_RESULT), "utf8").trim().split(" ");
+    }
+
+    test("a GC: its start, duration, 1 or 0, the blobs distribution's summary counts, the bytes freed (filesystem only)", () => {
+        const t0 = Math.floor(Date.now() / 1000);
+        const summary = "3 blobs marked, 1 blobs and 0 manifests eligible for deletion";
+        const [start, duration, ok, blobs, freed] = collect(renderRegistrySupervisor(on), summary, 0);
+        assert.ok(Number(start) >= t0 && Number(start) <= t0 + 5, start);
+        assert.ok(Number(duration) >= 0 && Number(duration) <= 5, duration);
+        assert.deepEqual([ok, blobs, freed], ["1", "1", "1000"]);
+        assert.deepEqual(collect(renderRegistrySupervisor(on), "failed to garbage collect: failed to mark: ...", 1).slice(2), [
+            "0",
+            "0",
+            "1000",
+        ]);
+        const storage = JSON.stringify({ driver: "s3", bucket: "images", region: "eu-central-1" });
+        const s3 = parseSettings({ domain: "r.example.com", storage, metrics: JSON.stringify({ enabled: true }) } as RawConfig, "dev");
+        assert.doesNotMatch(renderRegistrySupervisor(s3), /blob_bytes/);
+        assert.deepEqual(collect(renderRegistrySupervisor(s3), summary, 0).slice(2), ["1", "1", "-"], "S3: bytes not measured");
+    });
+
+    test("a retention run: 1 with the tags deleted, 0 when its program fails; nothing without rules", () => {
+        const dir = tempDir("registry-retention-result-");
+        const data = path.join(dir, "data");
+        const link = path.join(data, "docker/registry/v2/repositories/team/app/_manifests/tags");
+        for (const tag of ["old", "new"]) {
+            fs.mkdirSync(path.join(link, tag, "current"), { recursive: true });
+            fs.writeFileSync(path.join(link, tag, "current", "link"), `sha256:${"a".repeat(64)}`);
+        }
+        fs.utimesSync(path.join(link, "old", "current", "link"), 1_700_000_000, 1_700_000_000);
+        const run = (rules: string | undefined) => {
+            const ctl = path.join(dir, "ctl");
+            fs.rmSync(ctl, { recursive: true, force: true });
+            fs.mkdirSync(ctl);
+            if (rules !== undefined) fs.writeFileSync(path.join(ctl, RETENTION_RULES), rules);
+            const script = `ctl=${ctl}\nuntagged=1\nlog() { :; }\n${renderRetentionFunction(data)}\nretention\n`;
+            spawnSync("sh", ["-c", script], { encoding: "utf8" });
+            const file = path.join(ctl, RETENTION_RESULT);
+            return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split(" ").slice(2) : undefined;
+        };
+        assert.equal(run(undefined), undefined);
+        assert.deepEqual(run("dryrun\t1\nrule\t1\tteam/*\t^team/[^/]*$\t\t1\t\t\n"), ["1", "0", "1"], "a dry run deletes nothing");
+        assert.deepEqual(run("dryrun\t0\nrule\t1\tteam/*\t^team/[^/]*$\t\t1\t\t\n"), ["1", "1", "0"]);
+        assert.deepEqual(run("dryrun\t0\nrule\t1\tteam/*\t^team/(\t\t1\t\t\n"), ["0", "0", "0"], "a regex awk cannot compile");
     });
 });
 

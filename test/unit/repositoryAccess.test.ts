@@ -3,7 +3,8 @@
 // (configs/htpasswd.ts). The module's decisions in a real nginx: test/nginx/repositoryAccess.test.ts.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Credential, renderAccessRules, renderGrants } from "../../configs/htpasswd";
+import { Credential, renderAccessRules, renderGrants, setLong } from "../../configs/htpasswd";
+import { installedUsers } from "../../configs/install";
 import { renderHttpsServer, renderMainConf } from "../../configs/nginx";
 import { ConfigError, parseSettings } from "../../settings/parse";
 import { leastAccess, orderedGrants, repositoryAccess } from "../../settings/repositories";
@@ -108,6 +109,31 @@ describe("the rules nginx gets", () => {
         assert.match(rules, /^set \$registry_users "ci dev ops mixed";$/m);
         assert.match(rules, /^set \$registry_pull_users "ci dev mixed";$/m);
         assert.match(rules, /^set \$registry_grants ";ci none team-a\/\*=push \*\*=pull;dev pull;ops push;mixed push prod\/\*=pull;";$/m);
+    });
+
+    test("rules of many users are set in chunks under nginx's 4 KiB parameter limit, and read back whole", () => {
+        const users = Array.from({ length: 300 }, (_, i) => ({
+            name: `user-${i}`,
+            access: "none" as const,
+            repositories: { [`team-${i}/*`]: "push" as const, [`shared/team-${i}-*`]: "pull" as const },
+        }));
+        const rules = renderAccessRules(users, "/etc/nginx/auth/htpasswd-x");
+        const lines = rules.split("\n");
+        assert.ok(Math.max(...lines.map((l) => l.length)) < 4096 - 100, "every line well under nginx's buffer");
+        const value = (variable: string) =>
+            lines
+                .filter((l) => l.startsWith(`set $${variable} "`))
+                .map((l, i) => {
+                    const m = /^set \$\w+ "(.*)";$/.exec(l)![1];
+                    assert.equal(m.startsWith(`\${${variable}}`), i > 0, `${variable}: chunk ${i} appends`);
+                    return i > 0 ? m.slice(variable.length + 3) : m;
+                })
+                .join("");
+        assert.equal(value("registry_grants"), renderGrants(users));
+        assert.ok(lines.filter((l) => l.startsWith("set $registry_grants ")).length > 1, "the grants took several lines");
+        const names = users.map((u) => u.name);
+        assert.deepEqual(installedUsers(rules), names);
+        assert.deepEqual(setLong("$v", "short"), ['set $v "short";']);
     });
 
     test("the HTTPS server keeps the request's path for the check, proxies the check's URI when it sets one, and passes no form bodies", () => {
