@@ -137,3 +137,51 @@ test("the scale benchmark runs end to end: repository rules' push row and every 
         fs.rmSync(out, { recursive: true, force: true });
     }
 });
+
+test("the mirror benchmark runs end to end: cold, warm (from the cache), direct and upstream pulls", { timeout: 600_000 }, async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));
+    try {
+        const r = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "mirrors.ts")], {
+            env: { ...process.env, BENCH_OUT: out, BENCH_MIRROR_MB: "4", BENCH_RUNS: "1" },
+            timeoutMs: 600_000,
+        });
+        assert.equal(r.code, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+        const result = JSON.parse(fs.readFileSync(path.join(out, "mirrors.json"), "utf8"));
+        for (const kind of ["cold", "warm", "direct", "upstream"])
+            assert.ok(result.pullMBps[kind] > 0, `${kind}: ${JSON.stringify(result)}`);
+        assert.ok(result.ratios.warmToDirect > 0 && result.ratios.warmToCold > 0, JSON.stringify(result.ratios));
+        assert.deepEqual(result.upstreamLayerGets, [1], "the upstream served the layer once, to the cold pull");
+        const md = fs.readFileSync(path.join(out, "mirrors.md"), "utf8");
+        assert.match(md, /\| warm: from the mirror's cache \| [\d.]+ \| [\d.]+ \| [\d.]+ × cold, [\d.]+ × direct \|/);
+    } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+    }
+});
+
+test("the metrics cost benchmark runs end to end: both rows, metrics off and on, the endpoint scraped", { timeout: 900_000 }, async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));
+    try {
+        const r = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "metrics.ts")], {
+            env: { ...process.env, BENCH_OUT: out, BENCH_LAYER_MB: "4", BENCH_SMALL_COUNT: "2", BENCH_SMALL_MB: "1", BENCH_RUNS: "1" },
+            timeoutMs: 900_000,
+        });
+        assert.equal(r.code, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+        const result = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
+        assert.ok(result.scrapes > 0, "the endpoint was scraped while metrics were on");
+        let nginxCpu = { off: 0, on: 0 };
+        for (const kind of ["small", "large"]) {
+            for (const op of ["push", "pull"]) {
+                const row = result.rows[kind][op];
+                assert.ok(row.offMBps > 0 && row.onMBps > 0 && row.ratio > 0, `${kind} ${op}: ${JSON.stringify(row)}`);
+                nginxCpu = { off: nginxCpu.off + row.nginxCpuSPerGB.off, on: nginxCpu.on + row.nginxCpuSPerGB.on };
+            }
+        }
+        // In clock ticks (10 ms): one tiny transfer may read 0, all of them not.
+        assert.ok(nginxCpu.off > 0 && nginxCpu.on > 0, `nginx's CPU counted: ${JSON.stringify(nginxCpu)}`);
+        const md = fs.readFileSync(path.join(out, "metrics.md"), "utf8");
+        assert.match(md, /\| push 2 × 1 MiB \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+        assert.match(md, /\| pull 1 × 4 MiB \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+    } finally {
+        fs.rmSync(out, { recursive: true, force: true });
+    }
+});

@@ -1,6 +1,7 @@
 // The registry's Docker resources, one named function each, as a host's declaration
 // (components/registryHost.ts) calls them: volumes, images, and the registry, nginx and
-// certbot containers; with Redis, the GC coordinator, and the Redis a host may run.
+// certbot containers; with Redis, the GC coordinator, and the Redis a host may run; with
+// retention on S3, its helper.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ACME_CA_PATH, certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
@@ -26,6 +27,8 @@ import {
 } from "../configs/registry";
 import { DNS_CREDENTIALS_PATH, DNS_CREDENTIALS_PERMISSIONS, hasDnsCredentials, renderDnsCredentials } from "../configs/dns";
 import { GC_COORDINATOR_PATH, GC_REDIS_PASSWORD_PATH, renderGcCoordinator } from "../configs/gc";
+import { s3RetentionHelperName } from "../configs/retention";
+import { renderS3RetentionHelper, S3_RETENTION_HELPER_PATH } from "../configs/s3Retention";
 import { NGINX_METRICS_PORT, renderMetricsCertificateCopy, renderMetricsRelay } from "../configs/metrics";
 import { MIRROR_SOCKET_DIR } from "../configs/mirrors";
 import { sendsNotifications } from "../configs/notifications";
@@ -118,17 +121,14 @@ function notificationHeaders(settings: Settings): pulumi.Output<string[][]> {
     );
 }
 
-/** The registry: the supervisor that serves it and runs garbage collection safely (configs/registry.ts). */
-export function registryContainer(
-    name: string,
-    settings: Settings,
-    parts: ContainerParts & { httpSecret: pulumi.Output<string>; after: pulumi.Resource[] },
-    childOpts: pulumi.CustomResourceOptions,
-): docker.Container {
-    // S3 keys reach the registry as a root-only file (a secret in state); config.yml names no key.
+/**
+ * S3 storage: the keys as a root-only file (a secret in state; config.yml names no key), and
+ * the endpoint's private CA. The registry and the S3 retention helper get the same files.
+ */
+function s3Uploads(settings: Settings): docker.types.input.ContainerUpload[] {
     const files = storageFiles(settings.storage);
     const keys = files.keys;
-    const storageUploads = [
+    return [
         ...(keys
             ? [
                   {
@@ -146,8 +146,17 @@ export function registryContainer(
               ]
             : []),
         ...(files.ca ? [{ file: files.ca.path, content: files.ca.content }] : []),
-        ...redisCaUploads(settings),
     ];
+}
+
+/** The registry: the supervisor that serves it and runs garbage collection safely (configs/registry.ts). */
+export function registryContainer(
+    name: string,
+    settings: Settings,
+    parts: ContainerParts & { httpSecret: pulumi.Output<string>; after: pulumi.Resource[] },
+    childOpts: pulumi.CustomResourceOptions,
+): docker.Container {
+    const storageUploads = [...s3Uploads(settings), ...redisCaUploads(settings)];
     const secrets = pulumi.all([parts.httpSecret, redisPassword(settings), notificationHeaders(settings)]);
     const config = (mode: "read-write" | "read-only") =>
         pulumi.secret(secrets.apply(([secret, redis, headers]) => renderRegistryConfig(settings, secret, mode, redis, headers)));
@@ -329,6 +338,33 @@ export function gcCoordinatorContainer(
             labels: parts.labels,
         },
         { ...replaced(childOpts), dependsOn: parts.redis ? [parts.redis] : [] },
+    );
+}
+
+/**
+ * Tag retention on S3 (configs/s3Retention.ts): the registry's supervisor asks this helper,
+ * through the control volume, to list the tags with their push times and to delete the planned
+ * ones; it reaches the bucket with the registry's keys and CA.
+ */
+export function s3RetentionContainer(
+    name: string,
+    settings: Settings,
+    parts: ContainerParts,
+    childOpts: pulumi.CustomResourceOptions,
+): docker.Container {
+    return new docker.Container(
+        `${name}-retention-s3`,
+        {
+            name: s3RetentionHelperName(settings),
+            image: parts.image.imageId,
+            entrypoints: ["python3", "-u", S3_RETENTION_HELPER_PATH],
+            uploads: [{ file: S3_RETENTION_HELPER_PATH, content: renderS3RetentionHelper(settings) }, ...s3Uploads(settings)],
+            networksAdvanced: [{ name: parts.network.name }],
+            volumes: [{ volumeName: parts.volumes.control.name, containerPath: REGISTRY_CONTROL_DIR }],
+            restart: "unless-stopped",
+            labels: parts.labels,
+        },
+        replaced(childOpts),
     );
 }
 

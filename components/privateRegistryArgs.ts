@@ -149,7 +149,7 @@ export interface PrivateRegistryArgs {
     gcIntervalHours?: number;
     /** GC also deletes untagged manifests. Default: `false`. */
     gcDeleteUntagged?: boolean;
-    /** Tag retention rules, applied in the GC window before collection (filesystem storage only). Default: `[]`, every tag kept. */
+    /** Tag retention rules, applied in the GC window before collection (on S3, with static keys). Default: `[]`, every tag kept. */
     retention?: RetentionRuleArgs[];
     /** Retention only reports what it would delete (registry log and report file). Default: `true`. */
     retentionDryRun?: boolean;

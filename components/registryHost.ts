@@ -1,6 +1,6 @@
 // RegistryHost: one Docker host's part of the registry, as PrivateRegistry declares it for its
 // one host or for each of `hosts`: network, volumes, images, registry, nginx, (Pebble), certbot,
-// (the GC coordinator), then the storage check, the certificate bootstrap and the users; with
+// (the GC coordinator), (the S3 retention helper), then the storage check, the certificate bootstrap and the users; with
 // several hosts, a readiness check the next host's containers wait for (a rolling update).
 // A component, so that a preview and the console group each host's resources under it.
 import * as command from "@pulumi/command";
@@ -10,6 +10,7 @@ import { healthProblems, renderHealthCheck } from "../configs/health";
 import { renderReadinessCheck } from "../configs/nginx";
 import { renderDataVolumeCheck, renderGcScheduleInstall, renderStorageCheck } from "../configs/registry";
 import { GC_COORDINATOR_PATH } from "../configs/gc";
+import { needsS3RetentionHelper } from "../configs/retention";
 import { Settings } from "../settings/types";
 import {
     certbotContainer,
@@ -20,6 +21,7 @@ import {
     nginxContainer,
     nginxName,
     registryContainer,
+    s3RetentionContainer,
     Volumes,
 } from "./containers";
 import { containerScript, dockerCommand } from "./containerScript";
@@ -125,6 +127,10 @@ function declareHost(
               )
             : undefined;
     const certbot = certbotContainer(name, settings, { ...base, image: images.certbot, acme }, childOpts);
+    // Retention on S3: the helper the supervisor asks to list and delete tags in the bucket.
+    const retentionS3 = needsS3RetentionHelper(settings)
+        ? s3RetentionContainer(name, settings, { ...base, image: images.certbot }, childOpts)
+        : undefined;
 
     // Fails the deploy with the driver's message when the registry cannot use its storage
     // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
@@ -180,6 +186,7 @@ function declareHost(
         certbot,
         ...(acme ? acme.containers : []),
         ...(coordinator ? [coordinator] : []),
+        ...(retentionS3 ? [retentionS3] : []),
         ...mirrors.containers,
     ];
     reportHealth(

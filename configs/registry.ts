@@ -4,7 +4,7 @@ import { S3_KEY_CHARS } from "../settings/storage";
 import { SecretValue, Settings, StorageSettings } from "../settings/types";
 import { NotificationHeaderValues, renderNotifications } from "./notifications";
 import { registryRedisView } from "./redis";
-import { renderRetentionFunction, renderRetentionRulesInstall } from "./retention";
+import { needsS3RetentionHelper, renderRetentionFunction, renderRetentionRulesInstall, s3RetentionHelperName } from "./retention";
 import { renderTemplate } from "./template";
 
 export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";
@@ -213,6 +213,6 @@ export function renderRegistrySupervisor(s: Settings): string {
         gcAck: GC_FILES.ack,
         gcRun: GC_FILES.run,
         gcDone: GC_FILES.done,
-        retention: renderRetentionFunction(REGISTRY_DATA_DIR),
+        retention: renderRetentionFunction(REGISTRY_DATA_DIR, needsS3RetentionHelper(s) ? s3RetentionHelperName(s) : undefined),
     });
 }

@@ -89,13 +89,13 @@ export function parseRetention(f: Fields): RetentionSettings {
 
 /** What the rest of the settings rule out for retention, as [key, problem] pairs. */
 export function retentionProblems(s: Pick<Settings, "retention" | "storage">): [string, string][] {
-    if (s.retention.rules.length === 0 || s.storage.driver !== "s3") return [];
-    // The push times are the tags' link files' mtimes on the data volume; S3's LastModified
-    // needs an S3 client the registry image does not have.
+    if (s.retention.rules.length === 0 || s.storage.driver !== "s3" || s.storage.credentials) return [];
+    // On S3 a helper beside the registry reads the tags' LastModified and deletes them, signing
+    // its own requests: it needs the static keys the registry has.
     return [
         [
             "retention",
-            "not supported with storage driver s3 yet (tags' push times are read from the data volume); leave retention empty or use the filesystem driver",
+            "with storage driver s3, retention needs the storage's static keys (storage.accessKey and storage.secretKey), which its S3 helper signs with; set them, or leave retention empty",
         ],
     ];
 }

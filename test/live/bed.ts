@@ -49,6 +49,8 @@ export const BED_SLOTS = {
     mirrors: 18,
     package: 19,
     scale: 20,
+    mirrorsBench: 21,
+    metricsBench: 22,
 } as const;
 /** The Docker label that marks what the tests create. */
 export const BED_LABEL = "registry-bed";

@@ -1,34 +1,32 @@
 // Pull-through mirrors, live: a stack with a `mirrors` entry deployed by the real Pulumi engine,
-// whose upstream is a registry of the test's own (the bed's registry image, TLS from a CA the
-// test makes, htpasswd auth) on the stack's network, where the mirror reaches it by name. The
-// Docker CLI and skopeo, verifying the certificate, pull `<mirror host>/library/app:v1`
-// through nginx and the mirror; the digests are the upstream's. With the upstream stopped, cached pulls (by tag
-// and by digest) still work and an uncached one fails; pushes to the mirror are refused and
-// never reach the upstream; anonymous requests get 401; the upstream's password is in no plain
+// whose upstream is a registry of the test's own (test/live/upstream.ts: the bed's registry
+// image, TLS from a CA the test makes, htpasswd auth) on the stack's network, where the mirror
+// reaches it by name. The Docker CLI and skopeo, verifying the certificate, pull
+// `<mirror host>/library/app:v1` through nginx and the mirror; the digests are the upstream's.
+// With the upstream stopped, cached pulls (by tag and by digest) still work and an uncached one
+// fails; pushes to the mirror are refused and never reach the upstream; anonymous requests get 401; the upstream's password is in no plain
 // state, `docker inspect`, process argument or log. A Docker daemon of the test's own, started
 // from the `daemonJson` snippet of a Docker Hub mirror (the test's upstream stands in for Docker
 // Hub), pulls a Docker Hub name through the mirror with the credentials it has for Docker Hub.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { htpasswdLine } from "../../configs/htpasswd";
 import { mirrorOutput } from "../../configs/mirrors";
-import { Bed, BED_LABEL, BED_SLOTS } from "./bed";
+import { Bed, BED_SLOTS } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest } from "./client";
 import { Engine } from "./engine";
 import { bedHostAddress } from "./hostAddress";
 import { PrivateDockerd } from "./privateDockerd";
 import { docker, run } from "./proc";
 import { leaksIn } from "./secrets";
+import { mirrorServes, Upstream } from "./upstream";
 
 const LABEL = `mirrors-${randomBytes(3).toString("hex")}`;
 const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
 const READER = { name: "reader", password: `reader-${randomBytes(9).toString("hex")}` };
 const UPSTREAM_USER = { name: "upstream-bot", password: `up-${randomBytes(12).toString("hex")}` };
-const UPSTREAM_PORT = 5000;
 const MANIFESTS = [
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
@@ -36,51 +34,18 @@ const MANIFESTS = [
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ].join(", ");
 
-/** A CA and a server certificate for `name`, signed by it (openssl), in a new directory. */
-async function makeCertificates(name: string): Promise<{ dir: string; ca: string }> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bed-upstream-"));
-    const ssl = async (args: string[]) => {
-        const r = await run("openssl", args, { cwd: dir });
-        if (r.code !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
-    };
-    await ssl(
-        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt"].concat([
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mirrors bed upstream CA",
-        ]),
-    );
-    await ssl(
-        ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.csr"].concat([
-            "-subj",
-            `/CN=${name}`,
-        ]),
-    );
-    fs.writeFileSync(path.join(dir, "ext.cnf"), `subjectAltName=DNS:${name}\nextendedKeyUsage=serverAuth\n`);
-    await ssl(
-        ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt"].concat([
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ]),
-    );
-    return { dir, ca: fs.readFileSync(path.join(dir, "ca.crt"), "utf8") };
-}
-
 describe("live: a pull-through mirror of an upstream registry with auth", { timeout: 1_200_000 }, () => {
     const engine = new Engine();
     const bed = new Bed(LABEL, engine, BED_SLOTS.mirrors);
     const client = new DockerClient();
     const readerClient = new DockerClient();
     const dockerd = new PrivateDockerd();
-    const upstream = `${bed.prefix}-upstream`;
-    const upstreamHost = `${upstream}:${bed.ports.spare[0]}`;
+    const up = new Upstream(bed, UPSTREAM_USER);
+    const upstream = up.name;
+    const upstreamHost = up.host;
     const mirrorFqdn = `hub.${bed.domain}`;
     const mirrorHost = `${mirrorFqdn}:${bed.ports.https}`;
     const refs: string[] = [];
-    let certDir = "";
     let mirrorEp: Endpoint;
     let upstreamEp: Endpoint;
     /** Digests of what was pushed upstream, by tag. */
@@ -116,8 +81,7 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
     }
 
     before(async () => {
-        const certs = await makeCertificates(upstream);
-        certDir = certs.dir;
+        const upstreamCa = await up.certificates();
         await bed.addHostNames([mirrorFqdn, upstream]);
         const deployed = await bed.up(
             bed.config({
@@ -128,10 +92,10 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
                 mirrors: [
                     {
                         name: "hub",
-                        upstream: `https://${upstream}:${UPSTREAM_PORT}`,
+                        upstream: up.url,
                         username: UPSTREAM_USER.name,
                         password: UPSTREAM_USER.password,
-                        caCertificate: certs.ca,
+                        caCertificate: upstreamCa,
                     },
                 ],
             }),
@@ -143,55 +107,13 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
         assert.equal(outputs[0].url, `https://${mirrorHost}`);
         assert.equal(outputs[0].daemonJson, undefined, "no daemon.json snippet for an upstream other than Docker Hub");
         bed.trustRoot(mirrorHost, caRoot);
-        bed.trustRoot(upstreamHost, certs.ca);
+        bed.trustRoot(upstreamHost, upstreamCa);
         const address = await bedHostAddress();
         mirrorEp = { domain: mirrorFqdn, address, httpPort: bed.ports.http, httpsPort: bed.ports.https, ca: caRoot };
-        upstreamEp = { domain: upstream, address, httpPort: 0, httpsPort: bed.ports.spare[0], ca: certs.ca };
+        upstreamEp = await up.endpoint();
 
-        // The upstream: the bed's registry image with TLS and htpasswd auth, on the stack's network.
-        fs.mkdirSync(path.join(certDir, "auth"));
-        fs.writeFileSync(
-            path.join(certDir, "auth", "htpasswd"),
-            `${htpasswdLine(UPSTREAM_USER.name, UPSTREAM_USER.password, LABEL, 10)}\n`,
-        );
-        await docker([
-            "create",
-            "--name",
-            upstream,
-            "--network",
-            `${bed.prefix}-net`,
-            "--label",
-            `${BED_LABEL}=${LABEL}`,
-            "--publish",
-            `${address}:${bed.ports.spare[0]}:${UPSTREAM_PORT}`,
-            "--env",
-            "REGISTRY_AUTH=htpasswd",
-            "--env",
-            "REGISTRY_AUTH_HTPASSWD_REALM=upstream",
-            "--env",
-            "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd",
-            "--env",
-            "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/server.crt",
-            "--env",
-            "REGISTRY_HTTP_TLS_KEY=/certs/server.key",
-            bed.images.REGISTRY_IMAGE,
-        ]);
-        await docker(["cp", path.join(certDir, "auth"), `${upstream}:/auth`]);
-        const certsOnly = path.join(certDir, "certs");
-        fs.mkdirSync(certsOnly);
-        for (const f of ["server.crt", "server.key"]) fs.copyFileSync(path.join(certDir, f), path.join(certsOnly, f));
-        fs.chmodSync(path.join(certsOnly, "server.key"), 0o644);
-        await docker(["cp", certsOnly, `${upstream}:/certs`]);
-        await docker(["start", upstream]);
-        // The mirror's registry, which could not reach its upstream when it started, starts
-        // again every few seconds until it does (configs/templates/mirror-supervisor.sh.mustache).
-        const deadline = Date.now() + 60_000;
-        for (;;) {
-            const ping = await httpsRequest(mirrorEp, "/v2/", { auth: basic(ALICE.name, ALICE.password) });
-            if (ping.status === 200) break;
-            if (Date.now() > deadline) throw new Error(`the mirror does not serve within 60 s: ${ping.status} ${ping.body}`);
-            await new Promise((r) => setTimeout(r, 500));
-        }
+        await up.start();
+        await mirrorServes(mirrorEp, ALICE);
 
         assert.equal((await client.login(upstreamHost, UPSTREAM_USER.name, UPSTREAM_USER.password)).code, 0, "login to the upstream");
         const alice = await client.login(mirrorHost, ALICE.name, ALICE.password);
@@ -209,7 +131,7 @@ describe("live: a pull-through mirror of an upstream registry with auth", { time
         readerClient.cleanup();
         await bed.cleanup();
         await run("docker", ["image", "rm", "--force", ...new Set(refs)]);
-        if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
+        up.cleanup();
         await engine.close();
         assert.deepEqual(engine.leftovers(), [], "no language host or provider process outlives the tests");
     });

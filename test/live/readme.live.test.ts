@@ -572,6 +572,38 @@ describe("live: the README's commands, as written, on the real Pulumi CLI", { ti
         assert.deepEqual(config["private-registry:retention"], [{ repositories: "**", keepTags: "release-.*", keepLast: 10 }]);
     });
 
+    test("the Monitoring block passes pulumi preview: the endpoint's install, nginx's new port, the password encrypted", async () => {
+        const script = [
+            "export PULUMI_CONFIG_PASSPHRASE=...",
+            "pulumi stack init monitoring",
+            "pulumi config set domain registry.example.com",
+            readmeBlock("monitoring"),
+        ].join("\n");
+        const r = await shell(script, checkout);
+        assert.equal(r.code, 0, `${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+        assert.ok(Number(/\+ (\d+) to create/.exec(r.stdout)?.[1] ?? 0) >= 25, r.stdout);
+        // --diff prints each resource's inputs after its URN, up to the next resource's "(create)" (or the end).
+        const created = (type: string, name: string) =>
+            new RegExp(`\\+ ${type}: \\(create\\)\\n\\s*\\[urn=[^\\]]*::${name}\\]\\n([\\s\\S]*?)(?:\\(create\\)|$)`).exec(r.stdout)?.[1];
+        // The endpoint's files installed into nginx (components/metricsEndpoint.ts).
+        assert.ok(created("command:local:Command", "registry-metrics-install") !== undefined, r.stdout);
+        // nginx's container, with the scrape port published on the address given, besides 443 and 80.
+        const nginx = created("docker:index/container:Container", "registry-nginx");
+        assert.ok(nginx, `no nginx container in the preview:\n${r.stdout.slice(0, 4000)}`);
+        assert.match(nginx, /external\s*: 9145\s*\n\s*internal\s*: 9145\s*\n\s*ip\s*: "10\.0\.0\.5"/, nginx);
+        assert.match(nginx, /external\s*: 443\s*\n\s*internal\s*: 443\b/);
+        const stored = await shell(`${PASSPHRASE}\npulumi config get --stack monitoring --path metrics.password`, checkout);
+        succeeded(stored, "pulumi config get");
+        const password = stored.stdout.trim();
+        assert.match(password, /^[0-9a-f]{48}$/, "openssl's password, read from stdin");
+        const stackFile = fs.readFileSync(path.join(checkout, "Pulumi.monitoring.yaml"), "utf8");
+        assert.ok(
+            !stackFile.includes(password) && !`${r.stdout}${r.stderr}`.includes(password),
+            "the password is not in the stack file or the output",
+        );
+        assert.match(stackFile, /password:\s*\n?\s*secure: /, "stored encrypted");
+    });
+
     test("the Docker Hub mirror block passes pulumi preview: the mirror's container and cache volume, its snippet, the password encrypted", async () => {
         const token = `hub-${randomBytes(12).toString("hex")}`;
         const script = [

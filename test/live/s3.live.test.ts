@@ -2,14 +2,20 @@
 // S3-compatible server (versitygw, test/live/s3server.ts), reached over HTTPS (a private CA)
 // with keys that stay secret. Push, pull and safe garbage collection run against the bucket,
 // and a wrong key or an untrusted certificate fails the deploy with the storage's own error.
+// Tag retention reads the tags' push times from their link objects' LastModified (versitygw's
+// posix backend reports the backing file's mtime, which the test sets) and deletes in the bucket.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Bed, BED_SLOTS, DeployError } from "./bed";
 import { basic, DockerClient, Endpoint, httpsRequest } from "./client";
 import { Engine } from "./engine";
 import { docker, run } from "./proc";
-import { garbageCollection } from "./gc";
+import { garbageCollection, logShows, supervisorReady } from "./gc";
+import { REGISTRY_CONTROL_DIR } from "../../configs/registry";
+import { RETENTION_REPORT } from "../../configs/retention";
 import { S3Server } from "./s3server";
 
 const LABEL = `s3-${randomBytes(3).toString("hex")}`;
@@ -38,8 +44,8 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         redirect: o.redirect ?? false,
         ...(o.ca === false ? {} : { caCertificate: s3.caPem }),
     });
-    const config = (o: Parameters<typeof storage>[0] = {}) =>
-        bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(o) });
+    const config = (o: Parameters<typeof storage>[0] = {}, more: Record<string, unknown> = {}) =>
+        bed.config({ users: { alice: { access: "push", password: ALICE.password } }, storage: storage(o), ...more });
 
     before(async () => {
         await s3.start();
@@ -215,5 +221,133 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         await client.must(["image", "rm", ref]);
         await client.must(["pull", ref]);
         assert.equal(await client.must(["image", "inspect", "--format", "{{.Id}}", ref]), id);
+    });
+
+    test("retention on S3: push times from LastModified; a dry run deletes nothing and reports; then exactly the right tags go; the helper comes back with `pulumi up --refresh`", async () => {
+        const DAY = 86400;
+        const helper = `${prefix}-retention-s3`;
+        const registry = `${prefix}-registry`;
+        const auth = basic(ALICE.name, ALICE.password);
+        const retention = (dryRun: boolean) =>
+            config({}, { retention: [{ repositories: "ret/**", keepLast: 2, keepTags: "release-.*" }], retentionDryRun: dryRun });
+        /** repo → tag → age in days (the push time set on its link object). */
+        const ages: Record<string, Record<string, number>> = {
+            "ret/app": { t1: 5, t2: 4, t3: 3, t4: 2, t5: 1, "release-1": 10, latest: 10 },
+            "ret/other": { old: 20, n1: 1, n2: 2 },
+        };
+        const everyTag = Object.entries(ages)
+            .flatMap(([repo, tags]) => Object.keys(tags).map((t) => `${repo}:${t}`))
+            .sort();
+        const expectedGone = ["ret/app:t1", "ret/app:t2", "ret/app:t3", "ret/other:old"];
+        const allTags = async () => {
+            const out: string[] = [];
+            for (const repo of Object.keys(ages)) {
+                const r = await httpsRequest(ep, `/v2/${repo}/tags/list`, { auth });
+                assert.equal(r.status, 200, r.body);
+                for (const t of (JSON.parse(r.body) as { tags: string[] | null }).tags ?? []) out.push(`${repo}:${t}`);
+            }
+            return out.sort();
+        };
+        const gc = async (pattern: RegExp) => {
+            const since = new Date(Date.now() - 1000).toISOString();
+            await supervisorReady(registry);
+            const t0 = Date.now();
+            await docker(["kill", "--signal", "USR1", registry]);
+            const { log } = await logShows(registry, since, /registry-gc: ended: writes resumed/, 180_000);
+            const text = log.map((l) => l.text).join("\n");
+            console.log(`S3 retention: GC window ${Date.now() - t0} ms (from USR1 to the log line)`);
+            assert.match(text, pattern);
+            return text;
+        };
+
+        await bed.up(retention(true));
+        assert.ok(bed.actions.includes("create docker:index/container:Container registry-retention-s3"), bed.actions.join("\n"));
+        assert.equal(await docker(["exec", helper, "stat", "-c", "%a %U", "/etc/distribution/s3-keys"]), "400 root");
+        for (const [repo, tags] of Object.entries(ages)) {
+            const ref = `${host}/${repo}`;
+            await client.makeImage(`${ref}:${Object.keys(tags)[0]}`, 64 * 1024);
+            for (const tag of Object.keys(tags)) {
+                images.push(`${ref}:${tag}`);
+                await client.must(["tag", `${ref}:${Object.keys(tags)[0]}`, `${ref}:${tag}`]);
+                await client.must(["push", `${ref}:${tag}`]);
+            }
+        }
+        const setPushTimes = () => {
+            const now = Math.floor(Date.now() / 1000);
+            for (const [repo, tags] of Object.entries(ages))
+                for (const [tag, days] of Object.entries(tags)) {
+                    const link = path.join(
+                        s3.dataDir,
+                        BUCKET,
+                        ROOT,
+                        "docker/registry/v2/repositories",
+                        repo,
+                        "_manifests/tags",
+                        tag,
+                        "current/link",
+                    );
+                    fs.utimesSync(link, now - days * DAY, now - days * DAY);
+                }
+        };
+        setPushTimes();
+        const tagKeys = () =>
+            s3
+                .keys(BUCKET, `${ROOT}/docker/registry/v2/repositories/ret`)
+                .filter((k) => k.includes("/_manifests/tags/"))
+                .sort();
+        const keysBefore = tagKeys();
+        assert.deepEqual(await allTags(), everyTag);
+
+        // The repositories of the tests before (s3/...) are covered by no rule: every tag there stays.
+        const dry = await gc(/registry-gc: retention \(dry run, nothing deleted\): \d+ tags in \d+ repositories: \d+ kept, 4 to delete/);
+        assert.deepEqual(await allTags(), everyTag, "a dry run deletes nothing");
+        assert.deepEqual(tagKeys(), keysBefore, "a dry run deletes no object");
+        const report = await docker(["exec", registry, "cat", `${REGISTRY_CONTROL_DIR}/${RETENTION_REPORT}`]);
+        const listed = report
+            .split("\n")
+            .filter((l) => l.startsWith("would delete "))
+            .map((l) => l.split(" ")[2])
+            .sort();
+        assert.deepEqual(listed, expectedGone, report);
+        // The push times are the objects' LastModified, i.e. the ages set on the backing files.
+        assert.match(
+            report,
+            /^would delete ret\/app:t1 \(pushed 5d0h ago, sha256:[0-9a-f]{64}\): rule 1 \(ret\/\*\*\), not matching keepTags release-\.\*, not among the 2 newest \(number 5\)/m,
+        );
+        assert.match(report, /^would delete ret\/other:old \(pushed 20d0h ago, /m);
+        assert.match(dry, /retention on S3: list ok: \d+ tags listed/);
+
+        // retentionDryRun false reaches the running registry: no container replaced.
+        await bed.up(retention(false));
+        assert.deepEqual(
+            bed.actions.filter((a) => !a.startsWith("same ")),
+            ["update command:local:Command registry-gc-schedule-install"],
+            bed.actions.join("\n"),
+        );
+        setPushTimes();
+        const applied = await gc(/registry-gc: retention \(applied\): \d+ tags in \d+ repositories: \d+ kept, 4 to delete/);
+        assert.match(applied, /retention on S3: delete ok: \d+ objects of 4 tags deleted/);
+        const at = (re: RegExp) => applied.search(re);
+        assert.ok(
+            at(/writer stopped/) < at(/retention \(applied\)/) && at(/retention \(applied\)/) < at(/garbage-collect finished/),
+            applied,
+        );
+        assert.deepEqual(
+            await allTags(),
+            everyTag.filter((t) => !expectedGone.includes(t)),
+            "exactly the right tags remain",
+        );
+        for (const t of expectedGone) {
+            const [repo, tag] = t.split(":");
+            assert.ok(!tagKeys().some((k) => k.includes(`/${repo}/_manifests/tags/${tag}/`)), `no object of ${t} is left in the bucket`);
+        }
+        await client.must(["image", "rm", `${host}/ret/app:t4`]);
+        await client.must(["pull", `${host}/ret/app:t4`]);
+
+        // The helper removed by hand comes back with `pulumi up --refresh`.
+        await docker(["rm", "--force", helper]);
+        await bed.up(retention(false), { refresh: true });
+        assert.ok(bed.actions.includes("create docker:index/container:Container registry-retention-s3"), bed.actions.join("\n"));
+        assert.equal(await docker(["inspect", "--format", "{{.State.Running}}", helper]), "true");
     });
 });

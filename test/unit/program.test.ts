@@ -408,6 +408,35 @@ describe("S3 storage", () => {
         assert.doesNotMatch(registry.inputs.command[0], /s3-keys/);
     });
 
+    test("retention on S3: a helper in the certbot image with the registry's keys (0400, secret) and control volume, on the stack network; none without rules", async () => {
+        const rules = [{ repositories: "**", keepLast: 5 }];
+        const { mocks } = await deploy({ ...DEV, storage: S3, retention: rules }, ["storage"]);
+        const helper = mocks.byName("registry-retention-s3");
+        assert.equal(helper.inputs.name, "registry-test-retention-s3");
+        assert.equal(helper.inputs.image, mocks.byName("registry-certbot").inputs.image);
+        assert.deepEqual(helper.inputs.entrypoints, ["python3", "-u", "/usr/local/lib/registry-retention/s3-retention.py"]);
+        const uploads = unwrap(helper.inputs.uploads) as { file: string; content: string; permissions?: string }[];
+        const keys = uploads.find((u) => u.file === "/etc/distribution/s3-keys")!;
+        assert.equal(keys.permissions, "0400");
+        assert.equal(keys.content, `'${S3.accessKey}'\n'${S3.secretKey}'\n`);
+        for (const text of plainStrings(helper.inputs))
+            for (const key of [S3.accessKey, S3.secretKey]) assert.ok(!text.includes(key), "the helper carries an S3 key in plain text");
+        assert.deepEqual(
+            helper.inputs.volumes.map((v: any) => [v.volumeName, v.containerPath]),
+            [["registry-test-registry-control", "/var/lib/registry-control"]],
+        );
+        assert.equal(helper.inputs.networksAdvanced.length, 1);
+        assert.match(mocks.byName("registry-registry").inputs.command[0], /retention_s3 list/, "the supervisor asks the helper");
+        for (const config of [
+            { ...DEV, storage: S3 },
+            { ...DEV, retention: rules },
+        ]) {
+            const other = (await deploy(config, ["storage"])).mocks;
+            assert.ok(!containers(other).some((c) => c.name === "registry-retention-s3"), JSON.stringify(Object.keys(config)));
+            assert.doesNotMatch(other.byName("registry-registry").inputs.command[0], /retention_s3/);
+        }
+    });
+
     test("switching from filesystem to S3 replaces only the registry (and its storage check), drops the data volume check; volumes stay", async () => {
         const inputs = (m: Recorder) => Object.fromEntries(m.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
         const a = inputs((await deploy(DEV)).mocks);

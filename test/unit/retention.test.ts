@@ -103,14 +103,14 @@ describe("retention settings", () => {
         expect.forEach((re, i) => assert.match(found[i], re));
     });
 
-    test("retention with S3 storage is refused, naming the key", () => {
+    test("retention with S3 storage without static keys is refused, naming the key", () => {
         const found = problems([{ repositories: "**", keepLast: 5 }], {
             storage: JSON.stringify({ driver: "s3", bucket: "team-registry", region: "eu-west-1" }),
         });
         assert.deepEqual(
             found.filter((p) => p.startsWith("private-registry:retention:")),
             [
-                "private-registry:retention: not supported with storage driver s3 yet (tags' push times are read from the data volume); leave retention empty or use the filesystem driver",
+                "private-registry:retention: with storage driver s3, retention needs the storage's static keys (storage.accessKey and storage.secretKey), which its S3 helper signs with; set them, or leave retention empty",
             ],
         );
     });
