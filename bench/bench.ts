@@ -29,6 +29,7 @@ import { sourceAddresses } from "../test/live/sourceAddresses";
 import { measureEngine } from "./engineSpeed";
 import { makeOciImage } from "./oci";
 import { median, pull, push, round, Target as BaseTarget, Timing } from "./skopeo";
+import { OUT } from "./session";
 
 const MiB = 1024 * 1024;
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -44,7 +45,6 @@ const SIZES = {
     floodSources: env("BENCH_FLOOD_SOURCES", 4),
     floodConcurrency: env("BENCH_FLOOD_CONCURRENCY", 16),
 };
-const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
 
 // The "seed": the tutorial's HTTPS server block, exactly (HTTP/2, its ciphers and session
 // cache, auth_basic for the whole server, the registry by name with no upstream block,

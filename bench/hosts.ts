@@ -13,22 +13,15 @@ import { BED_SLOTS } from "../test/live/bed";
 import { MultiHostBed } from "../test/live/multiHostBed";
 import { makeOciImage } from "./oci";
 import { median, pull, push, round } from "./skopeo";
+import { benchSession, writeResults } from "./session";
 
 const MiB = 1024 * 1024;
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const SIZES = { images: env("BENCH_HOSTS_IMAGES", 8), layerMiB: env("BENCH_HOSTS_MB", 64), runs: env("BENCH_RUNS", 3) };
-const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
 
 async function main(): Promise<void> {
     const m = new MultiHostBed(`bench-hosts-${randomBytes(3).toString("hex")}`, BED_SLOTS.hostsBench);
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-hosts-"));
-    const log = (line: string) => process.stdout.write(`bench hosts: ${line}\n`);
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.once(signal, () => {
-            log(`${signal}: cleaning up`);
-            m.cleanup().finally(() => process.exit(130));
-        });
-    }
+    const { work, log, cleanup } = benchSession("hosts", () => m.cleanup());
     const results: Record<string, unknown> = { sizes: SIZES, when: new Date().toISOString(), cores: os.cpus().length };
     try {
         await m.start();
@@ -83,14 +76,9 @@ async function main(): Promise<void> {
         for (const h of m.hosts) byHost[h.name] = served.filter((l) => l.includes(`:${h.port} `)).length;
         results.twoHostRequestsByHost = byHost;
     } finally {
-        await m.cleanup();
-        fs.rmSync(work, { recursive: true, force: true });
+        await cleanup();
     }
-    fs.mkdirSync(OUT, { recursive: true });
-    fs.writeFileSync(path.join(OUT, "hosts.json"), JSON.stringify(results, null, 2));
-    const md = markdown(results);
-    fs.writeFileSync(path.join(OUT, "hosts.md"), md);
-    process.stdout.write(`\n${md}`);
+    writeResults("hosts", results, markdown);
 }
 
 function markdown(r: Record<string, any>): string {

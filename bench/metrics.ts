@@ -19,6 +19,7 @@ import { bedHostAddress } from "../test/live/hostAddress";
 import { docker } from "../test/live/proc";
 import { makeOciImage } from "./oci";
 import { median, pull, push, round, Target } from "./skopeo";
+import { benchSession, writeResults } from "./session";
 
 const MiB = 1024 * 1024;
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -29,7 +30,6 @@ const SIZES = {
     runs: env("BENCH_RUNS", 3),
     scrapeSeconds: 5,
 };
-const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
 const CONFIGS = ["off", "on"] as const;
 type Config = (typeof CONFIGS)[number];
 const KINDS = ["small", "large"] as const;
@@ -49,19 +49,10 @@ async function main(): Promise<void> {
     const label = `bench-metrics-${randomBytes(3).toString("hex")}`;
     const engine = new Engine();
     const bed = new Bed(label, engine, BED_SLOTS.metricsBench);
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-metrics-"));
-    const log = (line: string) => process.stdout.write(`bench metrics: ${line}\n`);
-    const cleanup = async () => {
+    const { work, log, cleanup } = benchSession("metrics", async () => {
         await bed.cleanup();
         await engine.close();
-        fs.rmSync(work, { recursive: true, force: true });
-    };
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.once(signal, () => {
-            log(`${signal}: cleaning up`);
-            cleanup().finally(() => process.exit(130));
-        });
-    }
+    });
     const results: Record<string, unknown> = { sizes: SIZES, when: new Date().toISOString(), cores: os.cpus().length };
     const user = { name: "bench", password: `bench-${randomBytes(12).toString("hex")}` };
     const scrapePassword = randomBytes(24).toString("hex");
@@ -157,11 +148,7 @@ async function main(): Promise<void> {
     } finally {
         await cleanup();
     }
-    fs.mkdirSync(OUT, { recursive: true });
-    fs.writeFileSync(path.join(OUT, "metrics.json"), JSON.stringify(results, null, 2));
-    const md = markdown(results);
-    fs.writeFileSync(path.join(OUT, "metrics.md"), md);
-    process.stdout.write(`\n${md}`);
+    writeResults("metrics", results, markdown);
 }
 
 /** (max − min) / median of the runs' rates, in percent: how far apart runs of one config fell. */

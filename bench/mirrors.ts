@@ -23,11 +23,11 @@ import { run } from "../test/live/proc";
 import { mirrorServes, Upstream } from "../test/live/upstream";
 import { makeOciImage } from "./oci";
 import { median, pull, push, round, Target } from "./skopeo";
+import { benchSession, writeResults } from "./session";
 
 const MiB = 1024 * 1024;
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const SIZES = { layerMiB: env("BENCH_MIRROR_MB", 256), runs: env("BENCH_RUNS", 3) };
-const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
 const KINDS = ["cold", "warm", "direct", "upstream"] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -52,20 +52,11 @@ async function main(): Promise<void> {
     const bed = new Bed(label, engine, BED_SLOTS.mirrorsBench);
     const user = { name: "bench", password: `bench-${randomBytes(12).toString("hex")}` };
     const up = new Upstream(bed, { name: "upstream-bot", password: `up-${randomBytes(12).toString("hex")}` });
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-mirrors-"));
-    const log = (line: string) => process.stdout.write(`bench mirrors: ${line}\n`);
-    const cleanup = async () => {
+    const { work, log, cleanup } = benchSession("mirrors", async () => {
         await bed.cleanup();
         await engine.close();
         up.cleanup();
-        fs.rmSync(work, { recursive: true, force: true });
-    };
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.once(signal, () => {
-            log(`${signal}: cleaning up`);
-            cleanup().finally(() => process.exit(130));
-        });
-    }
+    });
     const results: Record<string, unknown> = { sizes: SIZES, when: new Date().toISOString(), cores: os.cpus().length };
     try {
         const mirrorFqdn = `hub.${bed.domain}`;
@@ -153,11 +144,7 @@ async function main(): Promise<void> {
     } finally {
         await cleanup();
     }
-    fs.mkdirSync(OUT, { recursive: true });
-    fs.writeFileSync(path.join(OUT, "mirrors.json"), JSON.stringify(results, null, 2));
-    const md = markdown(results);
-    fs.writeFileSync(path.join(OUT, "mirrors.md"), md);
-    process.stdout.write(`\n${md}`);
+    writeResults("mirrors", results, markdown);
 }
 
 function markdown(r: Record<string, any>): string {

@@ -29,6 +29,7 @@ import { docker, run } from "../test/live/proc";
 import { S3Server } from "../test/live/s3server";
 import { makeOciImage } from "./oci";
 import { median, push, round, Target } from "./skopeo";
+import { benchSession, writeResults } from "./session";
 
 const MiB = 1024 * 1024;
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -43,7 +44,6 @@ const SIZES = {
     windowS3Manifests: list("BENCH_WINDOW_S3_MANIFESTS", [1000]),
     repositories: 50,
 };
-const OUT = process.env.BENCH_OUT ?? path.join(__dirname, "results");
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const sha256 = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 const seconds = (ms: number) => round(ms / 1000, 2);
@@ -219,20 +219,11 @@ async function main(): Promise<void> {
     const engine = new Engine();
     const bed = new Bed(label, engine, BED_SLOTS.scale);
     const s3 = new S3Server();
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-scale-"));
-    const log = (line: string) => process.stdout.write(`bench scale: ${line}\n`);
-    const cleanup = async () => {
+    const { work, log, cleanup } = benchSession("scale", async () => {
         await bed.cleanup();
         await engine.close();
         await s3.stop();
-        fs.rmSync(work, { recursive: true, force: true });
-    };
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.once(signal, () => {
-            log(`${signal}: cleaning up`);
-            cleanup().finally(() => process.exit(130));
-        });
-    }
+    });
     const results: Record<string, unknown> = { sizes: SIZES, when: new Date().toISOString(), cores: os.cpus().length };
     const registry = `${bed.prefix}-registry`;
     const user = { name: "bench", password: `bench-${randomBytes(12).toString("hex")}` };
@@ -395,11 +386,7 @@ async function main(): Promise<void> {
     } finally {
         await cleanup();
     }
-    fs.mkdirSync(OUT, { recursive: true });
-    fs.writeFileSync(path.join(OUT, "scale.json"), JSON.stringify(results, null, 2));
-    const md = markdown(results);
-    fs.writeFileSync(path.join(OUT, "scale.md"), md);
-    process.stdout.write(`\n${md}`);
+    writeResults("scale", results, markdown);
 }
 
 function markdown(r: Record<string, any>): string {

@@ -46,6 +46,13 @@ export class Fields {
         return new Fields(values, this.naming, `${this.prefix}${path}.`, this.problems);
     }
 
+    /** A problem at `path` for each key of `value` not among `known`. */
+    unknownFields(path: string, value: Readonly<Record<string, unknown>>, known: readonly string[]): void {
+        for (const k of Object.keys(value)) {
+            if (!known.includes(k)) this.problem(path, `unknown field ${show(k)}; expected one of ${known.join(", ")}`);
+        }
+    }
+
     /** The value of a field as given (undefined, or "" from the stack config, mean unset). */
     raw(path: string): unknown {
         const v = this.values[path];

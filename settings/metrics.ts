@@ -26,10 +26,7 @@ export function parseMetrics(f: Fields, publish: Settings["publish"]): MetricsSe
     if (value === undefined) return off;
     const v = f.within("metrics", value);
     const count = f.problems.length;
-    for (const k of Object.keys(value)) {
-        if (!(METRICS_FIELDS as readonly string[]).includes(k))
-            f.problem("metrics", `unknown field ${show(k)}; expected one of ${METRICS_FIELDS.join(", ")}`);
-    }
+    f.unknownFields("metrics", value, METRICS_FIELDS);
     const enabled = v.flag("enabled", false);
     const port = v.int("port", METRICS_DEFAULTS.port, 1, 65535);
     const bindAddress = v.text("bindAddress", METRICS_DEFAULTS.bindAddress);

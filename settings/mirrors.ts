@@ -6,6 +6,7 @@ import { Fields } from "./fields";
 import { pemCertificates } from "./pem";
 import { show } from "./show";
 import type { Mirror } from "./types";
+import { parseUrl } from "./validators";
 
 const MIRROR_FIELDS = ["name", "upstream", "username", "password", "ttl", "caCertificate"] as const;
 const EXPECTED = "a list of { name, upstream, username?, password? (secret), ttl?, caCertificate? }";
@@ -44,10 +45,7 @@ export function parseMirrors(f: Fields, domain: string, taken: string[]): Mirror
         const value = item as Record<string, unknown>;
         const v = f.within(at, value);
         const count = f.problems.length;
-        for (const k of Object.keys(value)) {
-            if (!(MIRROR_FIELDS as readonly string[]).includes(k))
-                f.problem(at, `unknown field ${show(k)}; expected one of ${MIRROR_FIELDS.join(", ")}`);
-        }
+        f.unknownFields(at, value, MIRROR_FIELDS);
         const name = parseName(v, names, domain, taken);
         const upstream = parseUpstream(v);
         const username = v.text("username");
@@ -110,12 +108,7 @@ function parseUpstream(v: Fields): { url: string; host: string; secure: boolean 
         v.problem("upstream", "required: the URL of the registry to mirror, e.g. https://registry-1.docker.io");
         return undefined;
     }
-    let url: URL | undefined;
-    try {
-        url = new URL(given);
-    } catch {
-        url = undefined;
-    }
+    const url = parseUrl(given);
     if (url && (url.username || url.password)) {
         v.problem(
             "upstream",

@@ -6,6 +6,7 @@ import { DEFAULTS } from "./defaults";
 import { Fields } from "./fields";
 import { show } from "./show";
 import { DeferredSecret, NotificationEndpoint, Secret, SecretValue } from "./types";
+import { parseUrl } from "./validators";
 
 const ENDPOINT_FIELDS = ["name", "url", "headers", "timeout", "threshold", "backoff", "ignoredMediaTypes"] as const;
 const EXPECTED = "a list of { name, url, headers?, timeout?, threshold?, backoff?, ignoredMediaTypes? }";
@@ -50,13 +51,10 @@ export function parseNotifications(f: Fields): NotificationEndpoint[] {
         const value = item as Record<string, unknown>;
         const v = f.within(at, value);
         const count = f.problems.length;
-        for (const k of Object.keys(value)) {
-            if (!(ENDPOINT_FIELDS as readonly string[]).includes(k))
-                f.problem(at, `unknown field ${show(k)}; expected one of ${ENDPOINT_FIELDS.join(", ")}`);
-        }
+        f.unknownFields(at, value, ENDPOINT_FIELDS);
         const endpoint: NotificationEndpoint = {
             name: parseName(v, names),
-            url: parseUrl(v),
+            url: parseUrlField(v),
             headers: parseHeaders(v, at),
             timeout: parseDuration(v, "timeout", ENDPOINT_DEFAULTS.timeout, 100, 300_000),
             threshold: v.int("threshold", ENDPOINT_DEFAULTS.threshold, 1, 1000),
@@ -77,18 +75,13 @@ function parseName(v: Fields, before: string[]): string {
     return name ?? "";
 }
 
-function parseUrl(v: Fields): string {
+function parseUrlField(v: Fields): string {
     const given = v.text("url");
     if (given === undefined) {
         v.problem("url", "required: the http:// or https:// URL the registry POSTs its events to");
         return "";
     }
-    let url: URL | undefined;
-    try {
-        url = new URL(given);
-    } catch {
-        url = undefined;
-    }
+    const url = parseUrl(given);
     if (url && (url.username || url.password)) {
         // The URL is shown in messages and previews: credentials belong in a secret header.
         v.problem(

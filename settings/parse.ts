@@ -27,13 +27,14 @@ import {
     BCRYPT_COST_MAX,
     BCRYPT_COST_MIN,
     cidrProblem,
-    dockerHostProblem,
     DOCKER_NAME,
+    dockerHostProblem,
     EMAIL,
     IMAGE_REF,
+    isValidDomain,
+    parseUrl,
     passwordProblem,
     splitHostPort,
-    isValidDomain,
     USER_NAME,
 } from "./validators";
 
@@ -148,12 +149,7 @@ function parseAcme(f: Fields): Settings["acme"] {
         kind = given;
         server = ACME_DIRECTORIES[given];
     } else {
-        let url: URL | undefined;
-        try {
-            url = new URL(given);
-        } catch {
-            url = undefined;
-        }
+        const url = parseUrl(given);
         if (url && (url.username || url.password)) {
             // The URL reaches the certbot container in a script kept in plain state: no credentials.
             f.problem(

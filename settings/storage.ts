@@ -5,6 +5,7 @@ import { Fields } from "./fields";
 import { pemCertificates } from "./pem";
 import { show } from "./show";
 import type { S3Storage, StorageSettings } from "./types";
+import { parseUrl } from "./validators";
 
 const S3_FIELDS = [
     "driver",
@@ -92,12 +93,7 @@ function parseRegion(v: Fields, fallback: string | undefined): string {
 function parseEndpoint(v: Fields): { given?: string; url?: string; secure: boolean } {
     const given = v.text("endpoint");
     if (given === undefined) return { secure: true };
-    let url: URL | undefined;
-    try {
-        url = new URL(given);
-    } catch {
-        url = undefined;
-    }
+    const url = parseUrl(given);
     const plain =
         url && (url.protocol === "https:" || url.protocol === "http:") && !url.username && !url.password && !url.search && !url.hash;
     if (!url || !plain || (url.pathname !== "/" && url.pathname !== "")) {

@@ -115,3 +115,12 @@ export function ipScope(address: string): "unspecified" | "loopback" | undefined
     if ((v4 !== undefined && v4 >> 24n === 127n) || (ip.family === 6 && ip.value === 1n)) return "loopback";
     return undefined;
 }
+
+/** `text` as a URL, or undefined when it is not one. */
+export function parseUrl(text: string): URL | undefined {
+    try {
+        return new URL(text);
+    } catch {
+        return undefined;
+    }
+}
