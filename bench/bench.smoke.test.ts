@@ -158,30 +158,37 @@ test("the mirror benchmark runs end to end: cold, warm (from the cache), direct 
     }
 });
 
-test("the metrics cost benchmark runs end to end: both rows, metrics off and on, the endpoint scraped", { timeout: 900_000 }, async () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));
-    try {
-        const r = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "metrics.ts")], {
-            env: { ...process.env, BENCH_OUT: out, BENCH_LAYER_MB: "4", BENCH_SMALL_COUNT: "2", BENCH_SMALL_MB: "1", BENCH_RUNS: "1" },
-            timeoutMs: 900_000,
-        });
-        assert.equal(r.code, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
-        const result = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
-        assert.ok(result.scrapes > 0, "the endpoint was scraped while metrics were on");
-        let nginxCpu = { off: 0, on: 0 };
-        for (const kind of ["small", "large"]) {
-            for (const op of ["push", "pull"]) {
-                const row = result.rows[kind][op];
-                assert.ok(row.offMBps > 0 && row.onMBps > 0 && row.ratio > 0, `${kind} ${op}: ${JSON.stringify(row)}`);
-                nginxCpu = { off: nginxCpu.off + row.nginxCpuSPerGB.off, on: nginxCpu.on + row.nginxCpuSPerGB.on };
+test(
+    "the metrics cost benchmark runs end to end: both rows, metrics off and on, the endpoint scraped, a scrape's own cost",
+    { timeout: 900_000 },
+    async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "registry-bench-smoke-"));
+        try {
+            const r = await run(process.execPath, ["--import", "tsx", path.join(__dirname, "metrics.ts")], {
+                env: { ...process.env, BENCH_OUT: out, BENCH_LAYER_MB: "4", BENCH_SMALL_COUNT: "2", BENCH_SMALL_MB: "1", BENCH_RUNS: "1" },
+                timeoutMs: 900_000,
+            });
+            assert.equal(r.code, 0, `bench failed:\n${r.stderr.slice(-3000)}`);
+            const result = JSON.parse(fs.readFileSync(path.join(out, "metrics.json"), "utf8"));
+            assert.ok(result.scrapes > 0, "the endpoint was scraped while metrics were on");
+            let nginxCpu = { off: 0, on: 0 };
+            for (const kind of ["small", "large"]) {
+                for (const op of ["push", "pull"]) {
+                    const row = result.rows[kind][op];
+                    assert.ok(row.offMBps > 0 && row.onMBps > 0 && row.ratio > 0, `${kind} ${op}: ${JSON.stringify(row)}`);
+                    nginxCpu = { off: nginxCpu.off + row.nginxCpuSPerGB.off, on: nginxCpu.on + row.nginxCpuSPerGB.on };
+                }
             }
+            // In clock ticks (10 ms): one tiny transfer may read 0, all of them not.
+            assert.ok(nginxCpu.off > 0 && nginxCpu.on > 0, `nginx's CPU counted: ${JSON.stringify(nginxCpu)}`);
+            const md = fs.readFileSync(path.join(out, "metrics.md"), "utf8");
+            assert.match(md, /\| push 2 × 1 MiB \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+            assert.match(md, /\| pull 1 × 4 MiB \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+            assert.equal(result.scrapeCost.scrapes, 200, JSON.stringify(result.scrapeCost));
+            assert.ok(result.scrapeCost.bytes > 1000 && result.scrapeCost.msPerScrape > 0, JSON.stringify(result.scrapeCost));
+            assert.match(md, /One scrape on its own: [\d.]+ ms of nginx CPU/);
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
         }
-        // In clock ticks (10 ms): one tiny transfer may read 0, all of them not.
-        assert.ok(nginxCpu.off > 0 && nginxCpu.on > 0, `nginx's CPU counted: ${JSON.stringify(nginxCpu)}`);
-        const md = fs.readFileSync(path.join(out, "metrics.md"), "utf8");
-        assert.match(md, /\| push 2 × 1 MiB \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
-        assert.match(md, /\| pull 1 × 4 MiB \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
-    } finally {
-        fs.rmSync(out, { recursive: true, force: true });
-    }
-});
+    },
+);

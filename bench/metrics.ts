@@ -5,7 +5,7 @@
 // `pulumi up` between them that turns metrics on or off (which replaces the containers);
 // every run pushes fresh random images. Medians of `BENCH_RUNS` per config, and the CPU
 // nginx and the registry spent per GB moved, which noise from other work on the machine
-// disturbs less than throughput.
+// disturbs less than throughput. Then what one scrape costs nginx on its own.
 // Writes metrics.{json,md} beside bench.ts's results (or BENCH_OUT).
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -120,6 +120,12 @@ async function main(): Promise<void> {
         }
         if (scrapes === 0) throw new Error("the metrics endpoint was never scraped while metrics were on");
         results.scrapes = scrapes;
+        results.scrapeCost = await scrapeCost(
+            bed,
+            configs.on,
+            `http://${address}:${metricsPort}/metrics`,
+            basic("metrics", scrapePassword),
+        );
         const m = (xs: Sample[], k: keyof Sample) => round(median(xs.map((x) => x[k])), k === "MBps" ? 1 : 2);
         results.rows = Object.fromEntries(
             KINDS.map((kind) => [
@@ -149,6 +155,31 @@ async function main(): Promise<void> {
         await cleanup();
     }
     writeResults("metrics", results, markdown);
+}
+
+/**
+ * What scrapes cost nginx on their own: its CPU over SCRAPE_COST_COUNT scrapes in a row (metrics
+ * on, nothing else running), per scrape, and the answer's size. Against the rows' nginx CPU per
+ * GB: at one scrape every SIZES.scrapeSeconds, a transfer at R MB/s pays (1000 / R) /
+ * scrapeSeconds scrapes per GB.
+ */
+async function scrapeCost(bed: Bed, on: Record<string, unknown>, url: string, authorization: string) {
+    const count = 200;
+    await bed.up(on);
+    const nginxCpu = () => cpuSeconds(`${bed.prefix}-nginx`, "nginx");
+    // The relay's first file and the certificate's copy are there before measuring.
+    await new Promise((r) => setTimeout(r, 12_000));
+    let bytes = 0;
+    const before = await nginxCpu();
+    const t0 = Date.now();
+    for (let i = 0; i < count; i++) {
+        const r = await fetch(url, { headers: { Authorization: authorization }, signal: AbortSignal.timeout(10_000) });
+        bytes = (await r.text()).length;
+        if (r.status !== 200) throw new Error(`scrape: HTTP ${r.status}`);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const cpu = (await nginxCpu()) - before;
+    return { scrapes: count, nginxCpuMsPerScrape: round((1000 * cpu) / count, 2), msPerScrape: round((1000 * seconds) / count, 2), bytes };
 }
 
 /** (max − min) / median of the runs' rates, in percent: how far apart runs of one config fell. */
@@ -199,7 +230,12 @@ function markdown(r: Record<string, any>): string {
             );
         }
     }
-    lines.push("");
+    const c = r.scrapeCost;
+    lines.push(
+        "",
+        `One scrape on its own: ${c.nginxCpuMsPerScrape} ms of nginx CPU and ${c.msPerScrape} ms end to end (${c.scrapes} in a row, ${c.bytes} bytes each); at one scrape every ${r.sizes.scrapeSeconds} s, a transfer at 300 MB/s pays ${round((1000 / 300 / r.sizes.scrapeSeconds) * c.nginxCpuMsPerScrape, 2)} ms of it per GB.`,
+        "",
+    );
     return lines.join("\n");
 }
 

@@ -1,7 +1,7 @@
 // The registry's Docker resources, one named function each, as a host's declaration
 // (components/registryHost.ts) calls them: volumes, images, and the registry, nginx and
 // certbot containers; with Redis, the GC coordinator, and the Redis a host may run; with
-// retention on S3, its helper.
+// S3, its helper.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ACME_CA_PATH, certbotEnv, HEALTH_CHECK, LETSENCRYPT_DIR, PEBBLE_CA_DIR, renderRenewLoop, WEBROOT } from "../configs/certbot";
@@ -27,8 +27,8 @@ import {
 } from "../configs/registry";
 import { DNS_CREDENTIALS_PATH, DNS_CREDENTIALS_PERMISSIONS, hasDnsCredentials, renderDnsCredentials } from "../configs/dns";
 import { GC_COORDINATOR_PATH, GC_REDIS_PASSWORD_PATH, renderGcCoordinator } from "../configs/gc";
-import { s3RetentionHelperName } from "../configs/retention";
-import { renderS3RetentionHelper, S3_RETENTION_HELPER_PATH } from "../configs/s3Retention";
+import { renderS3Helper, S3_HELPER_PATH } from "../configs/s3Helper";
+import { s3HelperName } from "../configs/s3HelperProtocol";
 import { NGINX_METRICS_PORT, renderMetricsCertificateCopy, renderMetricsRelay } from "../configs/metrics";
 import { MIRROR_SOCKET_DIR } from "../configs/mirrors";
 import { sendsNotifications } from "../configs/notifications";
@@ -342,23 +342,24 @@ export function gcCoordinatorContainer(
 }
 
 /**
- * Tag retention on S3 (configs/s3Retention.ts): the registry's supervisor asks this helper,
- * through the control volume, to list the tags with their push times and to delete the planned
- * ones; it reaches the bucket with the registry's keys and CA.
+ * The S3 helper (configs/s3HelperProtocol.ts): the registry's supervisor asks it, through the
+ * control volume, to list the tags with their push times, to delete the planned ones and to
+ * list the blobs' sizes; with metrics on it lists the blobs for the endpoint on its own. It
+ * reaches the bucket with the registry's keys and CA.
  */
-export function s3RetentionContainer(
+export function s3HelperContainer(
     name: string,
     settings: Settings,
     parts: ContainerParts,
     childOpts: pulumi.CustomResourceOptions,
 ): docker.Container {
     return new docker.Container(
-        `${name}-retention-s3`,
+        `${name}-s3-helper`,
         {
-            name: s3RetentionHelperName(settings),
+            name: s3HelperName(settings),
             image: parts.image.imageId,
-            entrypoints: ["python3", "-u", S3_RETENTION_HELPER_PATH],
-            uploads: [{ file: S3_RETENTION_HELPER_PATH, content: renderS3RetentionHelper(settings) }, ...s3Uploads(settings)],
+            entrypoints: ["python3", "-u", S3_HELPER_PATH],
+            uploads: [{ file: S3_HELPER_PATH, content: renderS3Helper(settings) }, ...s3Uploads(settings)],
             networksAdvanced: [{ name: parts.network.name }],
             volumes: [{ volumeName: parts.volumes.control.name, containerPath: REGISTRY_CONTROL_DIR }],
             restart: "unless-stopped",

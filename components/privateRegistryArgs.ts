@@ -221,6 +221,10 @@ export interface RegistryHostArgs {
     httpPort?: number;
     /** Default: the top-level `httpsPort`. */
     httpsPort?: number;
+    /** Address this host's scrape endpoint is published on (an address of this host). Default: `metrics.bindAddress`. */
+    metricsBindAddress?: string;
+    /** Published port of this host's scrape endpoint. Default: `metrics.port`. */
+    metricsPort?: number;
 }
 
 /** A host's Docker daemon over `tcp://` with TLS (`dockerd --tlsverify`). */

@@ -10,7 +10,7 @@ import { healthProblems, renderHealthCheck } from "../configs/health";
 import { renderReadinessCheck } from "../configs/nginx";
 import { renderDataVolumeCheck, renderGcScheduleInstall, renderStorageCheck } from "../configs/registry";
 import { GC_COORDINATOR_PATH } from "../configs/gc";
-import { needsS3RetentionHelper } from "../configs/retention";
+import { needsS3Helper } from "../configs/s3HelperProtocol";
 import { Settings } from "../settings/types";
 import {
     certbotContainer,
@@ -21,7 +21,7 @@ import {
     nginxContainer,
     nginxName,
     registryContainer,
-    s3RetentionContainer,
+    s3HelperContainer,
     Volumes,
 } from "./containers";
 import { containerScript, dockerCommand } from "./containerScript";
@@ -127,10 +127,8 @@ function declareHost(
               )
             : undefined;
     const certbot = certbotContainer(name, settings, { ...base, image: images.certbot, acme }, childOpts);
-    // Retention on S3: the helper the supervisor asks to list and delete tags in the bucket.
-    const retentionS3 = needsS3RetentionHelper(settings)
-        ? s3RetentionContainer(name, settings, { ...base, image: images.certbot }, childOpts)
-        : undefined;
+    // S3 with retention or metrics: the helper the supervisor asks to list and delete in the bucket.
+    const s3Helper = needsS3Helper(settings) ? s3HelperContainer(name, settings, { ...base, image: images.certbot }, childOpts) : undefined;
 
     // Fails the deploy with the driver's message when the registry cannot use its storage
     // (wrong keys, missing bucket, unreachable endpoint). Runs whenever the registry is (re)created.
@@ -186,7 +184,7 @@ function declareHost(
         certbot,
         ...(acme ? acme.containers : []),
         ...(coordinator ? [coordinator] : []),
-        ...(retentionS3 ? [retentionS3] : []),
+        ...(s3Helper ? [s3Helper] : []),
         ...mirrors.containers,
     ];
     reportHealth(

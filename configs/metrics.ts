@@ -15,6 +15,7 @@ import { NGINX_CONTROL_DIR, NGINX_INCLUDE_DIRS } from "./nginx";
 import { NGINX_METRICS_PORT } from "./ports";
 import { GC_FLAG, GC_LAST, GC_RESULT, GC_SCHEDULE, REGISTRY_DATA_DIR, REGISTRY_DEBUG_ADDR, REGISTRY_SOCKET_DIR } from "./registry";
 import { RETENTION_RESULT } from "./retention";
+import { S3_HELPER_FILES } from "./s3HelperProtocol";
 import { renderTemplate } from "./template";
 
 export { NGINX_METRICS_PORT } from "./ports";
@@ -63,6 +64,7 @@ export function renderMetricsFiles(s: Pick<Settings, "stack">, passwordSha256: s
         gcSchedule: GC_SCHEDULE,
         gcResult: GC_RESULT,
         retentionResult: RETENTION_RESULT,
+        s3Storage: S3_HELPER_FILES.storage,
         authCountersZone: AUTH_ZONES.counters.name,
         ...VARIABLES,
     };

@@ -4,7 +4,8 @@ import { S3_KEY_CHARS } from "../settings/storage";
 import { SecretValue, Settings, StorageSettings } from "../settings/types";
 import { NotificationHeaderValues, renderNotifications } from "./notifications";
 import { registryRedisView } from "./redis";
-import { needsS3RetentionHelper, renderRetentionFunction, renderRetentionRulesInstall, s3RetentionHelperName } from "./retention";
+import { renderRetentionFunction, renderRetentionRulesInstall } from "./retention";
+import { listsS3Storage, needsS3Helper, renderS3HelperAsk, S3_HELPER_FILES } from "./s3HelperProtocol";
 import { renderTemplate } from "./template";
 
 export const REGISTRY_CONFIG_PATH = "/etc/distribution/config.yml";
@@ -202,7 +203,7 @@ export function renderRegistrySupervisor(s: Settings): string {
         gcLast: GC_LAST,
         gcSchedule: GC_SCHEDULE,
         gcResult: GC_RESULT,
-        // Filesystem: the blobs' bytes are summed before and after a collection (S3: not measured).
+        // Filesystem: the blobs' bytes are summed before and after a collection (S3: the helper lists their sizes).
         blobsDir: s.storage.driver === "filesystem" ? `${REGISTRY_DATA_DIR}/docker/registry/v2/blobs` : false,
         s3KeysPath: hasS3Keys(s.storage) ? S3_KEYS_PATH : false,
         s3CaPath: hasS3Ca(s.storage) ? S3_CA_PATH : false,
@@ -213,6 +214,9 @@ export function renderRegistrySupervisor(s: Settings): string {
         gcAck: GC_FILES.ack,
         gcRun: GC_FILES.run,
         gcDone: GC_FILES.done,
-        retention: renderRetentionFunction(REGISTRY_DATA_DIR, needsS3RetentionHelper(s) ? s3RetentionHelperName(s) : undefined),
+        s3HelperAsk: needsS3Helper(s) ? renderS3HelperAsk(s) : "",
+        s3Listing: listsS3Storage(s),
+        s3Blobs: S3_HELPER_FILES.blobs,
+        retention: renderRetentionFunction(REGISTRY_DATA_DIR, needsS3Helper(s)),
     });
 }

@@ -10,7 +10,7 @@ import type { Fields } from "./fields";
 import { pemCertificates } from "./pem";
 import { show } from "./show";
 import type { DockerTls, HostSettings, Settings } from "./types";
-import { dockerHostProblem, DOCKER_NAME, isValidDomain, splitHostPort } from "./validators";
+import { dockerHostProblem, DOCKER_NAME, ipScope, isValidDomain, splitHostPort } from "./validators";
 
 /** What is wrong with a PEM private key, or undefined. */
 export function keyPemProblem(text: string): string | undefined {
@@ -20,9 +20,9 @@ export function keyPemProblem(text: string): string | undefined {
 }
 
 const HOST_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
-const HOST_FIELDS = ["name", "dockerHost", "bindAddress", "httpPort", "httpsPort", "tls"];
+const HOST_FIELDS = ["name", "dockerHost", "bindAddress", "httpPort", "httpsPort", "metricsBindAddress", "metricsPort", "tls"];
 const TLS_FIELDS = ["caCertificate", "certificate", "key"];
-const HOST_SHAPE = "{ name, dockerHost, bindAddress?, httpPort?, httpsPort?, tls? }";
+const HOST_SHAPE = "{ name, dockerHost, bindAddress?, httpPort?, httpsPort?, metricsBindAddress?, metricsPort?, tls? }";
 const HOSTS_EXPECTED = `a list of ${HOST_SHAPE}, e.g. \`pulumi config set --path 'hosts[0].name' node-1\``;
 
 /**
@@ -74,12 +74,19 @@ export function parseHosts(f: Fields, base: Pick<Settings, "domain" | "namePrefi
         if (httpPort === httpsPort) h.bad("httpsPort", String(httpsPort), `a port different from httpPort (${httpPort})`);
         if (httpPort !== 0 && base.publish.httpPort === undefined)
             h.problem("httpPort", "expected 0 while the top-level httpPort is 0 (port 80 unpublished)");
+        // Its scrape endpoint's address and port; the top-level metrics ones when absent (settings/metrics.ts).
+        const own = given as Record<string, unknown>;
+        const metricsBindAddress = own.metricsBindAddress === undefined ? undefined : h.text("metricsBindAddress", "");
+        if (metricsBindAddress !== undefined && isIP(metricsBindAddress) === 0)
+            h.bad("metricsBindAddress", metricsBindAddress, "an IP address of this host such as 127.0.0.1 or 10.0.0.5");
+        const metricsPort = own.metricsPort === undefined ? undefined : h.int("metricsPort", 0, 1, 65535);
         hosts.push({
             name,
             fqdn: `${name}.${base.domain}`,
             dockerHost: dockerHost ?? "",
             namePrefix,
             publish: { bindAddress, httpPort: httpPort === 0 ? undefined : httpPort, httpsPort },
+            metricsPublish: { bindAddress: metricsBindAddress, port: metricsPort },
             tls,
         });
     });
@@ -130,9 +137,11 @@ function sharesPort(a: Settings["publish"], b: Settings["publish"]): boolean {
  * one Redis for the descriptor cache and GC's coordination, and DNS-01 (HTTP-01 would reach
  * whichever host the name points at, not the one asking).
  */
-export function hostsProblems(s: Pick<Settings, "hosts" | "storage" | "acme" | "redis" | "dockerHost" | "domains">): [string, string][] {
+export function hostsProblems(
+    s: Pick<Settings, "hosts" | "storage" | "acme" | "redis" | "dockerHost" | "domains" | "metrics">,
+): [string, string][] {
     if (s.hosts.length === 0) return [];
-    const problems: [string, string][] = [];
+    const problems: [string, string][] = [...hostsMetricsProblems(s)];
     if (s.dockerHost !== DEFAULTS.dockerHost)
         problems.push(["dockerHost", "not used with hosts: set each host's dockerHost (hosts[i].dockerHost)"]);
     if (s.domains.length > 98)
@@ -152,6 +161,62 @@ export function hostsProblems(s: Pick<Settings, "hosts" | "storage" | "acme" | "
     return problems;
 }
 
+/** A host's scrape endpoint: its own metricsBindAddress and metricsPort, or the top-level ones. */
+function hostMetrics(metrics: Settings["metrics"], h: HostSettings): Settings["metrics"] {
+    return { ...metrics, bindAddress: h.metricsPublish.bindAddress ?? metrics.bindAddress, port: h.metricsPublish.port ?? metrics.port };
+}
+
+/**
+ * With metrics on, each host's scrape endpoint: apart from its own ports, from every port
+ * another host publishes on the same Docker host, and behind the password off loopback.
+ */
+function hostsMetricsProblems(s: Pick<Settings, "hosts" | "metrics">): [string, string][] {
+    if (!s.metrics.enabled) return [];
+    const problems: [string, string][] = [];
+    const published = (h: HostSettings) => {
+        const m = hostMetrics(s.metrics, h);
+        return {
+            metrics: { bindAddress: m.bindAddress, port: m.port },
+            all: [
+                ...[h.publish.httpPort, h.publish.httpsPort].flatMap((p) =>
+                    p === undefined ? [] : [{ bindAddress: h.publish.bindAddress, port: p }],
+                ),
+                { bindAddress: m.bindAddress, port: m.port },
+            ],
+        };
+    };
+    const overlap = (a: { bindAddress: string; port: number }, b: { bindAddress: string; port: number }) =>
+        a.port === b.port && (a.bindAddress === b.bindAddress || [a.bindAddress, b.bindAddress].some((x) => x === "0.0.0.0" || x === "::"));
+    s.hosts.forEach((h, i) => {
+        const at = `hosts[${i}]`;
+        const mine = published(h);
+        if ([h.publish.httpPort, h.publish.httpsPort].includes(mine.metrics.port))
+            problems.push([`${at}.metricsPort`, `expected a port apart from the host's httpPort and httpsPort, got ${mine.metrics.port}`]);
+        if (
+            h.metricsPublish.bindAddress !== undefined &&
+            s.metrics.password === undefined &&
+            ipScope(mine.metrics.bindAddress) !== "loopback"
+        )
+            problems.push([
+                `${at}.metricsBindAddress`,
+                `${show(mine.metrics.bindAddress)} is not a loopback address: set metrics.password (\`pulumi config set --secret --path metrics.password ...\`), or anyone who reaches it could read the metrics`,
+            ]);
+        const other = s.hosts
+            .slice(0, i)
+            .find(
+                (o) =>
+                    o.dockerHost === h.dockerHost &&
+                    published(o).all.some((p) => overlap(p, mine.metrics) || mine.all.some((q) => overlap(q, published(o).metrics))),
+            );
+        if (other)
+            problems.push([
+                at,
+                `its metrics endpoint (${mine.metrics.bindAddress}:${mine.metrics.port}) and ${show(other.name)} share a port on the same Docker host; give one of them its own metricsPort or metricsBindAddress`,
+            ]);
+    });
+    return problems;
+}
+
 /** One host's settings: the shared ones, with its engine, names and ports. */
 export function hostSettings(s: Settings, h: HostSettings): Settings {
     return {
@@ -160,6 +225,7 @@ export function hostSettings(s: Settings, h: HostSettings): Settings {
         dockerTls: h.tls,
         namePrefix: h.namePrefix,
         publish: h.publish,
+        metrics: s.metrics.enabled ? hostMetrics(s.metrics, h) : s.metrics,
         domains: [...s.domains, h.fqdn],
     };
 }

@@ -98,6 +98,8 @@ export interface HostSettings {
     /** Prefix of its containers, networks and volumes: `<namePrefix>-<name>`. */
     namePrefix: string;
     publish: Settings["publish"];
+    /** Where its scrape endpoint is published, when metrics are on: by default metrics.bindAddress and metrics.port. */
+    metricsPublish: { bindAddress?: string; port?: number };
     /** With a tcp:// dockerHost: the daemon's TLS. */
     tls?: DockerTls;
 }

@@ -152,7 +152,8 @@ export class Bed {
         readonly engine: Engine,
         readonly slot: number,
     ) {
-        const spare = Array.from({ length: 8 }, (_, i) => 19000 + 10 * slot + i);
+        // Ten a slot: 19000 + 10 × slot + 0…9, apart from every other slot's.
+        const spare = Array.from({ length: 10 }, (_, i) => 19000 + 10 * slot + i);
         this.ports = { http: 18080 + 10 * slot, https: 18443 + 10 * slot, dns: 18053 + 10 * slot, spare };
     }
 

@@ -17,8 +17,9 @@ import { basic, Endpoint, httpsRequest, peerCertificate, slowPatch } from "./cli
 import { statusCounts, wrongPasswordFlood } from "./flood";
 import { requestsDuring } from "./load";
 import { oneEvent, supervisorReady, within } from "./gc";
-import { LOCAL_ENGINE, MultiHostBed } from "./multiHostBed";
+import { LOCAL_ENGINE, MULTI_HOST_BUCKET, MultiHostBed } from "./multiHostBed";
 import { docker, newImageId, run } from "./proc";
+import { samples } from "./prometheus";
 import { leaksIn, secretAtoms } from "./secrets";
 import { sourceAddresses } from "./sourceAddresses";
 import { makeCa } from "../harness/certs";
@@ -621,5 +622,29 @@ describe("live: one registry on two hosts sharing S3, Redis and one secret, behi
             [],
             "the flood's limit is the balancer's, the fifth address's too",
         );
+    });
+
+    test("9. metrics on both hosts: each endpoint on its host's own port; each host's S3 helper lists the shared bucket, and both serve what it holds", async () => {
+        const [portA, portB] = m.bed.ports.spare.slice(8);
+        const config = m.config(undefined, { metrics: { enabled: true, port: portA } });
+        config.hosts = (config.hosts as Record<string, unknown>[]).map((h) => (h.name === "b" ? { ...h, metricsPort: portB } : h));
+        await m.bed.up(config);
+        const inBucket = m.s3
+            .keys(MULTI_HOST_BUCKET, "docker/registry/v2/blobs")
+            .filter((k) => k.endsWith("/data"))
+            .reduce((n, k) => n + fs.statSync(path.join(m.s3.dataDir, MULTI_HOST_BUCKET, k)).size, 0);
+        assert.ok(inBucket > 0, "the tests before stored blobs");
+        for (const [host, port] of [
+            ["a", portA],
+            ["b", portB],
+        ] as const) {
+            let s = new Map<string, number>();
+            for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(1000)) {
+                s = samples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+                if (s.get("registry_storage_s3_blobs_bytes") === inBucket) break;
+            }
+            assert.equal(s.get("registry_storage_s3_blobs_bytes"), inBucket, `host ${host} (port ${port}) serves the bucket's bytes`);
+            assert.equal(s.get("registry_storage_s3_listing_success"), 1, `host ${host}`);
+        }
     });
 });

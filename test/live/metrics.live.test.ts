@@ -19,22 +19,12 @@ import { basic, canConnect, DockerClient, Endpoint, httpsRequest, peerCertificat
 import { Engine } from "./engine";
 import { bedHostAddress } from "./hostAddress";
 import { docker, run } from "./proc";
-import { Prometheus } from "./prometheus";
+import { Prometheus, samples } from "./prometheus";
 import { leaksIn } from "./secrets";
 
 const LABEL = `metrics-${randomBytes(3).toString("hex")}`;
 const ALICE = { name: "alice", password: `alice-${randomBytes(9).toString("hex")}` };
 const SCRAPE_PASSWORD = `scrape-${randomBytes(12).toString("hex")}`;
-
-/** The samples of a Prometheus text exposition: `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const line of text.split("\n")) {
-        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-        if (m) out.set(m[1], Number(m[2]));
-    }
-    return out;
-}
 
 /** Sum of every sample of `name` whose labels include each of `labels` (`method="put"`). */
 function total(s: Map<string, number>, name: string, ...labels: string[]): number {

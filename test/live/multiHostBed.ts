@@ -15,7 +15,8 @@ import { S3Server } from "./s3server";
 import { sourceAddress, sourceAddresses } from "./sourceAddresses";
 
 const ZONE = "registry.test";
-const BUCKET = "registry-hosts";
+/** The bucket the hosts share (no rootDirectory: distribution's keys start at docker/registry/v2/). */
+export const MULTI_HOST_BUCKET = "registry-hosts";
 export const LOCAL_ENGINE = "unix:///var/run/docker.sock";
 /** The load balancers' own addresses (sourceAddresses; the auth test and the benchmark use others). */
 const LB_SOURCE_FIRST = 60;
@@ -103,7 +104,7 @@ export class MultiHostBed {
             httpsPort: this.lb.port,
             storage: {
                 driver: "s3",
-                bucket: BUCKET,
+                bucket: MULTI_HOST_BUCKET,
                 endpoint: this.s3.endpoint,
                 accessKey: this.s3.accessKey,
                 secretKey: this.s3.secretKey,
@@ -155,7 +156,7 @@ export class MultiHostBed {
         await this.bind9.start();
         this.address = this.bind9.address;
         await this.s3.start();
-        this.s3.createBucket(BUCKET);
+        this.s3.createBucket(MULTI_HOST_BUCKET);
         if (oneHostFirst) await oneHostFirst(await up(this.oneHostConfig()));
         this.daemonB = new DockerTlsProxy(this.address, this.daemonPort);
         await this.daemonB.start();

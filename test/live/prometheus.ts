@@ -8,6 +8,16 @@ import * as path from "node:path";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The samples of a Prometheus text exposition (a scrape's body): `name{labels}` → value. */
+export function samples(text: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const line of text.split("\n")) {
+        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+        if (m) out.set(m[1], Number(m[2]));
+    }
+    return out;
+}
+
 export interface PrometheusOptions {
     /** A directory of the test's own: the config, the password file, the TSDB and the log go here. */
     dir: string;

@@ -4,6 +4,8 @@
 // and a wrong key or an untrusted certificate fails the deploy with the storage's own error.
 // Tag retention reads the tags' push times from their link objects' LastModified (versitygw's
 // posix backend reports the backing file's mtime, which the test sets) and deletes in the bucket.
+// With metrics on, the S3 helper's listing of the blobs is served, equal to what the bucket
+// holds, and a GC's freed bytes are the deleted blobs' own.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -16,6 +18,7 @@ import { docker, run } from "./proc";
 import { garbageCollection, logShows, supervisorReady } from "./gc";
 import { REGISTRY_CONTROL_DIR } from "../../configs/registry";
 import { RETENTION_REPORT } from "../../configs/retention";
+import { samples } from "./prometheus";
 import { S3Server } from "./s3server";
 
 const LABEL = `s3-${randomBytes(3).toString("hex")}`;
@@ -225,7 +228,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
 
     test("retention on S3: push times from LastModified; a dry run deletes nothing and reports; then exactly the right tags go; the helper comes back with `pulumi up --refresh`", async () => {
         const DAY = 86400;
-        const helper = `${prefix}-retention-s3`;
+        const helper = `${prefix}-s3-helper`;
         const registry = `${prefix}-registry`;
         const auth = basic(ALICE.name, ALICE.password);
         const retention = (dryRun: boolean) =>
@@ -261,7 +264,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         };
 
         await bed.up(retention(true));
-        assert.ok(bed.actions.includes("create docker:index/container:Container registry-retention-s3"), bed.actions.join("\n"));
+        assert.ok(bed.actions.includes("create docker:index/container:Container registry-s3-helper"), bed.actions.join("\n"));
         assert.equal(await docker(["exec", helper, "stat", "-c", "%a %U", "/etc/distribution/s3-keys"]), "400 root");
         for (const [repo, tags] of Object.entries(ages)) {
             const ref = `${host}/${repo}`;
@@ -315,7 +318,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
             /^would delete ret\/app:t1 \(pushed 5d0h ago, sha256:[0-9a-f]{64}\): rule 1 \(ret\/\*\*\), not matching keepTags release-\.\*, not among the 2 newest \(number 5\)/m,
         );
         assert.match(report, /^would delete ret\/other:old \(pushed 20d0h ago, /m);
-        assert.match(dry, /retention on S3: list ok: \d+ tags listed/);
+        assert.match(dry, /S3 helper: list ok: \d+ tags listed/);
 
         // retentionDryRun false reaches the running registry: no container replaced.
         await bed.up(retention(false));
@@ -326,7 +329,7 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         );
         setPushTimes();
         const applied = await gc(/registry-gc: retention \(applied\): \d+ tags in \d+ repositories: \d+ kept, 4 to delete/);
-        assert.match(applied, /retention on S3: delete ok: \d+ objects of 4 tags deleted/);
+        assert.match(applied, /S3 helper: delete ok: \d+ objects of 4 tags deleted/);
         const at = (re: RegExp) => applied.search(re);
         assert.ok(
             at(/writer stopped/) < at(/retention \(applied\)/) && at(/retention \(applied\)/) < at(/garbage-collect finished/),
@@ -347,7 +350,83 @@ describe("live: S3 storage on a real S3-compatible server", { timeout: 600_000 }
         // The helper removed by hand comes back with `pulumi up --refresh`.
         await docker(["rm", "--force", helper]);
         await bed.up(retention(false), { refresh: true });
-        assert.ok(bed.actions.includes("create docker:index/container:Container registry-retention-s3"), bed.actions.join("\n"));
+        assert.ok(bed.actions.includes("create docker:index/container:Container registry-s3-helper"), bed.actions.join("\n"));
         assert.equal(await docker(["inspect", "--format", "{{.State.Running}}", helper]), "true");
+    });
+
+    test("metrics on S3: the helper lists the bucket's blobs (their bytes equal the bucket's), a GC's freed bytes come from its listing in the GC window, and the storage used drops after it", async () => {
+        const port = bed.ports.spare[0];
+        const auth = basic(ALICE.name, ALICE.password);
+        const registry = `${prefix}-registry`;
+        await bed.up(config({}, { metrics: { enabled: true, port } }));
+        assert.ok(
+            bed.actions.includes("replace docker:index/container:Container registry-s3-helper"),
+            `now listing: ${bed.actions.join("\n")}`,
+        );
+        /** The blobs in the bucket, read from the S3 server's own files: digest → bytes. */
+        const inBucket = () =>
+            new Map(
+                s3
+                    .keys(BUCKET, BLOBS)
+                    .filter((k) => k.endsWith("/data"))
+                    .map((k) => [k.split("/").at(-2)!, fs.statSync(path.join(s3.dataDir, BUCKET, k)).size]),
+            );
+        const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+        const scrape = async () => samples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+        /** Scrapes until the listing's bytes equal `bytes`, up to 60 s. */
+        const listed = async (bytes: number, what: string) => {
+            let s = new Map<string, number>();
+            for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
+                s = await scrape();
+                if (s.get("registry_storage_s3_blobs_bytes") === bytes) return s;
+            }
+            const log = await run("docker", ["logs", "--tail", "20", `${prefix}-s3-helper`]);
+            assert.fail(
+                `${what}: registry_storage_s3_blobs_bytes is ${s.get("registry_storage_s3_blobs_bytes")}, the bucket holds ${bytes}\n${log.stderr}`,
+            );
+        };
+
+        // The listing at the helper's start: what the bucket holds, every blob of the tests before.
+        const stored = inBucket();
+        assert.ok(stored.size > 10, `blobs in the bucket: ${stored.size}`);
+        const first = await listed(sum(stored), "the first listing");
+        assert.equal(first.get("registry_storage_s3_blobs"), stored.size);
+        assert.equal(first.get("registry_storage_s3_listing_success"), 1);
+        assert.ok(first.get("registry_storage_s3_listing_requests")! >= 1, "its LIST requests");
+        assert.ok(Math.abs(first.get("registry_storage_s3_listing_timestamp_seconds")! - Date.now() / 1000) < 120);
+
+        // An image pushed, then its manifest deleted: the GC frees exactly its blobs' bytes.
+        const ref = `${host}/s3metrics/drop:1`;
+        images.push(ref);
+        await client.makeImage(ref, 3 * 1024 * 1024);
+        await client.must(["push", ref]);
+        const pushed = inBucket();
+        const manifest = await httpsRequest(ep, "/v2/s3metrics/drop/manifests/1", {
+            auth,
+            method: "HEAD",
+            accept: "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        });
+        const digest = String(manifest.headers["docker-content-digest"]);
+        assert.equal((await httpsRequest(ep, `/v2/s3metrics/drop/manifests/${digest}`, { auth, method: "DELETE" })).status, 202);
+        const since = new Date(Date.now() - 1000).toISOString();
+        await supervisorReady(registry);
+        await docker(["kill", "--signal", "USR1", registry]);
+        const { log } = await logShows(registry, since, /registry-gc: ended: writes resumed/, 180_000);
+        const text = log.map((l) => l.text).join("\n");
+        assert.match(text, /S3 helper: blobs ok: \d+ blobs, \d+ bytes, in \d+ LIST requests/);
+        const at = (re: RegExp) => text.search(re);
+        assert.ok(at(/writer stopped/) < at(/S3 helper: blobs ok/) && at(/S3 helper: blobs ok/) < at(/garbage-collect finished/), text);
+        const collected = inBucket();
+        const gone = [...pushed.keys()].filter((d) => !collected.has(d));
+        assert.ok(gone.length >= 2, `the GC deleted the image's blobs: ${gone.join(", ")}`);
+        const freedBytes = gone.reduce((n, d) => n + pushed.get(d)!, 0);
+        assert.ok(freedBytes >= 3 * 1024 * 1024, `${freedBytes} bytes freed`);
+
+        // The listing after the GC: the bucket's new total; the GC's result: the bytes it freed.
+        const s = await listed(sum(collected), "the listing after the GC");
+        assert.equal(s.get("registry_gc_last_success"), 1);
+        assert.equal(s.get("registry_gc_last_deleted_blobs"), gone.length);
+        assert.equal(s.get("registry_gc_last_freed_bytes"), freedBytes, "the bytes of exactly the blobs the GC deleted");
+        assert.equal(s.get("registry_storage_s3_blobs"), collected.size);
     });
 });

@@ -20,6 +20,7 @@ import { NGINX_METRICS_PORT, renderMetricsFiles } from "../../configs/metrics";
 import { AUTH_MODULE_PATH, NGINX_CONTROL_DIR, renderHttpsServer, renderMainConf } from "../../configs/nginx";
 import { GC_RESULT } from "../../configs/registry";
 import { RETENTION_RESULT } from "../../configs/retention";
+import { S3_HELPER_FILES } from "../../configs/s3HelperProtocol";
 import { NGINX_HTTPS_PORT } from "../../configs/ports";
 import { parseSettings } from "../../settings/parse";
 import { layOut, selfSignedCert, tmp } from "../harness/nginxRoot";
@@ -126,6 +127,8 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
         fs.mkdirSync(path.join(root, "control"), { recursive: true });
         fs.writeFileSync(path.join(root, "control", GC_RESULT), "1700000000 3 0 7 123456\n");
         fs.writeFileSync(path.join(root, "control", RETENTION_RESULT), "1700000000 1 1 2 0\n");
+        // The S3 helper's last listing: a failed one, after a good one of 3 blobs, 1520 bytes.
+        fs.writeFileSync(path.join(root, "control", S3_HELPER_FILES.storage), "1700000100 2.125 0 3 1520 4\n");
         fs.writeFileSync(
             path.join(root, "auth", path.basename(htpasswd)),
             [ALICE, READER].map((u) => htpasswdLine(u.name, u.password, "unit-test-salt-key", 10)).join("\n") + "\n",
@@ -341,5 +344,12 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
         assert.equal(value("registry_retention_last_success"), 1);
         assert.equal(value("registry_retention_last_deleted_tags"), 2);
         assert.equal(value("registry_retention_last_dry_run"), 0);
+        assert.equal(value("registry_storage_s3_blobs_bytes"), 1520);
+        assert.equal(value("registry_storage_s3_blobs"), 3);
+        assert.equal(value("registry_storage_s3_listing_timestamp_seconds"), 1700000100);
+        assert.equal(value("registry_storage_s3_listing_success"), 0);
+        assert.equal(value("registry_storage_s3_listing_duration_seconds"), 2.125);
+        assert.equal(value("registry_storage_s3_listing_requests"), 4);
+        assert.match(text, /^# TYPE registry_storage_s3_blobs_bytes gauge$/m);
     });
 });

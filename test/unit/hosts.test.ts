@@ -116,6 +116,68 @@ describe("hosts and redis settings", () => {
         has("private-registry:dockerHost: not used with hosts");
     });
 
+    test("metrics with several hosts: each host's endpoint on its own metricsBindAddress and metricsPort (the top-level ones by default); clashes refused before anything is created", () => {
+        const secrets = [...SECRET_LEAVES, "metrics.password"];
+        const password = "scrape-password-0123456789";
+        const sameEngine = (metrics: Record<string, unknown>, b: Record<string, unknown> = {}) => ({
+            ...SEVERAL,
+            metrics: { enabled: true, ...metrics },
+            hosts: [
+                { name: "node-1", dockerHost: "unix:///var/run/docker.sock" },
+                { name: "node-2", dockerHost: "unix:///var/run/docker.sock", httpsPort: 8443, httpPort: 8080, ...b },
+            ],
+        });
+        // Two hosts on one engine, one scrape port: the second would fail in Docker mid-deploy.
+        hasProblem(
+            problems(sameEngine({})),
+            'private-registry:hosts[1]: its metrics endpoint (127.0.0.1:9145) and "node-1" share a port on the same Docker host; give one of them its own metricsPort or metricsBindAddress',
+        );
+        const s = parse(sameEngine({}, { metricsPort: 9146 }));
+        assert.deepEqual(
+            s.hosts.map((h) => [hostSettings(s, h).metrics.bindAddress, hostSettings(s, h).metrics.port]),
+            [
+                ["127.0.0.1", 9145],
+                ["127.0.0.1", 9146],
+            ],
+        );
+        // Hosts on their own machines: each endpoint on an address of its own host, behind the password.
+        const apart = parse(
+            {
+                ...SEVERAL,
+                metrics: { enabled: true, password },
+                hosts: [
+                    { ...SEVERAL.hosts[0], metricsBindAddress: "10.0.0.11" },
+                    { ...SEVERAL.hosts[1], metricsBindAddress: "10.0.0.12" },
+                ],
+            },
+            secrets,
+        );
+        assert.deepEqual(
+            apart.hosts.map((h) => hostSettings(apart, h).metrics.bindAddress),
+            ["10.0.0.11", "10.0.0.12"],
+        );
+        assert.equal(hostSettings(parse(SEVERAL), parse(SEVERAL).hosts[0]).metrics.enabled, false, "off stays off");
+        const found = problems(
+            {
+                ...SEVERAL,
+                metrics: { enabled: true },
+                hosts: [
+                    { ...SEVERAL.hosts[0], metricsBindAddress: "10.0.0.11" },
+                    { ...SEVERAL.hosts[1], metricsPort: 8443 },
+                    { name: "node-3", dockerHost: "ssh://ops@10.0.0.13", metricsBindAddress: "node-3", metricsPort: 0 },
+                ],
+            },
+            secrets,
+        );
+        hasProblem(found, 'private-registry:hosts[0].metricsBindAddress: "10.0.0.11" is not a loopback address: set metrics.password');
+        hasProblem(found, "private-registry:hosts[1].metricsPort: expected a port apart from the host's httpPort and httpsPort, got 8443");
+        hasProblem(
+            found,
+            'private-registry:hosts[2].metricsBindAddress: expected an IP address of this host such as 127.0.0.1 or 10.0.0.5, got "node-3"',
+        );
+        hasProblem(found, 'private-registry:hosts[2].metricsPort: expected an integer from 1 to 65535, got "0"');
+    });
+
     test("redis: a bad address, a plain-text password, runOn a host not listed or with TLS, a CA without TLS are refused", () => {
         const ca = makeCa("redis test CA").pem;
         const found = problems(
@@ -295,6 +357,22 @@ describe("two hosts under mocks", () => {
         const run = await runProgram({ config: SEVERAL, secretKeys: SECRET_LEAVES, mocks, stack: "prod" });
         return { mocks, run };
     };
+
+    test("metrics: each host's nginx publishes its own scrape endpoint, on the address and port its entry gives", async () => {
+        const mocks = new Recorder();
+        const config = {
+            ...SEVERAL,
+            metrics: { enabled: true, password: "scrape-password-0123456789" },
+            hosts: [
+                { ...SEVERAL.hosts[0], metricsBindAddress: "10.0.0.11" },
+                { ...SEVERAL.hosts[1], metricsPort: 9200 },
+            ],
+        };
+        await runProgram({ config, secretKeys: [...SECRET_LEAVES, "metrics.password"], mocks, stack: "prod" });
+        const scrape = (node: string) => (mocks.byName(`registry-${node}-nginx`).inputs.ports as { external: number; ip: string }[]).at(-1);
+        assert.deepEqual(scrape("node-1"), { internal: 9145, external: 9145, ip: "10.0.0.11" });
+        assert.deepEqual(scrape("node-2"), { internal: 9145, external: 9200, ip: "127.0.0.1" });
+    });
 
     test("each host gets its provider and containers; Redis runs on node-1 only; one http.secret and one password per user for both", async () => {
         const { mocks, run } = await deploy();

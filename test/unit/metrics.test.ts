@@ -13,6 +13,7 @@ import { renderRenewLoop } from "../../configs/certbot";
 import { metricsCredentialHash, renderMetricsCertificateCopy, renderMetricsFiles, renderMetricsRelay } from "../../configs/metrics";
 import { GC_RESULT, REGISTRY_DATA_DIR, renderRegistryConfig, renderRegistrySupervisor, REGISTRY_DEBUG_ADDR } from "../../configs/registry";
 import { RETENTION_RESULT, RETENTION_RULES, renderRetentionFunction } from "../../configs/retention";
+import { S3_HELPER_FILES } from "../../configs/s3HelperProtocol";
 import { RawConfig } from "../../settings/defaults";
 import { ConfigError, parseSettings, stackNaming } from "../../settings/parse";
 import { SecretPaths } from "../../settings/secretPaths";
@@ -127,7 +128,10 @@ function shellFunction(script: string, name: string): string {
 describe("the supervisor's results for the endpoint (its shell functions run by sh)", () => {
     const on = parse({ enabled: true });
 
-    /** Runs the supervisor's collect() with a stand-in `registry` that prints `output`, deletes `a`'s blob and exits `exit`. */
+    /**
+     * Runs the supervisor's collect() with a stand-in `registry` that prints `output`, deletes
+     * `a`'s blob and exits `exit`; on S3, a stand-in S3 helper lists the blobs `a` (1000 bytes) and `b` (500).
+     */
     function collect(supervisor: string, output: string, exit: number): string[] {
         const dir = tempDir("registry-gc-result-");
         const blobs = path.join(dir, "blobs");
@@ -147,7 +151,8 @@ describe("the supervisor's results for the endpoint (its shell functions run by 
             .filter((f) => supervisor.includes(`${f}() {`))
             .map((f) => shellFunction(supervisor, f).replaceAll(`${REGISTRY_DATA_DIR}/docker/registry/v2/blobs`, blobs))
             .join("\n");
-        const script = `ctl=${dir}\nrw=/dev/null\nuntagged=0\nlog() { :; }\n${functions}\ncollect\n`;
+        const s3Helper = `s3_helper() { [ "$1" = blobs ] && printf 'sha256:a 1000\\nsha256:b 500\\n' > "$ctl/${S3_HELPER_FILES.blobs}"; }`;
+        const script = `ctl=${dir}\nrw=/dev/null\nuntagged=0\nlog() { :; }\n${s3Helper}\n${functions}\ncollect\n`;
         const r = spawnSync("sh", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stderr.includes("not found"), false, r.stderr);
@@ -169,7 +174,25 @@ describe("the supervisor's results for the endpoint (its shell functions run by 
         const storage = JSON.stringify({ driver: "s3", bucket: "images", region: "eu-central-1" });
         const s3 = parseSettings({ domain: "r.example.com", storage, metrics: JSON.stringify({ enabled: true }) } as RawConfig, "dev");
         assert.doesNotMatch(renderRegistrySupervisor(s3), /blob_bytes/);
-        assert.deepEqual(collect(renderRegistrySupervisor(s3), summary, 0).slice(2), ["1", "1", "-"], "S3: bytes not measured");
+        assert.deepEqual(
+            collect(renderRegistrySupervisor(s3), summary, 0).slice(2),
+            ["1", "1", "-"],
+            "S3 without static keys: not measured",
+        );
+        // S3 with keys: the helper lists the blobs' sizes in the GC window; the ones distribution names are what it freed.
+        const keyed = parseSettings(
+            {
+                domain: "r.example.com",
+                storage: JSON.stringify({ driver: "s3", bucket: "images", region: "eu-central-1", accessKey: "A", secretKey: "S" }),
+                metrics: JSON.stringify({ enabled: true }),
+            } as RawConfig,
+            "dev",
+            stackNaming(new SecretPaths(["storage"])),
+        );
+        const named = `${summary}\nblob eligible for deletion: sha256:a`;
+        assert.match(renderRegistrySupervisor(keyed), /s3_helper blobs/);
+        assert.deepEqual(collect(renderRegistrySupervisor(keyed), named, 0).slice(2), ["1", "1", "1000"], "S3: the named blob's size");
+        assert.deepEqual(collect(renderRegistrySupervisor(keyed), named, 1).slice(2), ["0", "1", "-"], "S3: a failed GC claims nothing");
     });
 
     test("a retention run: 1 with the tags deleted, 0 when its program fails; nothing without rules", () => {
@@ -186,7 +209,7 @@ describe("the supervisor's results for the endpoint (its shell functions run by 
             fs.rmSync(ctl, { recursive: true, force: true });
             fs.mkdirSync(ctl);
             if (rules !== undefined) fs.writeFileSync(path.join(ctl, RETENTION_RULES), rules);
-            const script = `ctl=${ctl}\nuntagged=1\nlog() { :; }\n${renderRetentionFunction(data)}\nretention\n`;
+            const script = `ctl=${ctl}\nuntagged=1\nlog() { :; }\n${renderRetentionFunction(data, false)}\nretention\n`;
             spawnSync("sh", ["-c", script], { encoding: "utf8" });
             const file = path.join(ctl, RETENTION_RESULT);
             return fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split(" ").slice(2) : undefined;

@@ -408,13 +408,13 @@ describe("S3 storage", () => {
         assert.doesNotMatch(registry.inputs.command[0], /s3-keys/);
     });
 
-    test("retention on S3: a helper in the certbot image with the registry's keys (0400, secret) and control volume, on the stack network; none without rules", async () => {
+    test("the S3 helper: in the certbot image with the registry's keys (0400, secret) and control volume, on the stack network, for retention rules or metrics; none without either, or for metrics without static keys", async () => {
         const rules = [{ repositories: "**", keepLast: 5 }];
         const { mocks } = await deploy({ ...DEV, storage: S3, retention: rules }, ["storage"]);
-        const helper = mocks.byName("registry-retention-s3");
-        assert.equal(helper.inputs.name, "registry-test-retention-s3");
+        const helper = mocks.byName("registry-s3-helper");
+        assert.equal(helper.inputs.name, "registry-test-s3-helper");
         assert.equal(helper.inputs.image, mocks.byName("registry-certbot").inputs.image);
-        assert.deepEqual(helper.inputs.entrypoints, ["python3", "-u", "/usr/local/lib/registry-retention/s3-retention.py"]);
+        assert.deepEqual(helper.inputs.entrypoints, ["python3", "-u", "/usr/local/lib/registry-s3/s3-helper.py"]);
         const uploads = unwrap(helper.inputs.uploads) as { file: string; content: string; permissions?: string }[];
         const keys = uploads.find((u) => u.file === "/etc/distribution/s3-keys")!;
         assert.equal(keys.permissions, "0400");
@@ -426,15 +426,25 @@ describe("S3 storage", () => {
             [["registry-test-registry-control", "/var/lib/registry-control"]],
         );
         assert.equal(helper.inputs.networksAdvanced.length, 1);
-        assert.match(mocks.byName("registry-registry").inputs.command[0], /retention_s3 list/, "the supervisor asks the helper");
+        assert.match(mocks.byName("registry-registry").inputs.command[0], /s3_helper list/, "the supervisor asks the helper");
+        assert.doesNotMatch(
+            mocks.byName("registry-registry").inputs.command[0],
+            /s3_helper blobs/,
+            "no listing of the blobs without metrics",
+        );
         for (const config of [
             { ...DEV, storage: S3 },
             { ...DEV, retention: rules },
+            { ...DEV, storage: { driver: "s3", bucket: "images", region: "eu-central-1" }, metrics: { enabled: true } },
         ]) {
             const other = (await deploy(config, ["storage"])).mocks;
-            assert.ok(!containers(other).some((c) => c.name === "registry-retention-s3"), JSON.stringify(Object.keys(config)));
-            assert.doesNotMatch(other.byName("registry-registry").inputs.command[0], /retention_s3/);
+            assert.ok(!containers(other).some((c) => c.name === "registry-s3-helper"), JSON.stringify(Object.keys(config)));
+            assert.doesNotMatch(other.byName("registry-registry").inputs.command[0], /s3_helper/);
         }
+        const withMetrics = (await deploy({ ...DEV, storage: S3, metrics: { enabled: true } }, ["storage"])).mocks;
+        const listing = (unwrap(withMetrics.byName("registry-s3-helper").inputs.uploads) as { content: string }[])[0].content;
+        assert.match(listing, /^LISTING = True$/m);
+        assert.match(withMetrics.byName("registry-registry").inputs.command[0], /s3_helper blobs/, "the GC window lists the blobs' sizes");
     });
 
     test("switching from filesystem to S3 replaces only the registry (and its storage check), drops the data volume check; volumes stay", async () => {

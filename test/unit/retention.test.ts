@@ -243,7 +243,7 @@ describe("retention rules file and supervisor", () => {
                 { retentionDryRun: String(dryRun) },
             );
             fs.writeFileSync(path.join(ctl, RETENTION_RULES), renderRetentionRules(s));
-            const script = `ctl=${ctl}\nuntagged=1\nlog() { echo "registry-gc: $*" >&2; }\n${renderRetentionFunction(data)}\nretention\n`;
+            const script = `ctl=${ctl}\nuntagged=1\nlog() { echo "registry-gc: $*" >&2; }\n${renderRetentionFunction(data, false)}\nretention\n`;
             const r = spawnSync("sh", ["-c", script], { encoding: "utf8" });
             assert.equal(r.status, 0, r.stderr);
             return { log: r.stderr, report: fs.readFileSync(path.join(ctl, RETENTION_REPORT), "utf8") };

@@ -1,7 +1,8 @@
-// Tag retention on S3, without Docker: the helper's AWS Signature Version 4 against AWS' own
-// test vector, and the supervisor's retention function (sh, find, stat, awk) with the helper
-// (this machine's python3) against a small S3 server made here (ListObjectsV2 in pages,
-// GetObject, DeleteObjects): the push times are the objects' LastModified.
+// The S3 helper, without Docker: its AWS Signature Version 4 against AWS' own test vector; the
+// supervisor's retention function (sh, find, stat, awk) with the helper (this machine's
+// python3) against a small S3 server made here (ListObjectsV2 in pages, GetObject,
+// DeleteObjects): the push times are the objects' LastModified; its listing of the blobs for
+// the metrics endpoint and the GC; and the supervisor giving up on a helper that is not running.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,7 +13,8 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { REGISTRY_CONTROL_DIR, S3_KEYS_PATH } from "../../configs/registry";
 import { RETENTION_REPORT, RETENTION_RULES, renderRetentionFunction, renderRetentionRules } from "../../configs/retention";
-import { renderS3RetentionHelper } from "../../configs/s3Retention";
+import { renderS3Helper } from "../../configs/s3Helper";
+import { renderS3HelperAsk, S3_HELPER_FILES } from "../../configs/s3HelperProtocol";
 import { parseSettings, stackNaming } from "../../settings/parse";
 import { SecretPaths } from "../../settings/secretPaths";
 
@@ -66,7 +68,10 @@ function fakeS3(bucket: string, pageSize: number) {
                 const page = keys.slice(start, start + pageSize);
                 const more = start + pageSize < keys.length;
                 const contents = page
-                    .map((k) => `<Contents><Key>${k}</Key><LastModified>${objects.get(k)![1].toISOString()}</LastModified></Contents>`)
+                    .map(
+                        (k) =>
+                            `<Contents><Key>${k}</Key><LastModified>${objects.get(k)![1].toISOString()}</LastModified><Size>${Buffer.byteLength(objects.get(k)![0])}</Size></Contents>`,
+                    )
                     .join("");
                 res.writeHead(200, { "content-type": "application/xml" }).end(
                     `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>${more}</IsTruncated>${contents}${more ? `<NextContinuationToken>${start + pageSize}</NextContinuationToken>` : ""}</ListBucketResult>`,
@@ -86,11 +91,11 @@ function fakeS3(bucket: string, pageSize: number) {
     return { server, objects, seen };
 }
 
-describe("retention on S3", () => {
+describe("the S3 helper", () => {
     test("SigV4: AWS' test vector (get-vanilla-query-order-key-case) signs to AWS' published signature", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "s3-retention-sign-"));
         const script = path.join(dir, "helper.py");
-        fs.writeFileSync(script, renderS3RetentionHelper(s3Settings("https://s3.example.com:9000")));
+        fs.writeFileSync(script, renderS3Helper(s3Settings("https://s3.example.com:9000")));
         const r = spawnSync("python3", [script, "--sign-test"], { encoding: "utf8" });
         assert.equal(r.status, 0, r.stderr);
         assert.equal(
@@ -101,13 +106,13 @@ describe("retention on S3", () => {
     });
 
     test("the helper's settings: the endpoint, path style, the prefix under rootDirectory, the keys and CA files; AWS without an endpoint", () => {
-        const helper = renderS3RetentionHelper(s3Settings("https://s3.example.com:9000"));
+        const helper = renderS3Helper(s3Settings("https://s3.example.com:9000"));
         assert.match(helper, /^ENDPOINT = "https:\/\/s3\.example\.com:9000"$/m);
         assert.match(helper, /^PATH_STYLE = True$/m);
         assert.match(helper, /^ROOT = "team\/registry\/docker\/registry\/v2\/repositories\/"$/m);
         assert.match(helper, new RegExp(`^KEYS = "${S3_KEYS_PATH}"$`, "m"));
         assert.match(helper, /^CA = None$/m);
-        const aws = renderS3RetentionHelper(
+        const aws = renderS3Helper(
             parseSettings(
                 {
                     ...base,
@@ -153,7 +158,7 @@ describe("retention on S3", () => {
         const helperScript = path.join(dir, "helper.py");
         fs.writeFileSync(
             helperScript,
-            renderS3RetentionHelper(s3Settings(endpoint)).replaceAll(REGISTRY_CONTROL_DIR, ctl).replace(S3_KEYS_PATH, keys),
+            renderS3Helper(s3Settings(endpoint)).replaceAll(REGISTRY_CONTROL_DIR, ctl).replace(S3_KEYS_PATH, keys),
         );
         const helper = spawn("python3", ["-u", helperScript], { stdio: ["ignore", "ignore", "pipe"] });
         let helperLog = "";
@@ -168,7 +173,7 @@ describe("retention on S3", () => {
         const run = async (dryRun: boolean) => {
             const s = s3Settings(endpoint, { retentionDryRun: String(dryRun) });
             fs.writeFileSync(path.join(ctl, RETENTION_RULES), renderRetentionRules(s));
-            const fn = renderRetentionFunction("/unused", "test-retention-s3");
+            const fn = `${renderS3HelperAsk(s)}\n${renderRetentionFunction("/unused", true)}`;
             const r = await sh(`ctl=${ctl}\nuntagged=1\nlog() { echo "registry-gc: $*" >&2; }\n${fn}\nretention\n`);
             assert.equal(r.code, 0, `${r.stderr}\n${helperLog}`);
             return { log: r.stderr, report: fs.readFileSync(path.join(ctl, RETENTION_REPORT), "utf8") };
@@ -177,7 +182,7 @@ describe("retention on S3", () => {
             const before = [...s3.objects.keys()].sort();
             const dry = await run(true);
             assert.deepEqual([...s3.objects.keys()].sort(), before, "a dry run deletes nothing");
-            assert.match(dry.log, /retention on S3: list ok: 7 tags listed/);
+            assert.match(dry.log, /S3 helper: list ok: 7 tags listed/);
             assert.match(dry.report, /# 7 tags in 2 repositories: 5 kept, 2 to delete\n/);
             assert.match(
                 dry.report,
@@ -190,7 +195,7 @@ describe("retention on S3", () => {
             );
 
             const applied = await run(false);
-            assert.match(applied.log, /retention on S3: delete ok: 4 objects of 2 tags deleted/);
+            assert.match(applied.log, /S3 helper: delete ok: 4 objects of 2 tags deleted/);
             assert.deepEqual(
                 [...s3.objects.keys()].sort(),
                 before.filter((k) => !/\/team\/app\/_manifests\/tags\/[12]\//.test(k)),
@@ -198,7 +203,7 @@ describe("retention on S3", () => {
             );
             assert.deepEqual(
                 fs.readdirSync(ctl).sort(),
-                ["last-retention-result", "retention-report", "retention-rules", "retention-s3-answer"],
+                ["last-retention-result", "retention-report", "retention-rules", "s3-helper-alive", "s3-helper-answer"],
                 "the copy of the tags, the plan and the request are cleaned up",
             );
         } finally {
@@ -206,5 +211,114 @@ describe("retention on S3", () => {
             s3.server.close();
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("the S3 helper's listing of the blobs (metrics on)", () => {
+    const root = "team/registry/docker/registry/v2/blobs/";
+    /** Waits until `read` returns something, at most 20 s. */
+    const until = async <T>(what: string, read: () => T | undefined): Promise<T> => {
+        for (let i = 0; i < 200; i++) {
+            const v = read();
+            if (v !== undefined) return v;
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`timed out waiting for ${what}`);
+    };
+
+    test("at start, after every GC and when asked in the GC window: the blobs' count and bytes, its LIST requests; a failed listing keeps the last good values", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "s3-helper-listing-"));
+        const ctl = path.join(dir, "ctl");
+        fs.mkdirSync(ctl);
+        const keys = path.join(dir, "s3-keys");
+        fs.writeFileSync(keys, "'AKIDTEST'\n'secret/with''quote'\n");
+        const s3 = fakeS3("team-registry", 2);
+        await new Promise<void>((r) => s3.server.listen(0, "127.0.0.1", r));
+        const endpoint = `http://127.0.0.1:${(s3.server.address() as AddressInfo).port}`;
+        const blob = (hex: string, bytes: number) =>
+            s3.objects.set(`${root}sha256/${hex.slice(0, 2)}/${hex}/data`, ["x".repeat(bytes), new Date()]);
+        blob("a".repeat(64), 1000);
+        blob("b".repeat(64), 500);
+        blob("c".repeat(64), 20);
+        // Not blobs: a tag's link, and an object under blobs/ that is no blob's data.
+        s3.objects.set("team/registry/docker/registry/v2/repositories/app/_manifests/tags/1/current/link", ["sha256:x", new Date()]);
+        s3.objects.set(`${root}sha256/dd/${"d".repeat(64)}/startedat`, ["2026", new Date()]);
+        const s = s3Settings(endpoint, { metrics: JSON.stringify({ enabled: true }) });
+        const script = path.join(dir, "helper.py");
+        fs.writeFileSync(script, renderS3Helper(s).replaceAll(REGISTRY_CONTROL_DIR, ctl).replace(S3_KEYS_PATH, keys));
+        const helper = spawn("python3", ["-u", script], { stdio: ["ignore", "ignore", "pipe"] });
+        let helperLog = "";
+        helper.stderr.on("data", (b) => (helperLog += b));
+        const storage = path.join(ctl, S3_HELPER_FILES.storage);
+        const result = () => (fs.existsSync(storage) ? fs.readFileSync(storage, "utf8").trim().split(" ") : undefined);
+        try {
+            const first = await until("the first listing", result);
+            const t0 = Math.floor(Date.now() / 1000);
+            assert.ok(Math.abs(Number(first[0]) - t0) <= 5, `listed at ${first[0]}, now ${t0}`);
+            assert.match(first[1], /^\d+\.\d{3}$/, "its duration in seconds");
+            // 4 objects under blobs/, 2 a page: 2 LIST requests; 3 blobs, 1520 bytes.
+            assert.deepEqual(first.slice(2), ["1", "3", "1520", "2"], helperLog);
+
+            // A GC ends (its end recorded): a new listing, without waiting for the hour.
+            s3.objects.delete(`${root}sha256/aa/${"a".repeat(64)}/data`);
+            fs.writeFileSync(path.join(ctl, "last-gc"), `${t0}\n`);
+            const second = await until("the listing after a GC", () => {
+                const r = result();
+                return r && r[3] === "2" ? r : undefined;
+            });
+            assert.deepEqual(second.slice(2), ["1", "2", "520", "2"], helperLog);
+
+            // In the GC window, the supervisor asks for every blob's size.
+            const ask = renderS3HelperAsk(s);
+            // Asynchronously: the S3 server answers from this process.
+            const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+                const p = spawn("sh", ["-c", `ctl=${ctl}\nlog() { echo "registry-gc: $*" >&2; }\n${ask}\ns3_helper blobs\n`], {
+                    stdio: ["ignore", "ignore", "pipe"],
+                });
+                let stderr = "";
+                p.stderr.on("data", (b) => (stderr += b));
+                p.on("exit", (code) => resolve({ code, stderr }));
+            });
+            assert.equal(r.code, 0, `${r.stderr}\n${helperLog}`);
+            assert.match(r.stderr, /S3 helper: blobs ok: 2 blobs, 520 bytes, in 2 LIST requests/);
+            assert.deepEqual(fs.readFileSync(path.join(ctl, S3_HELPER_FILES.blobs), "utf8").trim().split("\n").sort(), [
+                `sha256:${"b".repeat(64)} 500`,
+                `sha256:${"c".repeat(64)} 20`,
+            ]);
+
+            // The bucket cannot be reached: 0, and the last good listing's values stay.
+            s3.server.close();
+            s3.server.closeAllConnections();
+            fs.writeFileSync(path.join(ctl, "last-gc"), `${t0 + 1}\n`);
+            const failed = await until("a failed listing", () => {
+                const f = result();
+                return f && f[2] === "0" ? f : undefined;
+            });
+            assert.deepEqual([failed[0], ...failed.slice(3, 5)], [second[0], "2", "520"], helperLog);
+            assert.match(helperLog, /storage listing failed/);
+        } finally {
+            helper.kill();
+            s3.server.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("the supervisor stops waiting for a helper that is not running (no heartbeat), and says so", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "s3-helper-absent-"));
+        const s = s3Settings("https://s3.example.com");
+        // The same function with a 1 s staleness (30 s in production).
+        const ask = renderS3HelperAsk(s).replaceAll("30", "1");
+        assert.notEqual(ask, renderS3HelperAsk(s), "the staleness is in the function");
+        fs.writeFileSync(path.join(dir, S3_HELPER_FILES.alive), `${Math.floor(Date.now() / 1000) - 100}\n`);
+        const t0 = Date.now();
+        const r = spawnSync("sh", ["-c", `ctl=${dir}\nlog() { echo "registry-gc: $*" >&2; }\n${ask}\ns3_helper list\n`], {
+            encoding: "utf8",
+            timeout: 30_000,
+        });
+        assert.equal(r.status, 1, r.stderr);
+        assert.ok(Date.now() - t0 < 10_000, "it gave up in seconds");
+        assert.match(r.stderr, /S3 helper: registry-dev-s3-helper is not running \(no heartbeat for 1 s\); "list" not done/);
+        assert.equal(fs.existsSync(path.join(dir, S3_HELPER_FILES.request)), false, "the request is withdrawn");
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 });
