@@ -322,3 +322,47 @@ describe("the S3 helper's listing of the blobs (metrics on)", () => {
         fs.rmSync(dir, { recursive: true, force: true });
     });
 });
+
+test("the S3 helper's errors name S3's Code and Message, never the keys (AWS echoes the access key in SignatureDoesNotMatch)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "s3-helper-error-"));
+    const ctl = path.join(dir, "ctl");
+    fs.mkdirSync(ctl);
+    const keys = path.join(dir, "s3-keys");
+    fs.writeFileSync(keys, "'AKIDTEST'\n'secret/with''quote'\n");
+    const server = http.createServer((_req, res) =>
+        res
+            .writeHead(403, { "content-type": "application/xml" })
+            .end(
+                `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided. Check your key and signing method.</Message><AWSAccessKeyId>AKIDTEST</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256 secret/with'quote</StringToSign></Error>`,
+            ),
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const s = s3Settings(endpoint);
+    const script = path.join(dir, "helper.py");
+    fs.writeFileSync(script, renderS3Helper(s).replaceAll(REGISTRY_CONTROL_DIR, ctl).replace(S3_KEYS_PATH, keys));
+    const helper = spawn("python3", ["-u", script], { stdio: ["ignore", "ignore", "pipe"] });
+    let helperLog = "";
+    helper.stderr.on("data", (b) => (helperLog += b));
+    try {
+        const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+            const p = spawn("sh", ["-c", `ctl=${ctl}\nlog() { echo "registry-gc: $*" >&2; }\n${renderS3HelperAsk(s)}\ns3_helper blobs\n`], {
+                stdio: ["ignore", "ignore", "pipe"],
+            });
+            let stderr = "";
+            p.stderr.on("data", (b) => (stderr += b));
+            p.on("exit", (code) => resolve({ code, stderr }));
+        });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+            r.stderr,
+            /S3 helper: blobs failed: GET \/team-registry: HTTP 403: SignatureDoesNotMatch: The request signature we calculated/,
+        );
+        for (const text of [r.stderr, helperLog, fs.readFileSync(path.join(ctl, S3_HELPER_FILES.answer), "utf8")])
+            for (const key of ["AKIDTEST", "secret/with'quote"]) assert.ok(!text.includes(key), `a key in: ${text}`);
+    } finally {
+        helper.kill();
+        server.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
