@@ -18,7 +18,7 @@ export const GC_FLAG = "gc-in-progress";
 export const GC_LAST = "last-gc";
 /**
  * The last collection's result, in the control volume, for the metrics endpoint:
- * "<start> <duration s> <1 worked|0 failed> <blobs deleted> <bytes freed|- (S3: not measured)>".
+ * "<start> <duration s, to 0.01> <1 worked|0 failed> <blobs deleted> <bytes freed|- (not measured: a failed GC on S3, or S3 without the helper)>".
  */
 export const GC_RESULT = "last-gc-result";
 /**

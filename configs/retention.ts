@@ -11,7 +11,7 @@ export const RETENTION_RULES = "retention-rules";
 export const RETENTION_REPORT = "retention-report";
 /**
  * In the control volume: the last run's result, for the metrics endpoint:
- * "<start> <duration s> <1 worked|0 failed> <tags deleted> <1 dry run|0>".
+ * "<start> <duration s, to 0.01> <1 worked|0 failed> <tags deleted> <1 dry run|0>".
  */
 export const RETENTION_RESULT = "last-retention-result";
 /**

@@ -125,7 +125,7 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
         });
         // The supervisor's last results, as it records them in the control volume.
         fs.mkdirSync(path.join(root, "control"), { recursive: true });
-        fs.writeFileSync(path.join(root, "control", GC_RESULT), "1700000000 3 0 7 123456\n");
+        fs.writeFileSync(path.join(root, "control", GC_RESULT), "1700000000 3.25 0 7 123456\n");
         fs.writeFileSync(path.join(root, "control", RETENTION_RESULT), "1700000000 1 1 2 0\n");
         // The S3 helper's last listing: a failed one, after a good one of 3 blobs, 1520 bytes.
         fs.writeFileSync(path.join(root, "control", S3_HELPER_FILES.storage), "1700000100 2.125 0 3 1520 4\n");
@@ -337,7 +337,7 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
         assert.ok(value('registry_auth_refused_total{code="429"}') > 0);
         assert.match(text, /^# TYPE registry_auth_verifications_total counter$/m);
         assert.equal(value("registry_gc_last_start_timestamp_seconds"), 1700000000);
-        assert.equal(value("registry_gc_last_duration_seconds"), 3);
+        assert.equal(value("registry_gc_last_duration_seconds"), 3.25);
         assert.equal(value("registry_gc_last_success"), 0);
         assert.equal(value("registry_gc_last_deleted_blobs"), 7);
         assert.equal(value("registry_gc_last_freed_bytes"), 123456);

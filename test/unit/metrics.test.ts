@@ -147,7 +147,7 @@ describe("the supervisor's results for the endpoint (its shell functions run by 
         fs.writeFileSync(path.join(bin, "registry"), `#!/bin/sh\nrm -rf ${blobs}/sha256/a\nprintf '%s\\n' '${output}'\nexit ${exit}\n`, {
             mode: 0o755,
         });
-        const functions = ["record", "blob_bytes", "collect"]
+        const functions = ["clock", "elapsed", "record", "blob_bytes", "collect"]
             .filter((f) => supervisor.includes(`${f}() {`))
             .map((f) => shellFunction(supervisor, f).replaceAll(`${REGISTRY_DATA_DIR}/docker/registry/v2/blobs`, blobs))
             .join("\n");
@@ -165,6 +165,7 @@ describe("the supervisor's results for the endpoint (its shell functions run by 
         const [start, duration, ok, blobs, freed] = collect(renderRegistrySupervisor(on), summary, 0);
         assert.ok(Number(start) >= t0 && Number(start) <= t0 + 5, start);
         assert.ok(Number(duration) >= 0 && Number(duration) <= 5, duration);
+        assert.match(duration, /^\d+\.\d\d$/, "to a hundredth of a second (/proc/uptime), not date's whole seconds");
         assert.deepEqual([ok, blobs, freed], ["1", "1", "1000"]);
         assert.deepEqual(collect(renderRegistrySupervisor(on), "failed to garbage collect: failed to mark: ...", 1).slice(2), [
             "0",
