@@ -124,10 +124,23 @@ function parseDockerTls(h: Fields, value: unknown): DockerTls | undefined {
     return key ? { caCertificate, certificate, key } : undefined;
 }
 
+/** A port published on an address. */
+type Published = { bindAddress: string; port: number };
+
+/** nginx's published ports (port 80 may be unpublished). */
+function publishedPorts(p: Settings["publish"]): Published[] {
+    return [p.httpPort, p.httpsPort].flatMap((port) => (port === undefined ? [] : [{ bindAddress: p.bindAddress, port }]));
+}
+
+/** Two published ports clash on one engine: the same port on the same address, or with either on every address. */
+function clash(a: Published, b: Published): boolean {
+    return (
+        a.port === b.port && (a.bindAddress === b.bindAddress || [a.bindAddress, b.bindAddress].some((x) => x === "0.0.0.0" || x === "::"))
+    );
+}
+
 function sharesPort(a: Settings["publish"], b: Settings["publish"]): boolean {
-    const sameAddress = a.bindAddress === b.bindAddress || [a.bindAddress, b.bindAddress].some((x) => x === "0.0.0.0" || x === "::");
-    const ports = (p: Settings["publish"]) => [p.httpPort, p.httpsPort].filter((x) => x !== undefined);
-    return sameAddress && ports(a).some((p) => ports(b).includes(p));
+    return publishedPorts(a).some((x) => publishedPorts(b).some((y) => clash(x, y)));
 }
 
 /**
@@ -173,45 +186,32 @@ function hostMetrics(metrics: Settings["metrics"], h: HostSettings): Settings["m
 function hostsMetricsProblems(s: Pick<Settings, "hosts" | "metrics">): [string, string][] {
     if (!s.metrics.enabled) return [];
     const problems: [string, string][] = [];
-    const published = (h: HostSettings) => {
+    const scrape = (h: HostSettings): Published => {
         const m = hostMetrics(s.metrics, h);
-        return {
-            metrics: { bindAddress: m.bindAddress, port: m.port },
-            all: [
-                ...[h.publish.httpPort, h.publish.httpsPort].flatMap((p) =>
-                    p === undefined ? [] : [{ bindAddress: h.publish.bindAddress, port: p }],
-                ),
-                { bindAddress: m.bindAddress, port: m.port },
-            ],
-        };
+        return { bindAddress: m.bindAddress, port: m.port };
     };
-    const overlap = (a: { bindAddress: string; port: number }, b: { bindAddress: string; port: number }) =>
-        a.port === b.port && (a.bindAddress === b.bindAddress || [a.bindAddress, b.bindAddress].some((x) => x === "0.0.0.0" || x === "::"));
     s.hosts.forEach((h, i) => {
         const at = `hosts[${i}]`;
-        const mine = published(h);
-        if ([h.publish.httpPort, h.publish.httpsPort].includes(mine.metrics.port))
-            problems.push([`${at}.metricsPort`, `expected a port apart from the host's httpPort and httpsPort, got ${mine.metrics.port}`]);
-        if (
-            h.metricsPublish.bindAddress !== undefined &&
-            s.metrics.password === undefined &&
-            ipScope(mine.metrics.bindAddress) !== "loopback"
-        )
+        const mine = scrape(h);
+        if ([h.publish.httpPort, h.publish.httpsPort].includes(mine.port))
+            problems.push([`${at}.metricsPort`, `expected a port apart from the host's httpPort and httpsPort, got ${mine.port}`]);
+        if (h.metricsPublish.bindAddress !== undefined && s.metrics.password === undefined && ipScope(mine.bindAddress) !== "loopback")
             problems.push([
                 `${at}.metricsBindAddress`,
-                `${show(mine.metrics.bindAddress)} is not a loopback address: set metrics.password (\`pulumi config set --secret --path metrics.password ...\`), or anyone who reaches it could read the metrics`,
+                `${show(mine.bindAddress)} is not a loopback address: set metrics.password (\`pulumi config set --secret --path metrics.password ...\`), or anyone who reaches it could read the metrics`,
             ]);
-        const other = s.hosts
-            .slice(0, i)
-            .find(
-                (o) =>
-                    o.dockerHost === h.dockerHost &&
-                    published(o).all.some((p) => overlap(p, mine.metrics) || mine.all.some((q) => overlap(q, published(o).metrics))),
+        const other = s.hosts.slice(0, i).find((o) => {
+            if (o.dockerHost !== h.dockerHost) return false;
+            const theirs = scrape(o);
+            return (
+                [...publishedPorts(o.publish), theirs].some((p) => clash(p, mine)) ||
+                publishedPorts(h.publish).some((p) => clash(p, theirs))
             );
+        });
         if (other)
             problems.push([
                 at,
-                `its metrics endpoint (${mine.metrics.bindAddress}:${mine.metrics.port}) and ${show(other.name)} share a port on the same Docker host; give one of them its own metricsPort or metricsBindAddress`,
+                `its metrics endpoint (${mine.bindAddress}:${mine.port}) and ${show(other.name)} share a port on the same Docker host; give one of them its own metricsPort or metricsBindAddress`,
             ]);
     });
     return problems;
