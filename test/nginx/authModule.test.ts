@@ -63,8 +63,10 @@ describe(`the authentication module in a real nginx (limit ${LIMIT} failures per
     let ep: Endpoint;
     /** When the last reply that may have been counted against this address came (Date.now()). */
     let lastCountedAt = 0;
+    // bcrypt blocks an nginx worker (one per core) while it runs: ten wrong passwords at once on
+    // a loaded 2-core machine can take longer than the client's default 10 s.
     const get = async (auth?: string, method = "GET"): Promise<Reply> => {
-        const reply = await httpsRequest(ep, "/v2/", { auth, method });
+        const reply = await httpsRequest(ep, "/v2/", { auth, method, timeoutMs: 30_000 });
         lastCountedAt = Date.now();
         return reply;
     };
